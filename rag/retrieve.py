@@ -1,0 +1,142 @@
+"""Hybrid retrieval: dense (FAISS) + BM25 on accented and on folded tokens, fused by reciprocal rank.
+
+Exposed as a LangChain ``BaseRetriever`` returning ``Document``s whose ``page_content`` is the exact
+passage (``doc_text[start:end]``) and whose metadata carries ids, offsets and scores.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from .config import Settings
+from .dense import dense_top_k
+from .errors import QueryError
+from .sparse import bm25_top_k
+from .store import ChunkRecord, IndexStore, open_index
+from .text import collapse_whitespace, tokenize, tokenize_folded
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass
+class Hit:
+    """One fused result: the passage, its fused score and its rank in each retriever (None = absent)."""
+
+    chunk: ChunkRecord
+    score: float
+    rank: int
+    ranks: dict[str, int | None]
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def reciprocal_rank_fusion(rankings: dict[str, list[int]], k: int, weights: dict[str, float] | None = None) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = Σ weight / (k + rank), rank 1-based; best first, ties by id."""
+    scores: dict[int, float] = {}
+    for name, ids in rankings.items():
+        weight = 1.0 if weights is None else weights.get(name, 1.0)
+        for rank, cid in enumerate(ids, start=1):
+            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class HybridRetriever(BaseRetriever):
+    """Search an :class:`IndexStore` with dense, BM25 or both (``mode``)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    store: Any
+    embeddings: Any
+    k: int = 5
+    fetch_k: int = 30
+    rrf_k: int = 60
+    mode: Mode = "hybrid"
+    max_query_chars: int = 2000
+
+    def search(self, query: str, k: int | None = None) -> SearchResult:
+        """Ranked passages for ``query`` with per-stage timings in milliseconds."""
+        query = collapse_whitespace(query)
+        if not query:
+            raise QueryError("Câu hỏi trống / the question is empty")
+        if len(query) > self.max_query_chars:
+            raise QueryError(f"Câu hỏi quá dài / the question is longer than {self.max_query_chars} characters")
+        k = k or self.k
+        timings: dict[str, float] = {}
+        rankings: dict[str, list[int]] = {}
+        fetch = max(self.fetch_k, k)
+        if self.mode in ("hybrid", "dense"):
+            t = time.perf_counter()
+            vector = self.embeddings.encode_queries([query])[0]
+            timings["embed"] = _ms(t)
+            t = time.perf_counter()
+            rankings["dense"] = dense_top_k(self.store.dense, vector, fetch)[0].tolist()
+            timings["dense"] = _ms(t)
+        if self.mode in ("hybrid", "bm25"):
+            t = time.perf_counter()
+            rankings["bm25"] = bm25_top_k(self.store.bm25, tokenize(query), fetch)[0].tolist()
+            rankings["bm25_folded"] = bm25_top_k(self.store.bm25_folded, tokenize_folded(query), fetch)[0].tolist()
+            timings["bm25"] = _ms(t)
+        t = time.perf_counter()
+        fused = reciprocal_rank_fusion(rankings, self.rrf_k)[:k]
+        records = self.store.chunks([cid for cid, _ in fused])
+        positions = {name: {cid: r for r, cid in enumerate(ids, start=1)} for name, ids in rankings.items()}
+        hits = [
+            Hit(record, score, rank, {name: pos.get(cid) for name, pos in positions.items()})
+            for rank, ((cid, score), record) in enumerate(zip(fused, records), start=1)
+        ]
+        timings["fusion"] = _ms(t)
+        return SearchResult(hits, timings)
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [self.to_document(hit) for hit in self.search(query).hits]
+
+    def to_document(self, hit: Hit) -> Document:
+        entry = self.store.manifest.documents.get(hit.chunk.doc_id)
+        return Document(
+            page_content=hit.chunk.text,
+            id=f"{hit.chunk.doc_id}:{hit.chunk.start}",
+            metadata={
+                "doc_id": hit.chunk.doc_id,
+                "title": hit.chunk.title,
+                "start": hit.chunk.start,
+                "end": hit.chunk.end,
+                "score": hit.score,
+                "rank": hit.rank,
+                "ranks": hit.ranks,
+                "dates": list(entry.dates) if entry else [],
+                "source": entry.source if entry else "",
+                "chunk_id": hit.chunk.chunk_id,
+            },
+        )
+
+
+def load_retriever(settings: Settings, mode: Mode = "hybrid", store: IndexStore | None = None) -> HybridRetriever:
+    """Open the index named in ``settings`` with its embedding model (loaded once per process)."""
+    from .embeddings import get_embeddings
+
+    embeddings = get_embeddings(settings.model)
+    store = store or open_index(settings.index_dir, model_id=embeddings.model_id)
+    return HybridRetriever(
+        store=store,
+        embeddings=embeddings,
+        k=settings.top_k,
+        fetch_k=settings.fetch_k,
+        rrf_k=settings.rrf_k,
+        mode=mode,
+        max_query_chars=settings.max_question_chars,
+    )
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
