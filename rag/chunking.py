@@ -15,6 +15,7 @@ from .text import sentence_spans
 DEFAULT_CHUNK_CHARS = 500
 DEFAULT_OVERLAP_CHARS = 120
 MIN_CHUNK_CHARS = 150  # a lone heading-like sentence is merged forward rather than indexed alone
+MAX_GROWTH = 1.5  # ...as long as the merged passage stays under max_chars × MAX_GROWTH
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ def chunk_document(
     while i < len(units):
         j = i
         while j + 1 < len(units) and (
-            units[j + 1][1] - units[i][0] <= max_chars or units[j][1] - units[i][0] < MIN_CHUNK_CHARS
+            units[j + 1][1] - units[i][0] <= max_chars
+            or (units[j][1] - units[i][0] < MIN_CHUNK_CHARS and units[j + 1][1] - units[i][0] <= max_chars * MAX_GROWTH)
         ):
             j += 1
         start, end = units[i][0], units[j][1]

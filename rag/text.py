@@ -160,14 +160,17 @@ def find_dates(text: str) -> list[str]:
             found.append(value)
 
     hits: list[tuple[int, str]] = []
+    full_spans: list[tuple[int, int]] = []
     for pattern in (_DMY, _NGAY):
         for m in pattern.finditer(text):
             day, month, year = int(m.group(1)), int(m.group(2)), m.group(3)
             if 1 <= day <= 31 and 1 <= month <= 12:
                 hits.append((m.start(), f"{year}-{month:02d}-{day:02d}"))
+                full_spans.append(m.span())
     for m in _MY.finditer(text):
         month, year = int(m.group(1)), m.group(2)
-        if 1 <= month <= 12:
+        inside_full_date = any(s <= m.start() < e for s, e in full_spans)
+        if 1 <= month <= 12 and not inside_full_date:
             hits.append((m.start(), f"{year}-{month:02d}"))
     for _, value in sorted(hits):
         add(value)
