@@ -21,7 +21,7 @@ QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("question", "doc_id", "evidence"), QUESTIONS, ids=[q[:30] for q in QUESTIONS])
+@pytest.mark.parametrize(("question", "doc_id", "evidence"), QUESTIONS, ids=[q[0][:30] for q in QUESTIONS])
 def test_hybrid_finds_the_passage_in_top5(retriever, question, doc_id, evidence):
     hits = retriever.search(question, k=5).hits
     assert any(h.chunk.doc_id == doc_id and evidence in collapse_whitespace(h.chunk.text) for h in hits)
