@@ -1,0 +1,1 @@
+"""Evaluation data and tools for the Hỏi Đáp Y Tế assistant."""
