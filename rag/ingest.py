@@ -212,43 +212,59 @@ def _assemble(
     embeddings,
     progress: bool,
 ) -> tuple[GenerationData, int]:
-    """Chunks and vectors of the next generation: stored ones reused, new ones embedded."""
+    """Chunks and vectors of the next generation: stored ones reused, new ones embedded.
+
+    Kept documents come first, in their previous order, then new and changed ones (sorted by id):
+    so adding reports appends to the index, and the FAISS index and BM25 token cache of the
+    previous generation can be updated rather than rebuilt (see ``GenerationData.reused``).
+    """
     documents: list[DocumentRecord] = []
     chunks: list[Chunk] = []
-    sources: list[tuple[str, int | np.ndarray]] = []  # ("old", row ids) or ("new", position in fresh)
+    reused: list[np.ndarray] = []  # per document: old chunk ids, or -1 for chunks to embed
     fresh: list[Chunk] = []
     old_rows = old.chunk_ids_by_document() if old is not None else {}
-    for doc_id in sorted(plan):
+    kept = sorted((d for d, doc in plan.items() if doc is None), key=lambda d: (old_rows[d][0] if old_rows.get(d) else -1, d))
+    if kept:
+        assert old is not None
+        wanted = set(kept)
+        old_chunks: dict[str, list] = {}
+        for record in old.all_chunks():  # one pass over the chunk store, not one query per document
+            if record.doc_id in wanted:
+                old_chunks.setdefault(record.doc_id, []).append(record)
+    for doc_id in kept:
+        assert old is not None
+        record = old.document(doc_id)
+        if record is None:
+            raise IndexStoreError(f"corrupt index at {old.path}: document '{doc_id}' is missing its text")
+        documents.append(record)
+        rows = old_rows.get(doc_id, [])
+        chunks.extend(Chunk(doc_id, record.title, c.start, c.end, c.text, i) for i, c in enumerate(old_chunks.get(doc_id, [])))
+        reused.append(np.asarray(rows, dtype=np.int64))
+    for doc_id in sorted(d for d, doc in plan.items() if doc is not None):
         doc = plan[doc_id]
-        if doc is None:
-            assert old is not None
-            record = old.document(doc_id)
-            if record is None:
-                raise IndexStoreError(f"corrupt index at {old.path}: document '{doc_id}' is missing its text")
-            documents.append(record)
-            rows = old_rows[doc_id]
-            chunks.extend(
-                Chunk(doc_id, record.title, c.start, c.end, c.text, i) for i, c in enumerate(old.chunks(rows))
-            )
-            sources.append(("old", np.asarray(rows, dtype=np.int64)))
-        else:
-            documents.append(DocumentRecord(doc.doc_id, doc.title, doc.source, doc.content_hash, doc.dates, doc.text))
-            doc_chunks = chunk_document(doc.doc_id, doc.title, doc.text, settings.chunk_chars, settings.overlap_chars)
-            sources.append(("new", np.arange(len(fresh), len(fresh) + len(doc_chunks))))
-            fresh.extend(doc_chunks)
-            chunks.extend(doc_chunks)
+        documents.append(DocumentRecord(doc.doc_id, doc.title, doc.source, doc.content_hash, doc.dates, doc.text))
+        doc_chunks = chunk_document(doc.doc_id, doc.title, doc.text, settings.chunk_chars, settings.overlap_chars)
+        reused.append(np.full(len(doc_chunks), -1, dtype=np.int64))
+        fresh.extend(doc_chunks)
+        chunks.extend(doc_chunks)
 
     new_vectors = None
     if fresh:
         texts = [indexed_text(c.title, c.text, settings.title_prefix) for c in fresh]
         new_vectors = embeddings.encode_passages(texts, show_progress=progress)
     dim = new_vectors.shape[1] if new_vectors is not None else (old.manifest.dim if old else 0)
-    old_vectors = old.vectors() if old is not None else None
-    parts = [
-        (old_vectors[rows] if kind == "old" else new_vectors[rows]) for kind, rows in sources if len(rows)
-    ]
-    vectors = np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, dim), dtype=np.float32)
-    return GenerationData(documents, chunks, vectors), len(fresh)
+    source = np.concatenate(reused) if reused else np.zeros(0, dtype=np.int64)
+    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+    old_pos = np.flatnonzero(source >= 0)
+    if len(old_pos):
+        assert old is not None
+        order = np.argsort(source[old_pos], kind="stable")  # read the memory-mapped rows in file order
+        vectors[old_pos[order]] = old.vectors()[source[old_pos][order]]
+    if new_vectors is not None:
+        vectors[source < 0] = new_vectors
+    # The previous generation's files are reused only when its chunks were cut the same way.
+    previous = old.path if old is not None and _same_chunking(old.manifest, settings) else None
+    return GenerationData(documents, chunks, vectors, previous=previous, reused=source if previous else None), len(fresh)
 
 
 def _manifest(data: GenerationData, settings: Settings, embeddings, seconds: float) -> Manifest:

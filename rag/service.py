@@ -73,7 +73,7 @@ class Assistant:
         return self.chain.answer(question, list(history))
 
     def stream(self, question: str, history: Sequence[Sequence[str]] = ()) -> Iterator[Any]:
-        return self.chain.stream(question, list(history))
+        return self.chain.stream({"question": question, "history": list(history)})
 
     # -- library --------------------------------------------------------------------------------
 

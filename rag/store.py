@@ -230,39 +230,94 @@ def write_lock(index_dir: Path) -> Iterator[None]:
 
 @dataclass
 class GenerationData:
-    """Everything a generation holds, in chunk-id order."""
+    """Everything a generation holds, in chunk-id order.
+
+    ``previous`` and ``reused`` are optional: the generation these chunks partly come from and,
+    per chunk, its id there (-1 for a new chunk). With them :func:`write_generation` updates the
+    previous generation's FAISS index and BM25 token cache instead of rebuilding them, so adding
+    a report costs time in proportion to the report, not to the library.
+    """
 
     documents: list[DocumentRecord]
     chunks: list[Chunk]
     vectors: np.ndarray
+    previous: Path | None = None
+    reused: np.ndarray | None = None
 
 
 def write_generation(
     index_dir: Path,
     data: GenerationData,
     manifest: Manifest,
+    timings: dict[str, float] | None = None,
 ) -> Path:
     """Write a complete generation beside the live one, then make it live atomically.
 
-    Callers hold :func:`write_lock`. Older generations are removed after the switch.
+    Callers hold :func:`write_lock`. Older generations are removed after the switch. Stage
+    durations in seconds go to ``timings`` when given (for the benchmarks).
     """
-    from .dense import build_dense_index, save_dense
-    from .sparse import TOKENIZERS, build_bm25, save_bm25
+    from .dense import build_dense_index, load_dense, save_dense, update_dense_index
+    from .sparse import TOKENIZERS, build_bm25, load_tokens, save_bm25, tokenize_corpus
+
+    timings = timings if timings is not None else {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
 
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
+    previous, reused = _reuse_plan(data)
     try:
-        _write_chunk_store(tmp / "chunks.sqlite", data)
-        np.save(tmp / "vectors.npy", np.ascontiguousarray(data.vectors, dtype=np.float32))
-        save_dense(build_dense_index(data.vectors, manifest.dense_kind), tmp / "dense.faiss")
-        texts = [indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks]
+        _write_chunk_store(tmp / "chunks.sqlite", data, previous, reused)
+        lap("chunk_store")
+        vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+        np.save(tmp / "vectors.npy", vectors)
+        lap("vectors")
+        index = None
+        if previous is not None:
+            old_to_new, new_rows = _id_maps(reused, _previous_size(previous))
+            try:
+                old_index = load_dense(previous / "dense.faiss")
+            except Exception:  # unreadable previous index: build afresh
+                old_index = None
+            if old_index is not None:
+                index = update_dense_index(old_index, manifest.dense_kind, old_to_new, vectors, new_rows)
+        timings["dense_updated"] = float(index is not None)
+        if index is None:
+            index = build_dense_index(vectors, manifest.dense_kind)
+        save_dense(index, tmp / "dense.faiss")
+        del index
+        lap("dense")
+        texts: list[str] | None = None
+        cached_subs = 0
         for sub, tokenizer in TOKENIZERS.items():
-            save_bm25(build_bm25(texts, tokenizer), tmp / sub)
+            cached = load_tokens(previous / sub) if previous is not None else None
+            if cached is not None and cached.n_docs == len(old_to_new):
+                new_rows_list = new_rows.tolist()
+                new_tokens = [tokenizer(indexed_text(data.chunks[i].title, data.chunks[i].text, manifest.title_prefix)) for i in new_rows_list]
+                # old chunks first, then the new ones: pick each chunk of this generation from there
+                source = reused.copy()
+                source[new_rows] = len(old_to_new) + np.arange(len(new_rows))
+                corpus = cached.extend(new_tokens).take(source)
+                cached_subs += 1
+            else:
+                if texts is None:
+                    texts = [indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks]
+                corpus = tokenize_corpus(texts, tokenizer)
+            lap("bm25_tokens")
+            save_bm25(build_bm25(corpus), tmp / sub)
+            lap("bm25_index")
+        timings["bm25_cached"] = float(cached_subs)
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
         _fsync_tree(tmp)
         final = index_dir / name
         os.replace(tmp, final)
+        lap("fsync")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -272,10 +327,39 @@ def write_generation(
         os.fsync(handle.fileno())
     os.replace(pointer_tmp, index_dir / CURRENT)
     _remove_stale(index_dir, keep=name)
+    lap("switch")
     return final
 
 
-def _write_chunk_store(path: Path, data: GenerationData) -> None:
+def _reuse_plan(data: GenerationData) -> tuple[Path | None, np.ndarray | None]:
+    """The previous generation and per-chunk old ids, when they are usable; else (None, None)."""
+    if data.previous is None or data.reused is None:
+        return None, None
+    reused = np.asarray(data.reused, dtype=np.int64)
+    previous = Path(data.previous)
+    if len(reused) != len(data.chunks) or not (previous / "manifest.json").is_file():
+        return None, None
+    n_old = _previous_size(previous)
+    kept = reused[reused >= 0]
+    if len(kept) and (kept.max() >= n_old or len(np.unique(kept)) != len(kept)):
+        return None, None
+    return previous, reused
+
+
+def _previous_size(previous: Path) -> int:
+    return read_manifest(previous).n_chunks
+
+
+def _id_maps(reused: np.ndarray, n_old: int) -> tuple[np.ndarray, np.ndarray]:
+    """(new id of each old chunk or -1, ids of the new chunks)."""
+    old_to_new = np.full(n_old, -1, dtype=np.int64)
+    kept = np.flatnonzero(reused >= 0)
+    old_to_new[reused[kept]] = kept
+    return old_to_new, np.flatnonzero(reused < 0)
+
+
+def _write_chunk_store(path: Path, data: GenerationData, previous: Path | None = None, reused: np.ndarray | None = None) -> None:
+    """Write the documents and chunks; rows kept from ``previous`` are copied inside SQLite."""
     db = sqlite3.connect(path)
     try:
         db.executescript(
@@ -284,17 +368,39 @@ def _write_chunk_store(path: Path, data: GenerationData) -> None:
                                     content_hash TEXT NOT NULL, dates TEXT NOT NULL, text TEXT NOT NULL);
             CREATE TABLE chunks (id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL REFERENCES documents(doc_id),
                                  start INTEGER NOT NULL, end INTEGER NOT NULL, text TEXT NOT NULL);
-            CREATE INDEX chunks_doc ON chunks(doc_id);
             """
         )
+        new_rows: range | np.ndarray = range(len(data.chunks))
+        copied_docs: set[str] = set()
+        if previous is not None and reused is not None and (previous / "chunks.sqlite").is_file():
+            kept = np.flatnonzero(reused >= 0)
+            copied_docs = {data.chunks[i].doc_id for i in kept.tolist()}
+            db.execute("ATTACH DATABASE ? AS old", (str(previous / "chunks.sqlite"),))
+            db.execute("CREATE TEMP TABLE id_map (old_id INTEGER PRIMARY KEY, new_id INTEGER NOT NULL)")
+            db.executemany("INSERT INTO id_map VALUES (?, ?)", zip(reused[kept].tolist(), kept.tolist()))
+            db.execute("CREATE TEMP TABLE kept_docs (doc_id TEXT PRIMARY KEY)")
+            db.executemany("INSERT INTO kept_docs VALUES (?)", ((d,) for d in copied_docs))
+            db.execute("INSERT INTO documents SELECT d.* FROM old.documents d JOIN kept_docs k ON k.doc_id = d.doc_id")
+            db.execute(
+                "INSERT INTO chunks SELECT m.new_id, c.doc_id, c.start, c.end, c.text FROM old.chunks c "
+                "JOIN id_map m ON m.old_id = c.id ORDER BY m.new_id"
+            )
+            db.commit()
+            db.execute("DETACH DATABASE old")
+            new_rows = np.flatnonzero(reused < 0).tolist()
         db.executemany(
             "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?)",
-            [(d.doc_id, d.title, d.source, d.content_hash, json.dumps(d.dates), d.text) for d in data.documents],
+            [
+                (d.doc_id, d.title, d.source, d.content_hash, json.dumps(d.dates), d.text)
+                for d in data.documents
+                if d.doc_id not in copied_docs
+            ],
         )
         db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?)",
-            [(i, c.doc_id, c.start, c.end, c.text) for i, c in enumerate(data.chunks)],
+            ((i, data.chunks[i].doc_id, data.chunks[i].start, data.chunks[i].end, data.chunks[i].text) for i in new_rows),
         )
+        db.execute("CREATE INDEX chunks_doc ON chunks(doc_id)")
         db.commit()
     finally:
         db.close()

@@ -49,3 +49,86 @@ def make_settings(tmp_path):
         return get_settings(index_dir=tmp_path / "index", **overrides)
 
     return make
+
+
+# -- web app servers (rag.web) ------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """The real app (API + Gradio UI) served by uvicorn in a background thread."""
+
+    def __init__(self, settings, ui: bool = True) -> None:
+        import threading
+
+        import uvicorn
+
+        from rag.service import Assistant
+        from rag.web import create_app
+
+        self.settings = settings
+        self.assistant = Assistant(settings)
+        self.assistant.health()  # load the index before serving
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        app = create_app(settings, self.assistant, ui=ui)
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
+        self.thread.start()
+        import time
+
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"test server on port {self.port} did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def web_server(corpus_settings):
+    """Factory: ``web_server(ui=True, **settings_overrides)`` → a running :class:`LiveServer`.
+
+    Servers share the session's corpus index (read-only) unless ``index_dir`` is overridden, and
+    are stopped at the end of the session.
+    """
+    servers: list[LiveServer] = []
+
+    def start(ui: bool = True, **overrides) -> LiveServer:
+        settings = corpus_settings.model_copy(update=overrides)
+        server = LiveServer(settings, ui=ui)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def widget_origin_port() -> int:
+    """Port of the second local origin that hosts the widget in the browser tests (CORS-allowed)."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def api_server(web_server, widget_origin_port):
+    """The app with its UI over the corpus index; CORS allows the widget test origin only."""
+    return web_server(
+        ui=True,
+        allowed_origins=[f"http://127.0.0.1:{widget_origin_port}"],
+        rate_limit_per_minute=100_000,
+    )
+

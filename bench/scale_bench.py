@@ -1,0 +1,404 @@
+"""Scale curve (10k, 100k, 1M chunks) and incremental ingest on realistic synthetic data.
+
+For each size a worker process (``python -m bench.scale_bench build ...``) generates the
+synthetic reports and vectors (bench/synthetic.py), writes a real index generation with
+``rag.store.write_generation`` (stage timings, peak memory), computes exact top-10 ground truth
+with a flat index, and times exact and approximate (IVF) dense search. A second fresh process
+(``probe``) opens the generation the way the app does (``open_index(mmap=True)``), runs the
+queries and reports its resident memory and the latencies of dense search and BM25. The
+``incremental`` worker then adds one real report with ``rag.ingest.ingest`` (embedding it with the
+real model) and deletes it again, next to a full rebuild of the same data, in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import CACHE, ROOT, dir_size_mb, last_json_line, log, peak_rss_mb, rss_mb, run_python, summary_ms
+
+SEED = 20240105
+N_QUERIES = 200
+FIT_PASSAGES = {"quick": 200, "full": 600}
+
+
+# ---------------------------------------------------------------------------------------------
+# Real vectors for the fit, and query vectors (cached: they need the embedding model)
+
+
+def real_vectors(quick: bool) -> tuple[Path, Path, Path, str]:
+    """Paths of (fit passages .npy, query vectors .npy, query tokens .json) and the model id.
+
+    The fit passages are real embeddings of the corpus chunks and of synthetic passages, with
+    their document ids beside them (``<fit>.docs.json``) for the two-level vector model.
+    """
+    from .latency_bench import _embeddings
+    from .synthetic import TextGenerator, gold_questions
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    n_syn = FIT_PASSAGES["quick" if quick else "full"]
+    try:
+        emb = _embeddings("onnx")
+    except Exception:  # noqa: BLE001 - no fast extra: the torch backend is the same model
+        emb = _embeddings("torch")
+    tag = f"{emb.model_id.replace(':', '_').replace('@', '_')}-{n_syn}-{SEED}"
+    fit_path, q_path, tok_path = CACHE / f"fit-{tag}.npy", CACHE / f"queries-{tag}.npy", CACHE / "query_tokens.json"
+    docs_path = fit_path.with_suffix(".docs.json")
+    if not (fit_path.is_file() and docs_path.is_file()):
+        log(f"scale: embedding {n_syn} synthetic passages + the corpus chunks for the vector model")
+        from rag.chunking import chunk_document, indexed_text
+        from rag.config import Settings
+        from rag.loaders import iter_paths, load_document
+
+        settings = Settings()
+        texts, labels = [], []
+        for path in iter_paths([ROOT / "corpus"]):
+            doc = load_document(path)
+            for c in chunk_document(doc.doc_id, doc.title, doc.text, settings.chunk_chars, settings.overlap_chars):
+                texts.append(indexed_text(c.title, c.text, settings.title_prefix))
+                labels.append(doc.doc_id)
+        for doc in TextGenerator(SEED + 7).documents(n_syn, prefix="fit"):
+            for s, e in doc.passages:
+                texts.append(indexed_text(doc.title, doc.text[s:e]))
+                labels.append(doc.doc_id)
+        np.save(fit_path, emb.encode_passages(texts))
+        docs_path.write_text(json.dumps(labels), encoding="utf-8")
+    if not q_path.is_file():
+        np.save(q_path, emb.encode_queries(gold_questions()))
+    from rag.text import tokenize, tokenize_folded
+
+    questions = gold_questions()
+    tok_path.write_text(json.dumps({"bm25": [tokenize(q) for q in questions], "bm25_folded": [tokenize_folded(q) for q in questions]}, ensure_ascii=False), encoding="utf-8")
+    return fit_path, q_path, tok_path, emb.model_id
+
+
+def fit_model(fit: Path):
+    from .synthetic import VectorModel
+
+    labels = json.loads(Path(fit).with_suffix(".docs.json").read_text(encoding="utf-8"))
+    return VectorModel.fit(np.load(fit), np.asarray(labels), rank=64), np.asarray(labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: build one size
+
+
+def _manifest(data, model_id: str, kind: str, seconds: float = 0.0):
+    from rag.config import Settings
+    from rag.store import DocumentEntry, Manifest
+
+    settings = Settings()
+    counts: dict[str, int] = {}
+    for c in data.chunks:
+        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+    return Manifest(
+        model_id=model_id,
+        dim=int(data.vectors.shape[1]),
+        dense_kind=kind,
+        title_prefix=settings.title_prefix,
+        chunk_chars=settings.chunk_chars,
+        overlap_chars=settings.overlap_chars,
+        n_chunks=len(data.chunks),
+        built_at=time.time(),
+        build_seconds=seconds,
+        documents={
+            d.doc_id: DocumentEntry(title=d.title, source=d.source, content_hash=d.content_hash, dates=d.dates, n_chunks=counts.get(d.doc_id, 0))
+            for d in data.documents
+        },
+    )
+
+
+def _search_latency(index, queries: np.ndarray, k: int = 30) -> list[float]:
+    out = []
+    for q in queries:
+        t0 = time.perf_counter()
+        index.search(q.reshape(1, -1), k)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def recall_at_10(found: np.ndarray, truth: np.ndarray) -> float:
+    return float(np.mean([len(set(a[:10].tolist()) & set(b[:10].tolist())) / 10 for a, b in zip(found, truth)]))
+
+
+def worker_build(args) -> dict:
+    import faiss
+
+    from rag.config import Settings
+    from rag.dense import build_dense_index, choose_kind
+    from rag.store import write_generation
+
+    from .synthetic import doc_sizes, generation_data, perturbed_queries
+
+    n = args.n
+    out: dict = {"n_chunks": n}
+    t0 = time.perf_counter()
+    data = generation_data(n, None, seed=SEED)
+    out["text_seconds"] = round(time.perf_counter() - t0, 2)
+    out["n_documents"] = len(data.documents)
+    t0 = time.perf_counter()
+    model, _ = fit_model(Path(args.fit))
+    data.vectors = vectors = model.sample(doc_sizes(c.doc_id for c in data.chunks), seed=SEED + n)
+    out["sample_seconds"] = round(time.perf_counter() - t0, 2)
+    queries = perturbed_queries(np.load(args.queries), N_QUERIES, seed=SEED)
+
+    settings = Settings()
+    kind = choose_kind(n, "auto", settings.approx_threshold)
+    index_dir = Path(args.index)
+    rss0 = rss_mb()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    write_generation(index_dir, data, _manifest(data, args.model_id, kind), timings=timings)
+    out["build"] = {"seconds": round(time.perf_counter() - t0, 2), "stages": {k: round(v, 2) for k, v in timings.items()}, "dense_kind": kind}
+    out["build"]["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    out["build"]["rss_before_mb"] = round(rss0, 1)
+    del data
+
+    # exact ground truth and exact search latency
+    flat = faiss.IndexFlatIP(vectors.shape[1])
+    flat.add(vectors)
+    truth = flat.search(queries, 10)[1]
+    np.save(Path(args.index) / "bench_truth.npy", truth)
+    n_lat = N_QUERIES if n <= 100_000 else 60
+    out["exact_flat"] = summary_ms(_search_latency(flat, queries[:n_lat]))
+    del flat
+    # the approximate index at this size (the generation holds it already when auto chose it)
+    if kind != "ivf":
+        t0 = time.perf_counter()
+        ivf = build_dense_index(vectors, "ivf")
+        ivf_seconds = time.perf_counter() - t0
+        found = ivf.search(queries, 10)[1]
+        out["ivf_in_process"] = {
+            "build_seconds": round(ivf_seconds, 2),
+            "nlist": int(ivf.nlist),
+            "nprobe": int(ivf.nprobe),
+            "recall_at_10": round(recall_at_10(found, truth), 4),
+            "latency": summary_ms(_search_latency(ivf, queries)),
+        }
+    out["disk_mb"] = _disk(index_dir)
+    return out
+
+
+def _disk(index_dir: Path) -> dict:
+    from rag.store import live_generation
+
+    gen = live_generation(index_dir)
+    parts = {"total": dir_size_mb(gen)}
+    for p in gen.iterdir():
+        if p.name == "bench_truth.npy":
+            continue
+        parts[p.name] = p.stat().st_size / 2**20 if p.is_file() else dir_size_mb(p)
+    return {k: round(v, 1) for k, v in parts.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: probe a built index in a fresh process
+
+
+def worker_probe(args) -> dict:
+    from rag.dense import dense_top_k
+    from rag.sparse import bm25_top_k
+    from rag.store import open_index
+
+    queries = np.load(args.queries)
+    from .synthetic import perturbed_queries
+
+    queries = perturbed_queries(queries, N_QUERIES, seed=SEED)
+    tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
+    import faiss  # noqa: F401 - imported before the baseline, like the app does
+    import bm25s  # noqa: F401
+
+    rss_base = rss_mb()
+    t0 = time.perf_counter()
+    store = open_index(args.index, mmap=True)
+    load_s = time.perf_counter() - t0
+    rss_loaded = rss_mb()
+    truth = np.load(Path(args.index) / "bench_truth.npy")
+    found, dense_lat = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        ids, _ = dense_top_k(store.dense, q, 30)
+        dense_lat.append(time.perf_counter() - t0)
+        found.append(ids[:10])
+    bm25_both, bm25_acc, bm25_fold = [], [], []
+    for _ in range(2):
+        for acc, fold in zip(tokens["bm25"], tokens["bm25_folded"]):
+            t0 = time.perf_counter()
+            bm25_top_k(store.bm25, acc, 30)
+            t1 = time.perf_counter()
+            bm25_top_k(store.bm25_folded, fold, 30)
+            t2 = time.perf_counter()
+            bm25_acc.append(t1 - t0)
+            bm25_fold.append(t2 - t1)
+            bm25_both.append(t2 - t0)
+    rss_after = rss_mb()
+    found_arr = np.full((len(found), 10), -1)
+    for i, f in enumerate(found):
+        found_arr[i, : len(f)] = f
+    return {
+        "dense_kind": store.manifest.dense_kind,
+        "load_seconds": round(load_s, 3),
+        "rss_baseline_mb": round(rss_base, 1),
+        "rss_after_load_mb": round(rss_loaded, 1),
+        "rss_after_queries_mb": round(rss_after, 1),
+        "index_resident_mb": round(rss_after - rss_base, 1),
+        "dense": summary_ms(dense_lat),
+        "dense_recall_at_10": round(recall_at_10(found_arr, truth), 4),
+        "bm25_both": summary_ms(bm25_both),
+        "bm25_accented": summary_ms(bm25_acc),
+        "bm25_folded": summary_ms(bm25_fold),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: incremental ingest on a built index
+
+
+def worker_incremental(args) -> dict:
+    import rag.ingest as ingest_module
+    from rag.config import get_settings
+    from rag.ingest import delete_documents, ingest
+    from rag.store import GenerationData, live_generation, open_index, write_generation
+
+    from .latency_bench import _embeddings
+
+    emb = _embeddings(args.backend)
+    settings = get_settings(index_dir=args.index)
+    report_file = ROOT / "corpus" / "004_deafa303e7a50af3.txt"
+    captured: dict = {}
+    original = ingest_module.write_generation
+
+    def timed_write(index_dir, data, manifest, timings=None):
+        captured.clear()
+        return original(index_dir, data, manifest, timings=captured)
+
+    ingest_module.write_generation = timed_write
+    try:
+        emb.encode_passages(["khởi động"])  # warm the model: we time the ingest, not the model load
+        t0 = time.perf_counter()
+        report = ingest([report_file], settings, embeddings=emb)
+        add_s = time.perf_counter() - t0
+        add_stages = dict(captured)
+        t0 = time.perf_counter()
+        delete_documents([report_file.stem], settings)
+        delete_s = time.perf_counter() - t0
+        delete_stages = dict(captured)
+    finally:
+        ingest_module.write_generation = original
+
+    # the same data written from scratch (no previous generation to reuse): what every ingest cost before
+    store = open_index(args.index)
+    from rag.chunking import Chunk
+
+    documents = [store.document(d) for d in store.manifest.documents]
+    by_doc: dict[str, list] = {}
+    for r in store.all_chunks():
+        by_doc.setdefault(r.doc_id, []).append(r)
+    chunks = [Chunk(r.doc_id, r.title, r.start, r.end, r.text, i) for d in by_doc.values() for i, r in enumerate(d)]
+    vectors = np.asarray(store.vectors())
+    manifest = store.manifest
+    store.close()
+    full: dict[str, float] = {}
+    t0 = time.perf_counter()
+    write_generation(Path(args.index), GenerationData(documents, chunks, vectors), manifest, timings=full)
+    full_s = time.perf_counter() - t0
+    return {
+        "library_chunks": manifest.n_chunks,
+        "report_chunks": report.embedded_chunks,
+        "add_report_seconds": round(add_s, 2),
+        "add_report_stages": {k: round(v, 3) for k, v in add_stages.items()},
+        "delete_report_seconds": round(delete_s, 2),
+        "delete_report_stages": {k: round(v, 3) for k, v in delete_stages.items()},
+        "full_rebuild_seconds": round(full_s, 2),
+        "full_rebuild_stages": {k: round(v, 3) for k, v in full.items()},
+        "full_over_add_ratio": round(full_s / add_s, 2),
+        "generation": live_generation(Path(args.index)).name,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Orchestrator
+
+
+def run(quick: bool = False, sizes: list[int] | None = None, incremental_at: int | None = None) -> dict:
+    sizes = sizes or ([10_000] if quick else [10_000, 100_000, 1_000_000])
+    incremental_at = incremental_at or (10_000 if quick else 100_000)
+    fit, queries, tokens, model_id = real_vectors(quick)
+    from .synthetic import doc_sizes, perturbed_queries, similarity_profile
+
+    real = np.load(fit)
+    q = perturbed_queries(np.load(queries), N_QUERIES, seed=SEED)
+    model, labels = fit_model(fit)
+    result: dict = {
+        "seed": SEED,
+        "queries": N_QUERIES,
+        "fit_vectors": int(len(real)),
+        "fit_documents": int(len(set(labels.tolist()))),
+        "vector_model": model.describe(),
+        "profile_real": similarity_profile(real, q, labels),
+        "profile_synthetic_same_sizes": similarity_profile(model.sample(doc_sizes(labels), seed=1), q, labels),
+        "sizes": {},
+    }
+    root = Path(tempfile.mkdtemp(prefix="hdyt-bench-scale-"))
+    try:
+        for n in sizes:
+            index = root / f"index-{n}"
+            log(f"scale: building {n:,} chunks")
+            entry: dict = {}
+            _, proc = run_python(["-m", "bench.scale_bench", "build", "--n", str(n), "--index", str(index), "--fit", str(fit), "--queries", str(queries), "--model-id", model_id], timeout=5400)
+            try:
+                entry.update(last_json_line(proc.stdout))
+            except ValueError:
+                entry["error"] = proc.stderr[-1500:]
+                result["sizes"][str(n)] = entry
+                continue
+            log(f"scale: probing {n:,} chunks in a fresh process")
+            _, proc = run_python(["-m", "bench.scale_bench", "probe", "--index", str(index), "--queries", str(queries), "--tokens", str(tokens)], timeout=1800)
+            try:
+                entry["probe"] = last_json_line(proc.stdout)
+            except ValueError:
+                entry["probe"] = {"error": proc.stderr[-1500:]}
+            if n == incremental_at:
+                log(f"scale: incremental ingest on {n:,} chunks")
+                _, proc = run_python(["-m", "bench.scale_bench", "incremental", "--index", str(index), "--backend", "onnx"], timeout=3600)
+                try:
+                    result["incremental"] = last_json_line(proc.stdout)
+                except ValueError:
+                    result["incremental"] = {"error": proc.stderr[-1500:]}
+            result["sizes"][str(n)] = entry
+            shutil.rmtree(index, ignore_errors=True)
+            log(f"scale: {n:,} done: " + json.dumps({k: entry.get(k) for k in ("build",)})[:300])
+        return result
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--n", type=int, required=True)
+    b.add_argument("--index", required=True)
+    b.add_argument("--fit", required=True)
+    b.add_argument("--queries", required=True)
+    b.add_argument("--model-id", required=True)
+    p = sub.add_parser("probe")
+    p.add_argument("--index", required=True)
+    p.add_argument("--queries", required=True)
+    p.add_argument("--tokens", required=True)
+    i = sub.add_parser("incremental")
+    i.add_argument("--index", required=True)
+    i.add_argument("--backend", default="onnx")
+    args = parser.parse_args()
+    worker = {"build": worker_build, "probe": worker_probe, "incremental": worker_incremental}[args.cmd]
+    print(json.dumps(worker(args), default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""The web app: the JSON API and widget (:mod:`.api`) plus the Gradio interface (:mod:`.ui`) in one server.
+
+``create_app(settings, assistant)`` returns a FastAPI app; ``app.py`` runs it with uvicorn.
+Everything the browser loads is served by this app (Gradio's bundled assets, system fonts, the
+widget): nothing comes from a CDN, and Gradio's analytics are off.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
+
+from fastapi import FastAPI  # noqa: E402
+
+from ..config import Settings  # noqa: E402
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
+    """The API (``/api/*``, ``/widget.js``, ``/widget-demo``, ``/openapi.json``) with the chat UI at ``/``."""
+    from ..service import Assistant
+    from .api import add_api
+
+    assistant = assistant or Assistant(settings)
+    app = FastAPI(
+        title="Hỏi Đáp Y Tế API",
+        description="Grounded answers with numbered citations over Vietnamese health-department reports.",
+        version="0.1.0",
+        docs_url=None,  # Swagger UI would load its assets from a CDN; /api/docs is served locally instead
+        redoc_url=None,
+    )
+    app.state.assistant = assistant
+    app.state.settings = settings
+    add_api(app, assistant, settings)
+    if ui:
+        import gradio as gr
+
+        from .ui import CSS, HEAD, GRADIO_STRINGS_VI, build_ui, theme, uploads_dir
+
+        blocks = build_ui(assistant, settings)
+        app = gr.mount_gradio_app(
+            app,
+            blocks,
+            path="/",
+            theme=theme(),
+            # Gradio ships no Vietnamese: its own labels (upload box, copy, clear…) in Vietnamese for every locale
+            i18n=gr.I18n(**{loc: GRADIO_STRINGS_VI for loc in ("en", "vi", "vi-VN")}),
+            css=CSS,
+            head=HEAD,
+            footer_links=[],
+            run_history=False,
+            ssr_mode=False,
+            mcp_server=False,
+            pwa=False,
+            show_error=True,
+            max_file_size=settings.max_upload_mb * 1024 * 1024,
+            blocked_paths=[str(uploads_dir(settings).resolve())],
+        )
+    return app

@@ -1,0 +1,406 @@
+"""JSON API: ``POST /api/ask``, ``GET /api/health``, the embeddable widget, and the guards around them.
+
+Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
+
+====  ==========================  =====================================================
+400   ``invalid_json``            the body is not valid JSON
+401   ``unauthorized``            ``X-API-Key`` missing or wrong (when an API key is set)
+413   ``request_too_large``       body over ``settings.max_request_bytes``
+422   ``invalid_request``         wrong shape (missing question, history not [q, a] pairs…)
+422   ``empty_question``          blank question
+422   ``question_too_long``       over ``settings.max_question_chars``
+422   ``invalid_question``        refused by the assistant (:class:`rag.errors.QueryError`)
+429   ``rate_limited``            over ``settings.rate_limit_per_minute`` (``Retry-After`` set)
+503   ``index_unavailable``       no usable index
+====  ==========================  =====================================================
+
+The size limit, API key and rate limit are checked by :class:`ApiGuard`, an ASGI middleware, in
+that order and *before* the body is parsed, so an unauthenticated client learns nothing else.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..config import Settings
+from ..errors import IndexStoreError, QueryError, RagError
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+API_KEY_HEADER = "X-API-Key"
+MAX_HISTORY_TURNS = 20
+
+
+# -- models (OpenAPI) -------------------------------------------------------------------------------
+
+
+class AskRequest(BaseModel):
+    """A question, optionally with the earlier turns of the conversation."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"question": "Giám đốc Bệnh viện Bãi Cháy là ai?"},
+                {
+                    "question": "Còn số ca phẫu thuật thì sao?",
+                    "history": [["Bệnh viện Bãi Cháy khám bao nhiêu lượt năm 2023?", "… [1]"]],
+                },
+            ]
+        },
+    )
+
+    question: str = Field(..., description="Câu hỏi (tiếng Việt có hoặc không dấu, hoặc tiếng Anh)")
+    history: list[tuple[str, str]] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns, oldest first, each a [question, answer] pair",
+    )
+
+
+class CitationModel(BaseModel):
+    """A cited (or, in ``related``, possibly relevant) passage; ``text == document[start:end]``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    n: int | None = Field(None, description="The number used by the [n] marker in the answer")
+    doc_id: str
+    title: str
+    text: str = Field(..., description="The exact passage")
+    start: int = Field(..., description="Passage start offset in the document text")
+    end: int
+    quote: str | None = Field(None, description="The sentence(s) supporting the answer")
+    quote_start: int | None = None
+    quote_end: int | None = None
+    score: float | None = None
+
+
+class AskResponse(BaseModel):
+    """Same shape as ``python -m rag ask --json``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    answer: str = Field(..., description="Answer text with [n] citation markers and **bold** spans")
+    abstained: bool = Field(..., description="True when the reports do not answer the question")
+    rewritten_query: str | None = Field(None, description="Stand-alone question searched for a follow-up")
+    citations: list[CitationModel]
+    related: list[CitationModel] = Field(default_factory=list, description="Possibly relevant, not cited")
+    latency_ms: float | None = None
+
+
+class HealthResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str
+    index_loaded: bool
+    documents: int
+    chunks: int
+    model_id: str
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": desc}
+    for status, desc in {
+        400: "Invalid JSON",
+        401: "Missing or wrong X-API-Key",
+        413: "Request body too large",
+        422: "Invalid question or history",
+        429: "Rate limit exceeded (see Retry-After)",
+        503: "Index not available",
+    }.items()
+}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+# -- guards -----------------------------------------------------------------------------------------
+
+
+class SlidingWindowLimiter:
+    """At most ``limit`` hits per ``window`` seconds per key (exact sliding window of timestamps)."""
+
+    def __init__(self, limit: int, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, now: float | None = None) -> float | None:
+        """Record a hit; ``None`` if allowed, else the seconds until one would be."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._hits.setdefault(key, deque())
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(hits[0] + self.window - now, 0.001)
+            hits.append(now)
+            if len(self._hits) > 10_000:
+                self._prune(now)
+            return None
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
+            del self._hits[key]
+
+
+class ApiGuard:
+    """ASGI middleware for ``/api/*``: body size, then API key and rate limit on ``POST /api/ask``."""
+
+    def __init__(self, app, settings: Settings, limiter: SlidingWindowLimiter) -> None:
+        self.app = app
+        self.settings = settings
+        self.limiter = limiter
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/") or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        limit = self.settings.max_request_bytes
+        too_large = error_response(
+            413, "request_too_large", f"Yêu cầu quá lớn / request body exceeds {limit} bytes"
+        )
+        declared = headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                await error_response(400, "bad_request", "Invalid Content-Length header")(scope, receive, send)
+                return
+            if int(declared) > limit:
+                await too_large(scope, receive, send)
+                return
+        # read the (small) body here, whatever the transfer encoding, and replay it to the app
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body.extend(message.get("body", b""))
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                await too_large(scope, receive, send)
+                return
+
+        if scope["path"] == "/api/ask" and scope["method"] == "POST":
+            key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
+            if key:
+                given = headers.get(API_KEY_HEADER.lower(), "")
+                if not hmac.compare_digest(given.encode(), key.encode()):
+                    message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
+                    await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(
+                        scope, receive, send
+                    )
+                    return
+            client = (scope.get("client") or ("unknown", 0))[0]
+            retry = self.limiter.hit(client)
+            if retry is not None:
+                seconds = max(1, math.ceil(retry))
+                await error_response(
+                    429,
+                    "rate_limited",
+                    f"Quá nhiều yêu cầu, thử lại sau {seconds} giây / rate limit of "
+                    f"{self.limiter.limit} requests per minute exceeded",
+                    {"Retry-After": str(seconds)},
+                )(scope, receive, send)
+                return
+
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# -- error handlers ---------------------------------------------------------------------------------
+
+
+def _loc(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(400, "invalid_json", "Nội dung không phải JSON hợp lệ / request body is not valid JSON")
+    if any(e.get("type") == "missing" and tuple(e.get("loc", ())) == ("body",) for e in errors):
+        return error_response(422, "invalid_request", 'Thiếu nội dung JSON / send a JSON object {"question": "..."}')
+    messages = []
+    for e in errors[:5]:
+        where = _loc(e.get("loc", ()))
+        if where.startswith("history"):
+            messages.append(f"{where}: {e.get('msg')} (history is a list of [question, answer] pairs of strings)")
+        else:
+            messages.append(f"{where}: {e.get('msg')}")
+    return error_response(422, "invalid_request", "Yêu cầu không hợp lệ / " + "; ".join(messages))
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _STATUS_CODES.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+
+
+async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message)
+
+
+async def _query_error(request: Request, exc: QueryError) -> JSONResponse:
+    return error_response(422, "invalid_question", str(exc))
+
+
+async def _index_error(request: Request, exc: IndexStoreError) -> JSONResponse:
+    return error_response(503, "index_unavailable", f"Chỉ mục chưa sẵn sàng / index unavailable: {exc}")
+
+
+async def _rag_error(request: Request, exc: RagError) -> JSONResponse:
+    return error_response(400, "bad_request", str(exc))
+
+
+async def _server_error(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s", request.url.path)
+    return error_response(500, "internal_error", "Lỗi máy chủ / internal server error")
+
+
+# -- routes -----------------------------------------------------------------------------------------
+
+_api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER, auto_error=False, description="Required when the server sets HDYT_API_KEY"
+)
+
+
+def add_api(app: FastAPI, assistant, settings: Settings) -> None:
+    """Routes, guards, CORS and error handlers on ``app`` (call before mounting the UI at ``/``)."""
+    limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
+    app.state.limiter = limiter
+    app.add_middleware(ApiGuard, settings=settings, limiter=limiter)
+    # added last = outermost: error responses from the guard carry CORS headers too
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", API_KEY_HEADER],
+        max_age=600,
+    )
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(IndexStoreError, _index_error)
+    app.add_exception_handler(RagError, _rag_error)
+    app.add_exception_handler(Exception, _server_error)
+
+    @app.post(
+        "/api/ask",
+        response_model=AskResponse,
+        responses=ERROR_RESPONSES,
+        tags=["api"],
+        summary="Ask a question; get a grounded answer with numbered citations",
+    )
+    def ask(req: AskRequest, _key: str | None = Security(_api_key_scheme)) -> Response:
+        # the key itself was checked by ApiGuard before the body was read; declared here for OpenAPI
+        question = req.question.strip()
+        if not question:
+            raise ApiError(422, "empty_question", "Câu hỏi trống / the question is empty")
+        if len(question) > settings.max_question_chars:
+            raise ApiError(
+                422,
+                "question_too_long",
+                f"Câu hỏi quá dài / the question is longer than {settings.max_question_chars} characters",
+            )
+        answer = assistant.ask(question, [list(turn) for turn in req.history])
+        return JSONResponse(answer.to_json_dict())
+
+    @app.get("/api/health", response_model=HealthResponse, responses={503: ERROR_RESPONSES[503]}, tags=["api"])
+    def health() -> Response:
+        """Index loaded, document and chunk counts, embedding model id."""
+        return JSONResponse(assistant.health())
+
+    @app.get("/widget.js", include_in_schema=False)
+    def widget_js() -> Response:
+        return FileResponse(
+            WEB_DIR / "widget.js",
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
+        )
+
+    @app.get("/widget-demo", include_in_schema=False)
+    def widget_demo() -> Response:
+        return HTMLResponse((WEB_DIR / "widget-demo.html").read_text(encoding="utf-8"))
+
+    @app.get("/api/docs", include_in_schema=False)
+    @app.get("/docs", include_in_schema=False)
+    def api_docs() -> Response:
+        # a small local page: FastAPI's Swagger UI would load its JS and CSS from a CDN
+        return HTMLResponse(_API_DOCS_HTML)
+
+    known = {"/api/ask": "POST", "/api/health": "GET", "/api/docs": "GET"}
+
+    @app.api_route(
+        "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], include_in_schema=False
+    )
+    def api_fallback(request: Request, rest: str) -> Response:
+        # without this, unknown /api/* paths would fall through to the UI mounted at "/"
+        allowed = known.get(request.url.path)
+        if allowed:
+            return error_response(405, "method_not_allowed", f"Use {allowed} for {request.url.path}", {"Allow": allowed})
+        return error_response(404, "not_found", f"Không có {request.url.path} / no such API route")
+
+
+_API_DOCS_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
+<title>Hỏi Đáp Y Tế: API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:860px;margin:2rem auto;padding:0 1rem;color:#1f2937;line-height:1.5}
+code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{font-size:1.5rem}</style></head>
+<body><h1>Hỏi Đáp Y Tế: JSON API</h1>
+<p>Lược đồ OpenAPI đầy đủ: <a href="/openapi.json"><code>/openapi.json</code></a>.</p>
+<h2>POST /api/ask</h2>
+<pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\
+  -d '{"question": "Giám đốc Bệnh viện Bãi Cháy là ai?", "history": []}'</pre>
+<p>Trả về <code>{"answer", "abstained", "rewritten_query", "citations": [{"n", "doc_id", "title", "text",
+"start", "end", "quote", "quote_start", "quote_end", "score"}], "related", "latency_ms"}</code>,
+giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.</p>
+<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
+<h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
+<h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>
+<p>Xem <a href="/widget-demo">trang minh hoạ</a>.</p></body></html>"""

@@ -1,0 +1,365 @@
+"""HTML for answers and their sources: everything that came from a user or a document is escaped.
+
+Two places show text:
+
+* the Gradio ``Chatbot`` renders Markdown *and* HTML inside messages, so each message is one HTML
+  block (``<div …>…</div>`` with no blank line, which Markdown passes through untouched) whose text
+  is escaped with :func:`esc_md` (HTML escaping plus entities for Markdown's punctuation, so a
+  ``*`` or ``[`` in a report is never read as syntax);
+* the sources panel is a ``gr.HTML`` whose text is escaped with :func:`esc`.
+
+``[n]`` markers become ``<a class="hdyt-cite">`` links to the passage card ``#hdyt-src-<turn>-<n>``
+in the sources panel; the supporting quote is wrapped in ``<mark>`` *inside* the escaped passage
+(the passage is cut at the quote's offsets and each piece escaped separately).
+
+Functions accept the pydantic ``Answer``/``Citation`` objects or their ``to_json_dict()`` form.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "esc",
+    "esc_md",
+    "format_date",
+    "highlight_span",
+    "render_passage",
+    "render_answer_text",
+    "render_answer_message",
+    "render_streaming_message",
+    "render_user_message",
+    "render_error_message",
+    "render_sources",
+    "render_turn_sources",
+    "EMPTY_SOURCES_HTML",
+]
+
+# Markdown punctuation turned into numeric entities so text is shown literally by the Chatbot.
+_MD_ENTITIES = {
+    "\\": "&#92;",
+    "`": "&#96;",
+    "*": "&#42;",
+    "_": "&#95;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "#": "&#35;",
+    "|": "&#124;",
+    "~": "&#126;",
+    "$": "&#36;",
+    "!": "&#33;",
+    "{": "&#123;",
+    "}": "&#125;",
+}
+_MD_TABLE = str.maketrans({**_MD_ENTITIES, "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+
+# [1], [2, 3], [1][2] and **bold** spans in answer text
+_TOKEN_RE = re.compile(r"\*\*(?P<bold>.+?)\*\*|\[(?P<refs>\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]", re.S)
+_CITE_RE = re.compile(r"\[(?P<refs>\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]")
+
+
+def esc(text: object) -> str:
+    """``html.escape`` (quotes included) of any value; ``None`` is the empty string."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def esc_md(text: object) -> str:
+    """Escape for a Chatbot message: HTML and Markdown punctuation as entities (one pass); newlines → <br>."""
+    return _newlines(("" if text is None else str(text)).translate(_MD_TABLE))
+
+
+def _newlines(escaped: str) -> str:
+    """Newlines as ``<br>`` so a message stays a single HTML block (no blank line ends it)."""
+    escaped = escaped.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"\n", "<br>", escaped.strip("\n"))
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, Mapping):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def format_date(iso: str | None) -> str:
+    """``2024-01-05`` → ``05/01/2024``; ``2023-10`` → ``10/2023``; anything else is returned as is."""
+    if not iso:
+        return ""
+    m = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:[T ].*)?", iso)
+    if m:
+        return f"{m.group(3)}/{m.group(2)}/{m.group(1)}"
+    m = re.fullmatch(r"(\d{4})-(\d{2})", iso)
+    if m:
+        return f"{m.group(2)}/{m.group(1)}"
+    return iso
+
+
+# -- quote highlighting -----------------------------------------------------------------------------
+
+
+def highlight_span(
+    text: str,
+    quote: str | None,
+    quote_start: int | None = None,
+    quote_end: int | None = None,
+    passage_start: int | None = None,
+) -> tuple[int, int] | None:
+    """Where ``quote`` lies in the passage ``text``, as passage offsets; ``None`` if it cannot be found.
+
+    The quote offsets may be document offsets (the passage begins at ``passage_start``) or passage
+    offsets; both are tried and checked against the text, then a whitespace-insensitive search.
+    """
+    if not text or not quote or not quote.strip():
+        return None
+    candidates: list[tuple[int, int]] = []
+    if quote_start is not None and quote_end is not None:
+        if passage_start is not None:
+            candidates.append((quote_start - passage_start, quote_end - passage_start))
+        candidates.append((quote_start, quote_end))
+    for a, b in candidates:
+        if 0 <= a < b <= len(text) and _same(text[a:b], quote):
+            return a, b
+    i = text.find(quote)
+    if i >= 0:
+        return i, i + len(quote)
+    words = quote.split()
+    if words:
+        pattern = r"\s+".join(re.escape(w) for w in words)
+        m = re.search(pattern, text) or re.search(pattern, text, re.I)
+        if m:
+            return m.start(), m.end()
+    return None
+
+
+def _same(a: str, b: str) -> bool:
+    return a == b or " ".join(a.split()) == " ".join(b.split())
+
+
+def render_passage(
+    text: str,
+    quote: str | None = None,
+    quote_start: int | None = None,
+    quote_end: int | None = None,
+    passage_start: int | None = None,
+) -> str:
+    """The escaped passage with the supporting quote wrapped in ``<mark class="hdyt-quote">``."""
+    text = text or ""
+    span = highlight_span(text, quote, quote_start, quote_end, passage_start)
+    if span is None:
+        return _newlines(esc(text))
+    a, b = span
+    return _newlines(esc(text[:a]) + '<mark class="hdyt-quote">' + esc(text[a:b]) + "</mark>" + esc(text[b:]))
+
+
+# -- answers (Chatbot messages) ---------------------------------------------------------------------
+
+
+def _cite_link(n: int, turn: int, title: str | None) -> str:
+    label = f"Nguồn [{n}]" + (f": {title}" if title else "")
+    return (
+        f'<a class="hdyt-cite" href="#hdyt-src-{turn}-{n}" data-turn="{turn}" data-n="{n}" '
+        f'title="{esc(label)}">&#91;{n}&#93;</a>'
+    )
+
+
+def _render_refs(refs: str, turn: int, titles: Mapping[int, str]) -> str:
+    numbers = [int(x) for x in re.split(r"\s*[,;]\s*", refs.strip())]
+    if all(n in titles for n in numbers):
+        return "".join(_cite_link(n, turn, titles[n]) for n in numbers)
+    return esc_md(f"[{refs}]")  # a bracketed number that is not a citation stays literal text
+
+
+def _render_inline(text: str, turn: int, titles: Mapping[int, str], allow_bold: bool = True) -> str:
+    out: list[str] = []
+    pos = 0
+    pattern = _TOKEN_RE if allow_bold else _CITE_RE
+    for m in pattern.finditer(text):
+        out.append(esc_md(text[pos : m.start()]))
+        bold = m.groupdict().get("bold")
+        if bold is not None:
+            out.append("<strong>" + _render_inline(bold, turn, titles, allow_bold=False) + "</strong>")
+        else:
+            out.append(_render_refs(m.group("refs"), turn, titles))
+        pos = m.end()
+    out.append(esc_md(text[pos:]))
+    return "".join(out)
+
+
+def render_answer_text(text: str, citations: Iterable[Any] = (), turn: int = 0) -> str:
+    """Answer text → escaped HTML with ``**bold**`` as ``<strong>`` and cited ``[n]`` as links."""
+    titles = {int(_get(c, "n")): str(_get(c, "title") or "") for c in citations}
+    paragraphs = re.split(r"\n\s*\n", (text or "").strip())
+    return "".join(f'<p class="hdyt-p">{_render_inline(p, turn, titles)}</p>' for p in paragraphs if p.strip())
+
+
+def render_user_message(question: str) -> str:
+    """The question as the user typed it, shown as text."""
+    return f'<div class="hdyt-msg hdyt-user">{esc_md(question)}</div>'
+
+
+def render_streaming_message(partial: str) -> str:
+    """Text received so far (citations are linked once the answer is complete)."""
+    return (
+        f'<div class="hdyt-msg hdyt-bot hdyt-streaming">'
+        f'<p class="hdyt-p">{esc_md(partial)}<span class="hdyt-caret"></span></p></div>'
+    )
+
+
+def render_error_message(message: str) -> str:
+    return f'<div class="hdyt-msg hdyt-bot hdyt-error"><p class="hdyt-p">{esc_md(message)}</p></div>'
+
+
+NOT_FOUND_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các báo cáo hiện có."
+
+
+def render_answer_message(answer: Any, turn: int) -> str:
+    """A complete answer for the Chatbot: rewritten query, text with links, source chips."""
+    citations = list(_get(answer, "citations") or [])
+    related = list(_get(answer, "related") or [])
+    abstained = bool(_get(answer, "abstained"))
+    parts: list[str] = [f'<div class="hdyt-msg hdyt-bot" data-turn="{turn}">']
+    rewritten = _get(answer, "rewritten_query")
+    if rewritten:
+        parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(rewritten)}</em></div>')
+    text = _get(answer, "answer") or ""
+    if abstained:
+        parts.append(
+            '<div class="hdyt-notfound"><div class="hdyt-notfound-title">Không tìm thấy</div>'
+            f"{render_answer_text(text or NOT_FOUND_TEXT, citations, turn)}</div>"
+        )
+    else:
+        parts.append(render_answer_text(text, citations, turn))
+    if citations:
+        chips = "".join(
+            f'<a class="hdyt-cite hdyt-chip" href="#hdyt-src-{turn}-{int(_get(c, "n"))}" data-turn="{turn}" '
+            f'data-n="{int(_get(c, "n"))}"><span class="hdyt-chip-n">{int(_get(c, "n"))}</span>'
+            f"{esc_md(_short(_get(c, 'title') or _get(c, 'doc_id') or ''))}</a>"
+            for c in citations
+        )
+        parts.append(f'<div class="hdyt-chips"><span class="hdyt-chips-label">Nguồn:</span>{chips}</div>')
+    if related and not citations:
+        chips = "".join(
+            f'<a class="hdyt-rel-link hdyt-chip hdyt-chip-related" href="#hdyt-rel-{turn}-{i}" '
+            f'data-turn="{turn}" data-rel="{i}">{esc_md(_short(_get(c, "title") or _get(c, "doc_id") or ""))}</a>'
+            for i, c in enumerate(related, start=1)
+        )
+        parts.append(
+            '<div class="hdyt-chips hdyt-chips-related"><span class="hdyt-chips-label">'
+            f"Có thể liên quan (không phải trích dẫn):</span>{chips}</div>"
+        )
+    latency = _get(answer, "latency_ms")
+    if isinstance(latency, (int, float)):
+        parts.append(f'<div class="hdyt-latency">{latency / 1000:.1f} giây</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _short(title: str, limit: int = 60) -> str:
+    title = " ".join(str(title).split())
+    return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
+
+
+# -- sources panel (gr.HTML) ------------------------------------------------------------------------
+
+ICON_DOC = (
+    '<svg viewBox="0 0 24 24" width="34" height="34" fill="none" stroke="currentColor" stroke-width="1.6" '
+    'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 '
+    '2-2V8z"/><path d="M14 3v5h5M9 13h6M9 17h6M9 9h2"/></svg>'
+)
+ICON_CAL = (
+    '<svg class="hdyt-ico" viewBox="0 0 24 24" width="12" height="12" fill="none" stroke="currentColor" stroke-width="2" '
+    'aria-hidden="true"><rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4M16 3v4"/></svg>'
+)
+
+EMPTY_SOURCES_HTML = (
+    '<div class="hdyt-sources hdyt-sources-empty">'
+    f'<div class="hdyt-empty-icon">{ICON_DOC}</div>'
+    "<p>Các đoạn trích dẫn sẽ hiển thị ở đây: tên báo cáo, ngày, đoạn văn gốc và câu làm căn cứ được tô sáng.</p>"
+    "</div>"
+)
+
+
+def _source_card(c: Any, turn: int, dates: Mapping[str, Sequence[str]], related_index: int | None = None) -> str:
+    doc_id = str(_get(c, "doc_id") or "")
+    title = _get(c, "title") or doc_id
+    doc_dates = list(dates.get(doc_id) or [])
+    date = format_date(doc_dates[0]) if doc_dates else ""
+    start, end = _get(c, "start"), _get(c, "end")
+    if related_index is None:
+        n = int(_get(c, "n"))
+        anchor = f"hdyt-src-{turn}-{n}"
+        badge = f'<span class="hdyt-badge">{n}</span>'
+        body = render_passage(_get(c, "text") or "", _get(c, "quote"), _get(c, "quote_start"), _get(c, "quote_end"), start)
+        cls = "hdyt-src"
+    else:
+        anchor = f"hdyt-rel-{turn}-{related_index}"
+        badge = '<span class="hdyt-badge hdyt-badge-related">?</span>'
+        body = render_passage(_get(c, "text") or "")
+        cls = "hdyt-src hdyt-related"
+    meta = []
+    if date:
+        meta.append(f'<span class="hdyt-date" title="Ngày trong báo cáo">{ICON_CAL}{esc(date)}</span>')
+    meta.append(f'<span class="hdyt-docid" title="Mã tài liệu">{esc(doc_id)}</span>')
+    if isinstance(start, int) and isinstance(end, int):
+        meta.append(f'<span class="hdyt-offsets" title="Vị trí ký tự trong tài liệu">ký tự {start}–{end}</span>')
+    return (
+        f'<article class="{cls}" id="{anchor}" data-doc="{esc(doc_id)}">'
+        f'<div class="hdyt-src-head">{badge}<div class="hdyt-src-headtext">'
+        f'<div class="hdyt-src-title">{esc(title)}</div>'
+        f'<div class="hdyt-src-meta">{" · ".join(meta)}</div></div></div>'
+        f'<blockquote class="hdyt-passage">{body}</blockquote>'
+        "</article>"
+    )
+
+
+def render_turn_sources(
+    answer: Any, question: str, turn: int, dates: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """The sources of one answer: cited passage cards, or the related passages when none were cited."""
+    dates = dates or {}
+    citations = list(_get(answer, "citations") or [])
+    related = list(_get(answer, "related") or [])
+    parts = [f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>']
+    rewritten = _get(answer, "rewritten_query")
+    if rewritten:
+        parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi viết lại: <em>{esc(rewritten)}</em></div>')
+    if citations:
+        parts.append(f'<div class="hdyt-section-label">Trích dẫn ({len(citations)})</div>')
+        parts.extend(_source_card(c, turn, dates) for c in citations)
+    if _get(answer, "abstained") or not citations:
+        parts.append(
+            '<div class="hdyt-notfound hdyt-notfound-panel"><div class="hdyt-notfound-title">Không tìm thấy</div>'
+            "<p>Không có đoạn văn nào trong thư viện trả lời được câu hỏi này.</p></div>"
+        )
+        if related:
+            parts.append(
+                '<div class="hdyt-section-label hdyt-section-related">Có thể liên quan '
+                "<small>(không phải trích dẫn, chỉ để tham khảo)</small></div>"
+            )
+            parts.extend(_source_card(c, turn, dates, related_index=i) for i, c in enumerate(related, start=1))
+    return "".join(parts)
+
+
+def render_sources(turns: Sequence[Mapping[str, Any]], dates: Mapping[str, Sequence[str]] | None = None) -> str:
+    """The whole panel: the latest answer's sources open, earlier turns folded below.
+
+    ``turns`` holds dicts ``{"turn", "question", "answer"}`` (answer = ``Answer`` or its JSON dict).
+    """
+    if not turns:
+        return EMPTY_SOURCES_HTML
+    *older, latest = turns
+    parts = ['<div class="hdyt-sources">']
+    parts.append(
+        f'<section class="hdyt-turn hdyt-turn-latest" data-turn="{int(latest["turn"])}">'
+        f"{render_turn_sources(latest['answer'], latest['question'], int(latest['turn']), dates)}</section>"
+    )
+    for t in reversed(older):
+        n = int(t["turn"])
+        parts.append(
+            f'<details class="hdyt-turn hdyt-turn-old" data-turn="{n}"><summary>Lượt {n}: {esc(_short(t["question"], 80))}</summary>'
+            f"{render_turn_sources(t['answer'], t['question'], n, dates)}</details>"
+        )
+    parts.append("</div>")
+    return "".join(parts)

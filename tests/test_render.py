@@ -1,0 +1,208 @@
+"""Escaping, quote highlighting and citation links of the web UI (rag.web.render), without a server."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from rag.web import render
+
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_SCRIPT = "<script>alert(1)</script>"
+
+
+def citation(n=1, text="Bệnh viện khám 12.345 lượt. Giám đốc là BS Trần Văn Thử.", start=100, quote=None, **kw):
+    quote = quote if quote is not None else "Giám đốc là BS Trần Văn Thử."
+    i = text.find(quote)
+    base = {
+        "n": n,
+        "doc_id": "doc_a",
+        "title": "Báo cáo A",
+        "text": text,
+        "start": start,
+        "end": start + len(text),
+        "quote": quote,
+        "quote_start": start + i if i >= 0 else None,
+        "quote_end": start + i + len(quote) if i >= 0 else None,
+        "score": 0.5,
+    }
+    base.update(kw)
+    return base
+
+
+def answer(text="Giám đốc là **BS Trần Văn Thử** [1].", citations=None, **kw):
+    data = {
+        "answer": text,
+        "abstained": False,
+        "rewritten_query": None,
+        "citations": [citation()] if citations is None else citations,
+        "related": [],
+        "latency_ms": 12.0,
+    }
+    data.update(kw)
+    return data
+
+
+# -- escaping ---------------------------------------------------------------------------------------
+
+
+def test_esc_escapes_html_and_quotes():
+    assert render.esc('<a href="x">&\'') == "&lt;a href=&quot;x&quot;&gt;&amp;&#x27;"
+    assert render.esc(None) == ""
+
+
+def test_esc_md_neutralises_markdown_and_html_in_one_pass():
+    out = render.esc_md("*đậm* [1] `code` # tiêu đề <b>&amp;</b> $$x$$")
+    assert "<b>" not in out and "&lt;b&gt;" in out
+    assert "&amp;amp;" in out  # the literal "&amp;" typed by the user stays literal
+    bare = re.sub(r"&#?\w+;", "", out)  # what is left outside the entities
+    for ch in "*[]`#$<>":
+        assert ch not in bare, ch
+    assert html.unescape(out) == "*đậm* [1] `code` # tiêu đề <b>&amp;</b> $$x$$"
+
+
+def test_esc_md_turns_newlines_into_br_so_the_message_stays_one_html_block():
+    out = render.esc_md("dòng 1\n\ndòng 2\r\ndòng 3")
+    assert "\n" not in out
+    assert out.count("<br>") == 3
+
+
+@pytest.mark.parametrize("payload", [XSS_IMG, XSS_SCRIPT, '"><svg onload=alert(1)>'])
+def test_user_question_is_shown_as_text(payload):
+    out = render.render_user_message(f"Câu hỏi {payload}")
+    assert "<img" not in out and "<script" not in out and "<svg" not in out
+    assert html.unescape(re.sub(r"<[^>]+>", "", out)) == f"Câu hỏi {payload}"
+
+
+def test_passage_text_title_and_doc_id_are_escaped_in_sources_panel():
+    text = f"Đoạn có {XSS_IMG} và {XSS_SCRIPT}. Giám đốc là BS Trần Văn Thử."
+    c = citation(text=text, title=f"Tiêu đề {XSS_SCRIPT}", doc_id='x"><img src=y>')
+    out = render.render_sources([{"turn": 1, "question": f"hỏi {XSS_IMG}", "answer": answer(citations=[c])}])
+    assert "<img" not in out and "<script" not in out
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
+    assert 'data-doc="x&quot;&gt;&lt;img src=y&gt;"' in out
+
+
+def test_answer_text_from_a_document_is_escaped_in_chat_message():
+    c = citation(text=f"Số liệu {XSS_IMG}: 4.321 lượt.", quote="4.321 lượt.")
+    out = render.render_answer_message(answer(text=f"Kết quả {XSS_IMG} **4.321 lượt** [1]", citations=[c]), turn=3)
+    assert "<img" not in out
+    assert "&lt;img src&#61;x" not in out  # '=' is not touched, only HTML and Markdown punctuation
+    assert "&lt;img src=x onerror=alert(1)&gt;" in out
+    assert "<strong>4.321 lượt</strong>" in out
+
+
+# -- quote highlighting -----------------------------------------------------------------------------
+
+
+def test_quote_highlighted_with_document_offsets():
+    c = citation()
+    out = render.render_passage(c["text"], c["quote"], c["quote_start"], c["quote_end"], c["start"])
+    assert out == 'Bệnh viện khám 12.345 lượt. <mark class="hdyt-quote">Giám đốc là BS Trần Văn Thử.</mark>'
+
+
+def test_quote_highlighted_with_passage_offsets():
+    text = "Câu một. Câu hai quan trọng. Câu ba."
+    a = text.index("Câu hai")
+    span = render.highlight_span(text, "Câu hai quan trọng.", a, a + len("Câu hai quan trọng."), passage_start=5000)
+    assert span == (a, a + len("Câu hai quan trọng."))
+
+
+def test_wrong_offsets_fall_back_to_search_and_whitespace_differences():
+    text = "Câu một.\nCâu   hai\nquan trọng. Câu ba."
+    assert render.highlight_span(text, "Câu hai quan trọng.", 0, 3, 0) == (9, 30)
+
+
+def test_missing_or_absent_quote_means_no_mark():
+    assert "<mark" not in render.render_passage("Văn bản.", None)
+    assert "<mark" not in render.render_passage("Văn bản.", "không có ở đây")
+    assert "<mark" not in render.render_passage("Văn bản.", "   ")
+
+
+def test_highlight_is_inside_escaped_text():
+    text = f"Trước {XSS_SCRIPT} <b>đậm</b> sau."
+    out = render.render_passage(text, "<b>đậm</b>")
+    assert out == (
+        "Trước &lt;script&gt;alert(1)&lt;/script&gt; "
+        '<mark class="hdyt-quote">&lt;b&gt;đậm&lt;/b&gt;</mark> sau.'
+    )
+
+
+# -- citation links ---------------------------------------------------------------------------------
+
+
+def test_markers_link_to_the_cards_of_their_turn():
+    cits = [citation(1), citation(2, doc_id="doc_b", title="Báo cáo B")]
+    out = render.render_answer_text("Một [1]. Hai [2]. Cả hai [1, 2].", cits, turn=4)
+    assert out.count('href="#hdyt-src-4-1"') == 2
+    assert out.count('href="#hdyt-src-4-2"') == 2
+    assert 'class="hdyt-cite"' in out
+    panel = render.render_turn_sources(answer(citations=cits), "q", 4)
+    assert 'id="hdyt-src-4-1"' in panel and 'id="hdyt-src-4-2"' in panel
+
+
+def test_bracketed_number_that_is_not_a_citation_stays_text():
+    out = render.render_answer_text("Điều [7] của luật [1].", [citation(1)], turn=1)
+    assert "&#91;7&#93;" in out
+    assert out.count("hdyt-cite") == 1
+
+
+def test_bold_with_a_marker_inside():
+    out = render.render_answer_text("**12.345 lượt [1]**", [citation(1)], turn=1)
+    assert out.startswith('<p class="hdyt-p"><strong>12.345 lượt <a class="hdyt-cite"')
+
+
+def test_message_has_source_chips_and_rewritten_query():
+    out = render.render_answer_message(answer(rewritten_query="Giám đốc <Bệnh viện A> là ai?"), turn=2)
+    assert "hdyt-chip" in out and 'href="#hdyt-src-2-1"' in out
+    assert "Đã hiểu câu hỏi là" in out and "&lt;Bệnh viện A&gt;" in out
+    assert "\n\n" not in out
+
+
+# -- not found / related ----------------------------------------------------------------------------
+
+
+def test_abstained_answer_shows_not_found_and_related_never_as_citations():
+    rel = [citation(1, title="Có thể A"), citation(2, title="Có thể B")]
+    data = answer(text="Không tìm thấy thông tin này.", citations=[], related=rel, abstained=True)
+    msg = render.render_answer_message(data, turn=1)
+    assert "Không tìm thấy" in msg
+    assert "hdyt-cite" not in msg  # related passages are not citations
+    assert "Có thể liên quan" in msg and "hdyt-rel-link" in msg
+    panel = render.render_turn_sources(data, "q", 1)
+    assert "Không tìm thấy" in panel and "Có thể liên quan" in panel
+    assert "hdyt-src-1-" not in panel  # no numbered source cards
+    assert 'id="hdyt-rel-1-1"' in panel and "<mark" not in panel
+
+
+def test_sources_panel_keeps_earlier_turns_folded():
+    turns = [{"turn": i, "question": f"câu {i}", "answer": answer()} for i in (1, 2, 3)]
+    out = render.render_sources(turns, {"doc_a": ["2024-01-05"]})
+    assert out.index('data-turn="3"') < out.index('data-turn="2"') < out.index('data-turn="1"')
+    assert out.count("<details") == 2
+    assert "05/01/2024" in out
+
+
+def test_empty_panel():
+    assert render.render_sources([]) == render.EMPTY_SOURCES_HTML
+
+
+@pytest.mark.parametrize(
+    ("iso", "shown"), [("2024-01-05", "05/01/2024"), ("2023-10", "10/2023"), ("2023", "2023"), ("", ""), (None, "")]
+)
+def test_format_date(iso, shown):
+    assert render.format_date(iso) == shown
+
+
+def test_accepts_pydantic_like_objects():
+    class Obj:
+        def __init__(self, **kw):
+            self.__dict__.update(kw)
+
+    c = Obj(**citation())
+    a = Obj(**{**answer(), "citations": [c]})
+    assert 'href="#hdyt-src-1-1"' in render.render_answer_message(a, 1)
+    assert "<mark" in render.render_turn_sources(a, "q", 1)

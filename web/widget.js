@@ -1,0 +1,386 @@
+/*!
+ * Hỏi Đáp Y Tế: embeddable chat widget (no build step, no dependencies).
+ *
+ *   <script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer></script>
+ *
+ * Optional attributes: data-position="left|right", data-title, data-placeholder, data-greeting,
+ * data-open="true" (start opened), data-api-key (only for private pages: a key in a public page is public).
+ *
+ * The widget talks to /api/ask on the origin this script was loaded from, lives in a shadow DOM
+ * (the host page's CSS does not reach it and its CSS does not reach the page) and builds every
+ * node with textContent: text from answers and reports is never parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  if (!script) {
+    var all = document.querySelectorAll('script[src*="widget.js"]');
+    script = all[all.length - 1];
+  }
+  if (!script || window.__hdytWidgetLoaded) return;
+  window.__hdytWidgetLoaded = true;
+
+  var API_ORIGIN = new URL(script.src, document.baseURI).origin;
+  var cfg = {
+    title: script.getAttribute("data-title") || "Hỏi Đáp Y Tế",
+    position: script.getAttribute("data-position") === "left" ? "left" : "right",
+    placeholder: script.getAttribute("data-placeholder") || "Nhập câu hỏi…",
+    greeting:
+      script.getAttribute("data-greeting") ||
+      "Xin chào! Hãy hỏi về các báo cáo của ngành y tế. Mỗi câu trả lời đều có trích dẫn nguồn [1], [2]… để bạn kiểm tra.",
+    open: script.getAttribute("data-open") === "true",
+    apiKey: script.getAttribute("data-api-key") || "",
+  };
+  var MAX_TURNS = 4; // history sent with each question
+  var MAX_ANSWER_CHARS = 1200; // per remembered answer, to stay well under the server's request limit
+
+  var CSS = [
+    ":host{all:initial}",
+    "*{box-sizing:border-box}",
+    // inherited properties reset here: the host page's rules on our host element must not flow in
+    ".root{letter-spacing:normal;word-spacing:normal;text-transform:none;text-indent:0;text-align:left;font-style:normal;font-variant:normal;font-weight:400;white-space:normal;direction:ltr;visibility:visible;cursor:auto}",
+    ".root{position:fixed;bottom:20px;z-index:2147483000;font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',Arial,sans-serif;font-size:14px;line-height:1.5;color:#1f2937;-webkit-font-smoothing:antialiased}",
+    ".root.right{right:20px}.root.left{left:20px}",
+    ".fab{width:58px;height:58px;border-radius:50%;border:0;cursor:pointer;background:linear-gradient(135deg,#0f766e,#0e7490);color:#fff;box-shadow:0 8px 24px rgba(15,118,110,.35);display:flex;align-items:center;justify-content:center;transition:transform .15s}",
+    ".fab:hover{transform:scale(1.06)}.fab:focus-visible{outline:3px solid #99f6e4;outline-offset:2px}",
+    ".fab svg{width:28px;height:28px}",
+    ".panel{position:absolute;bottom:72px;width:min(390px,calc(100vw - 24px));height:min(600px,calc(100vh - 110px));background:#fff;border-radius:16px;box-shadow:0 18px 50px rgba(15,23,42,.28);display:none;flex-direction:column;overflow:hidden;border:1px solid #e5e7eb}",
+    ".root.right .panel{right:0}.root.left .panel{left:0}",
+    ".root.open .panel{display:flex}",
+    ".head{display:flex;align-items:center;gap:10px;padding:12px 14px;background:linear-gradient(120deg,#0f766e,#0e7490);color:#fff}",
+    ".head .logo{width:30px;height:30px;border-radius:8px;background:rgba(255,255,255,.18);display:flex;align-items:center;justify-content:center;font-size:17px}",
+    ".head .title{flex:1;font-weight:700;font-size:15px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
+    ".head button{background:rgba(255,255,255,.15);border:0;color:#fff;border-radius:8px;height:30px;min-width:30px;padding:0 8px;cursor:pointer;font-size:13px}",
+    ".head button:hover{background:rgba(255,255,255,.3)}",
+    ".msgs{flex:1;overflow-y:auto;padding:14px;background:#f8fafc;display:flex;flex-direction:column;gap:10px}",
+    ".msg{max-width:92%;padding:9px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}",
+    ".msg.user{align-self:flex-end;background:#0f766e;color:#fff;border-bottom-right-radius:4px}",
+    ".msg.bot{align-self:flex-start;background:#fff;border:1px solid #e5e7eb;border-bottom-left-radius:4px}",
+    ".msg.error{border-color:#fca5a5;background:#fef2f2;color:#991b1b}",
+    ".msg.notfound{border-color:#fcd34d;background:#fffbeb;color:#78350f}",
+    ".nf-title{font-weight:700;display:block;margin-bottom:2px}",
+    ".rewritten{display:block;font-size:12px;color:#64748b;margin-bottom:4px;white-space:normal}",
+    ".cite{display:inline-block;border:1px solid #99f6e4;background:#ccfbf1;color:#0f766e;font-weight:700;font-size:11px;line-height:1.5;font-family:inherit;border-radius:999px;padding:0 6px;margin:0 1px;cursor:pointer;vertical-align:super}",
+    ".cite:hover,.cite[aria-expanded=true]{background:#0f766e;color:#fff}",
+    ".srcs{margin-top:8px;border-top:1px dashed #e2e8f0;padding-top:6px;display:flex;flex-direction:column;gap:6px;white-space:normal}",
+    ".srcs-label{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#64748b;font-weight:700}",
+    "details.src{border:1px solid #e2e8f0;border-radius:10px;background:#f8fafc}",
+    "details.src.related{border-style:dashed}",
+    "details.src>summary{cursor:pointer;padding:6px 8px;list-style:none;display:flex;gap:6px;align-items:flex-start;font-size:12.5px;font-weight:600}",
+    "details.src>summary::-webkit-details-marker{display:none}",
+    ".badge{flex:0 0 auto;min-width:20px;height:20px;border-radius:999px;background:#0f766e;color:#fff;font-size:11px;display:inline-flex;align-items:center;justify-content:center}",
+    ".related .badge{background:#f59e0b}",
+    ".passage{margin:0 8px 8px;padding:6px 8px;border-left:3px solid #5eead4;background:#fff;border-radius:0 6px 6px 0;font-size:12.5px;white-space:pre-wrap}",
+    "mark{background:#fef08a;color:inherit;border-radius:3px;padding:0 1px}",
+    ".flash{box-shadow:0 0 0 3px rgba(13,148,136,.35)}",
+    ".typing{display:inline-flex;gap:4px}.typing i{width:6px;height:6px;border-radius:50%;background:#94a3b8;animation:b 1s infinite}",
+    ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
+    "@keyframes b{0%,80%,100%{opacity:.3}40%{opacity:1}}",
+    "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}",
+    "textarea{flex:1;resize:none;border:1px solid #cbd5e1;border-radius:10px;padding:8px 10px;font:inherit;color:inherit;height:40px;max-height:110px;outline:none;background:#fff}",
+    "textarea:focus{border-color:#0f766e;box-shadow:0 0 0 3px rgba(15,118,110,.15)}",
+    "form button{border:0;border-radius:10px;background:#0f766e;color:#fff;font-weight:600;font-size:14px;font-family:inherit;padding:0 14px;cursor:pointer}",
+    "form button:disabled{opacity:.5;cursor:default}",
+    ".foot{font-size:11px;color:#94a3b8;text-align:center;padding:0 10px 8px;background:#fff}",
+  ].join("\n");
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = String(text);
+    return node;
+  }
+
+  function svgChat() {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("fill", "none");
+    svg.setAttribute("stroke", "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("aria-hidden", "true");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z");
+    var plus = document.createElementNS(ns, "path");
+    plus.setAttribute("d", "M12 8v8M8 12h8");
+    svg.appendChild(path);
+    svg.appendChild(plus);
+    return svg;
+  }
+
+  // Where the supporting quote lies in the passage (passage offsets), or null.
+  function quoteSpan(c) {
+    var text = c.text || "", q = c.quote || "";
+    if (!text || !q.trim()) return null;
+    var norm = function (s) { return s.split(/\s+/).join(" ").trim(); };
+    var tries = [];
+    if (typeof c.quote_start === "number" && typeof c.quote_end === "number") {
+      if (typeof c.start === "number") tries.push([c.quote_start - c.start, c.quote_end - c.start]);
+      tries.push([c.quote_start, c.quote_end]);
+    }
+    for (var i = 0; i < tries.length; i++) {
+      var a = tries[i][0], b = tries[i][1];
+      if (a >= 0 && b > a && b <= text.length && norm(text.slice(a, b)) === norm(q)) return [a, b];
+    }
+    var at = text.indexOf(q);
+    if (at >= 0) return [at, at + q.length];
+    var words = q.trim().split(/\s+/).map(function (w) { return w.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"); });
+    var m = new RegExp(words.join("\\s+")).exec(text);
+    return m ? [m.index, m.index + m[0].length] : null;
+  }
+
+  function passageNode(c, highlight) {
+    var box = el("div", "passage");
+    var text = c.text || "";
+    var span = highlight ? quoteSpan(c) : null;
+    if (!span) {
+      box.textContent = text;
+      return box;
+    }
+    box.appendChild(document.createTextNode(text.slice(0, span[0])));
+    box.appendChild(el("mark", null, text.slice(span[0], span[1])));
+    box.appendChild(document.createTextNode(text.slice(span[1])));
+    return box;
+  }
+
+  // Answer text → text nodes, <strong> for **bold**, buttons for cited [n].
+  function answerNodes(text, byN, onCite) {
+    var frag = document.createDocumentFragment();
+    var re = /\*\*([\s\S]+?)\*\*|\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]/g;
+    var pos = 0, m;
+    function refs(parent, group, raw) {
+      var ns = group.split(/\s*[,;]\s*/).map(Number);
+      var ok = ns.every(function (n) { return byN[n]; });
+      if (!ok) { parent.appendChild(document.createTextNode(raw)); return; }
+      ns.forEach(function (n) {
+        var b = el("button", "cite", "[" + n + "]");
+        b.type = "button";
+        b.title = byN[n].title || "";
+        b.setAttribute("aria-expanded", "false");
+        b.setAttribute("data-n", String(n));
+        b.addEventListener("click", function () { onCite(n, b); });
+        parent.appendChild(b);
+      });
+    }
+    while ((m = re.exec(text))) {
+      frag.appendChild(document.createTextNode(text.slice(pos, m.index)));
+      if (m[1] != null) {
+        var strong = el("strong");
+        var inner = /\[(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\]/g, p2 = 0, m2;
+        while ((m2 = inner.exec(m[1]))) {
+          strong.appendChild(document.createTextNode(m[1].slice(p2, m2.index)));
+          refs(strong, m2[1], m2[0]);
+          p2 = m2.index + m2[0].length;
+        }
+        strong.appendChild(document.createTextNode(m[1].slice(p2)));
+        frag.appendChild(strong);
+      } else {
+        refs(frag, m[2], m[0]);
+      }
+      pos = m.index + m[0].length;
+    }
+    frag.appendChild(document.createTextNode(text.slice(pos)));
+    return frag;
+  }
+
+  function sourceItem(c, label, related) {
+    var d = el("details", "src" + (related ? " related" : ""));
+    var s = el("summary");
+    s.appendChild(el("span", "badge", label));
+    s.appendChild(el("span", null, c.title || c.doc_id || ""));
+    d.appendChild(s);
+    d.appendChild(passageNode(c, !related));
+    return d;
+  }
+
+  // -- build -------------------------------------------------------------------------------------
+
+  var host = document.createElement("hdyt-chat-widget"); // not a <div>: host-page div rules do not match it
+  host.id = "hdyt-widget";
+  host.setAttribute("data-hdyt-widget", "");
+  var shadow = host.attachShadow({ mode: "open" });
+  var style = el("style");
+  style.textContent = CSS;
+  shadow.appendChild(style);
+
+  var root = el("div", "root " + cfg.position);
+  var panel = el("div", "panel");
+  panel.setAttribute("role", "dialog");
+  panel.setAttribute("aria-label", cfg.title);
+  var head = el("div", "head");
+  head.appendChild(el("div", "logo", "⚕"));
+  head.appendChild(el("div", "title", cfg.title));
+  var resetBtn = el("button", null, "↺");
+  resetBtn.type = "button";
+  resetBtn.title = "Cuộc trò chuyện mới";
+  resetBtn.setAttribute("aria-label", "Cuộc trò chuyện mới");
+  var closeBtn = el("button", null, "✕");
+  closeBtn.type = "button";
+  closeBtn.title = "Đóng";
+  closeBtn.setAttribute("aria-label", "Đóng");
+  head.appendChild(resetBtn);
+  head.appendChild(closeBtn);
+  var msgs = el("div", "msgs");
+  msgs.setAttribute("aria-live", "polite");
+  var form = el("form");
+  var input = el("textarea");
+  input.placeholder = cfg.placeholder;
+  input.rows = 1;
+  input.setAttribute("aria-label", "Câu hỏi");
+  input.maxLength = 2000;
+  var send = el("button", null, "Gửi");
+  send.type = "submit";
+  form.appendChild(input);
+  form.appendChild(send);
+  panel.appendChild(head);
+  panel.appendChild(msgs);
+  panel.appendChild(form);
+  panel.appendChild(el("div", "foot", "Trả lời từ báo cáo ngành y tế · bấm [n] để xem nguồn"));
+  var fab = el("button", "fab");
+  fab.type = "button";
+  fab.setAttribute("aria-label", "Mở " + cfg.title);
+  fab.setAttribute("aria-expanded", "false");
+  fab.appendChild(svgChat());
+  root.appendChild(panel);
+  root.appendChild(fab);
+  shadow.appendChild(root);
+
+  var history = [];
+  var busy = false;
+
+  function scrollDown() { msgs.scrollTop = msgs.scrollHeight; }
+
+  function greet() {
+    msgs.textContent = "";
+    msgs.appendChild(el("div", "msg bot", cfg.greeting));
+  }
+
+  function setOpen(open) {
+    root.classList.toggle("open", open);
+    fab.setAttribute("aria-expanded", String(open));
+    if (open) setTimeout(function () { input.focus(); }, 30);
+  }
+
+  function renderAnswer(bubble, data) {
+    bubble.textContent = "";
+    var citations = data.citations || [];
+    var byN = {};
+    citations.forEach(function (c) { byN[c.n] = c; });
+    if (data.rewritten_query) bubble.appendChild(el("span", "rewritten", "🔎 Đã hiểu câu hỏi là: " + data.rewritten_query));
+    if (data.abstained) {
+      bubble.classList.add("notfound");
+      bubble.appendChild(el("span", "nf-title", "Không tìm thấy"));
+    }
+    var items = {};
+    bubble.appendChild(answerNodes(data.answer || "", byN, function (n, btn) {
+      var d = items[n];
+      if (!d) return;
+      d.open = !d.open || btn.getAttribute("aria-expanded") !== "true";
+      btn.setAttribute("aria-expanded", String(d.open));
+      d.classList.remove("flash");
+      void d.offsetWidth;
+      d.classList.add("flash");
+      d.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    }));
+    if (citations.length) {
+      var box = el("div", "srcs");
+      box.appendChild(el("div", "srcs-label", "Nguồn"));
+      citations.forEach(function (c) {
+        var d = sourceItem(c, String(c.n), false);
+        items[c.n] = d;
+        box.appendChild(d);
+      });
+      bubble.appendChild(box);
+    } else if ((data.related || []).length) {
+      var rbox = el("div", "srcs");
+      rbox.appendChild(el("div", "srcs-label", "Có thể liên quan (không phải trích dẫn)"));
+      data.related.forEach(function (c) { rbox.appendChild(sourceItem(c, "?", true)); });
+      bubble.appendChild(rbox);
+    }
+  }
+
+  function errorText(status, body, headers) {
+    var msg = body && body.error && body.error.message;
+    if (status === 429) {
+      var s = headers.get("Retry-After");
+      return "Bạn hỏi quá nhanh, vui lòng thử lại sau " + (s || "ít") + " giây.";
+    }
+    if (status === 401) return "Trang này chưa được cấp quyền dùng trợ lý (khóa API).";
+    return msg || "Không kết nối được máy chủ (" + status + ").";
+  }
+
+  function ask(question) {
+    if (busy) return;
+    busy = true;
+    send.disabled = true;
+    msgs.appendChild(el("div", "msg user", question));
+    var bubble = el("div", "msg bot");
+    var typing = el("span", "typing");
+    typing.appendChild(el("i"));
+    typing.appendChild(el("i"));
+    typing.appendChild(el("i"));
+    bubble.appendChild(typing);
+    msgs.appendChild(bubble);
+    scrollDown();
+    var headers = { "Content-Type": "application/json" };
+    if (cfg.apiKey) headers["X-API-Key"] = cfg.apiKey;
+    fetch(API_ORIGIN + "/api/ask", {
+      method: "POST",
+      headers: headers,
+      body: JSON.stringify({ question: question, history: history.slice(-MAX_TURNS) }),
+      credentials: "omit",
+      mode: "cors",
+    })
+      .then(function (r) {
+        return r.json().catch(function () { return null; }).then(function (body) {
+          if (!r.ok) throw new Error(errorText(r.status, body, r.headers));
+          return body;
+        });
+      })
+      .then(function (data) {
+        renderAnswer(bubble, data);
+        history.push([question, String(data.answer || "").slice(0, MAX_ANSWER_CHARS)]);
+      })
+      .catch(function (err) {
+        bubble.textContent = "";
+        bubble.classList.add("error");
+        bubble.textContent = err && err.message && err.message !== "Failed to fetch"
+          ? err.message
+          : "Không kết nối được máy chủ trợ lý.";
+      })
+      .then(function () {
+        busy = false;
+        send.disabled = false;
+        scrollDown();
+      });
+  }
+
+  fab.addEventListener("click", function () { setOpen(!root.classList.contains("open")); });
+  closeBtn.addEventListener("click", function () { setOpen(false); fab.focus(); });
+  resetBtn.addEventListener("click", function () { history = []; greet(); input.focus(); });
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var q = input.value.trim();
+    if (!q) return;
+    input.value = "";
+    ask(q);
+  });
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(new Event("submit", { cancelable: true }));
+    }
+  });
+  root.addEventListener("keydown", function (ev) {
+    if (ev.key === "Escape" && root.classList.contains("open")) { setOpen(false); fab.focus(); }
+  });
+
+  greet();
+  function mount() {
+    document.body.appendChild(host);
+    if (cfg.open) setOpen(true);
+  }
+  if (document.body) mount();
+  else document.addEventListener("DOMContentLoaded", mount);
+})();
