@@ -119,7 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Hỏi Đáp Y Tế: http://{shown}:{settings.port}/  (API: /api/ask, /api/docs; widget: /widget.js)", flush=True)
     if not settings.admin_token:
         print("note: HDYT_ADMIN_TOKEN is not set: upload/delete in the library tab are off", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=args.log_level,
+        # X-Forwarded-For is believed only from the configured proxies (rate limiting is per client)
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
+    )
     return 0
 
 

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(60, gt=0, description="Requests per client per minute on /api/ask")
     max_request_bytes: int = Field(16_384, gt=0, description="Largest accepted API request body")
     max_upload_mb: int = Field(20, gt=0, description="Largest accepted upload")
+    forwarded_allow_ips: str | None = Field(
+        None,
+        description="Reverse proxies trusted for X-Forwarded-For (comma-separated IPs, e.g. 127.0.0.1): "
+        "the per-client rate limit then sees the real client address",
+    )
 
     @classmethod
     def settings_customise_sources(

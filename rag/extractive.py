@@ -50,12 +50,14 @@ NOT_FOUND = "Không tìm thấy thông tin này trong các báo cáo hiện có.
 MAX_PASSAGES = 8  # passages considered per (sub-)question
 MIN_TOPIC_COVERAGE = 0.4  # idf-weighted share of the question's topic words the unit must contain
 MIN_TOPIC_COVERAGE_UNTYPED = 0.45  # the same for list / yes-no / other questions (no span to check)
+MIN_COVERAGE_ROLE_MATCH = 0.25  # a person whose title matches the asked role and organisation
 MIN_TOPIC_WEIGHT = 0.5  # below this total topic weight the question is all entities: rely on them
 SENTENCE_CONTEXT_WEIGHT = 0.4  # a keyword found only in another clause of the unit's sentence
 TITLE_CONTEXT_WEIGHT = 0.5  # a keyword found only in the document title / lead
 BIGRAM_BONUS = 0.25  # × share of the question's keyword bigrams found contiguous in the sentence
 RANK_BONUS = 0.1  # × 1/rank of the passage
 SPAN_BONUS = 0.15  # the unit has a span of the requested type
+ENTITY_IN_SENTENCE_BONUS = 0.05  # per question entity named in the sentence itself (not only in context)
 QUOTE_MAX_CHARS = 420  # longer sentences are quoted by the clauses around the answer
 PREV_SPAN_PENALTY = 0.1  # the answer span is in the previous sentence of the paragraph
 LEAD_MAX_CHARS = 400  # how much of a document's beginning counts as its lead (context for entities)
@@ -80,6 +82,7 @@ class Passage:
     title: str
     start: int
     lead: str = ""
+    full_text: str = ""  # the whole document, when a lookup is available
     title_tokens: list[str] = field(default_factory=list)
     lead_tokens: list[str] = field(default_factory=list)
 
@@ -534,6 +537,7 @@ def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, yea
 def _passages(docs: Sequence[Document], lookup: Lookup | None) -> list[Passage]:
     out: list[Passage] = []
     leads: dict[str, str] = {}
+    fulls: dict[str, str] = {}
     for i, doc in enumerate(docs[:MAX_PASSAGES]):
         md = doc.metadata or {}
         doc_id = str(md.get("doc_id", ""))
@@ -546,7 +550,8 @@ def _passages(docs: Sequence[Document], lookup: Lookup | None) -> list[Passage]:
             if full is None:
                 full = next((d.page_content for d in docs if (d.metadata or {}).get("doc_id") == doc_id and (d.metadata or {}).get("start") == 0), "")
             leads[doc_id] = _lead(full or "")
-        p = Passage(i, doc, doc.page_content, doc_id, title, start, leads[doc_id])
+            fulls[doc_id] = (lookup(doc_id) or "") if lookup else ""
+        p = Passage(i, doc, doc.page_content, doc_id, title, start, leads[doc_id], fulls[doc_id])
         p.title_tokens = match_tokens(title.rstrip("…"))
         p.lead_tokens = match_tokens(p.lead)
         out.append(p)
@@ -798,7 +803,8 @@ def _entity_ok(qt: QuestionType, question: str, unit: Unit) -> str | None:
             if ent.kind in ("facility", "name") and _AGGREGATE_SCOPE.search(" ".join(unit.sent_tokens)):
                 return f"{ent.text}: the sentence is about a wider scope"
             if ent.kind in ("facility", "name") and qt.kind != "place":
-                others = [sp for sp in place_spans(sentence) if _is_named_facility(sp.text)]
+                context = sentence if unit.prev_start is None else p.text[unit.prev_start : unit.sent_end]
+                others = [sp for sp in place_spans(context) if _is_named_facility(sp.text)]
                 if (
                     others
                     and not any(_contains_run(match_tokens(sp.text), toks) for sp in others)
@@ -806,8 +812,18 @@ def _entity_ok(qt: QuestionType, question: str, unit: Unit) -> str | None:
                 ):
                     return f"{ent.text}: the sentence is about another unit"
             continue
+        if ent.kind == "person" and not person_spans(sentence):
+            # "Đồng chí cũng yêu cầu …": a sentence naming nobody continues its document's speaker
+            full = lookup_text(p)
+            if _contains_run(match_tokens(full), toks):
+                continue
         return f"{ent.kind} {ent.text} not mentioned"
     return None
+
+
+def lookup_text(p: Passage) -> str:
+    """The passage's whole document when known, else the passage itself."""
+    return p.full_text or p.text
 
 
 _PERIOD_EQUIVALENT = {
@@ -1006,7 +1022,8 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit]) -> list[Sco
             got += best_level
         coverage = got / total if total >= MIN_TOPIC_WEIGHT else 1.0
         bigram_cov = sum(1 for a, b in bigrams if _contains_run(u.tokens, (a, b))) / len(bigrams) if bigrams else 0.0
-        score = coverage + BIGRAM_BONUS * bigram_cov + RANK_BONUS / (p.index + 1)
+        in_sentence = sum(1 for e in qt.entities if e.kind != "year" and _contains_run(u.sent_tokens, list(e.tokens)))
+        score = coverage + BIGRAM_BONUS * bigram_cov + RANK_BONUS / (p.index + 1) + ENTITY_IN_SENTENCE_BONUS * in_sentence
         rejected = _entity_ok(qt, question, u) or _period_ok(question, u)
         span: Span | None = None
         in_prev = False
@@ -1024,6 +1041,10 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit]) -> list[Sco
                 span = best[1]
                 score += SPAN_BONUS + min(0.0, best[0])
         floor = MIN_TOPIC_COVERAGE if qt.kind in ("quantity", "person", "date", "place") else MIN_TOPIC_COVERAGE_UNTYPED
+        if span is not None and span.kind == "person" and q_role and q_role[2] and any(
+            _role_matches(q_role, r) and r[2] == q_role[2] for r in span.roles
+        ):
+            floor = MIN_COVERAGE_ROLE_MATCH  # "đứng đầu Bệnh viện …" matched "– Giám đốc, Bệnh viện …"
         if rejected is None and coverage < floor:
             rejected = f"topic coverage {coverage:.2f} < {floor}"
         out.append(Scored(u, score, coverage, span, rejected, in_prev))

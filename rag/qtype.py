@@ -135,7 +135,7 @@ _QWORD_PHRASES = sorted(
     | {
         "la bao nhieu", "la ai", "la gi", "gi", "nao", "nhu the nao", "the nao", "ra sao", "thi sao",
         "cho biet", "cho toi biet", "xin hoi", "hay cho biet", "vui long", "la", "khong", "chua",
-        "theo bao cao", "binh quan", "khoang", "moi", "cu", "ca nam", "moi noi", "tung noi", "suy ra", "lan luot", "tong cong", "uoc tinh",
+        "theo bao cao", "lam gi", "binh quan", "khoang", "moi", "cu", "ca nam", "moi noi", "tung noi", "suy ra", "lan luot", "tong cong", "uoc tinh",
         "xap xi", "hien nay", "what", "which", "how", "is", "are", "was", "were", "did", "does", "do",
         "the", "a", "an", "of", "in", "at", "on", "for", "to", "and", "by", "with", "from", "it",
         "its", "their", "there", "this", "that", "has", "have", "had", "be", "been", "according",
@@ -284,6 +284,11 @@ _FACILITY_HEADS = (
     "thi xa", "quan", "thi tran", "phuong",
 )
 _HEAD_WORDS = frozenset(t for h in _FACILITY_HEADS for t in h.split())
+
+
+def _head_ends_at(folded: list[str], k: int) -> bool:
+    """Whether a facility/place head phrase ends right before token k ("Bệnh viện | Bãi Cháy")."""
+    return any(k >= len(h.split()) and folded[k - len(h.split()) : k] == h.split() for h in _FACILITY_HEADS)
 
 
 def _head_at(folded: list[str], k: int) -> int:
@@ -647,7 +652,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
             k = i + 1
             while k < len(raw) and k - i < 4 and joined(k) and _capitalised(raw[k]) and not raw[k][:1].isdigit() and not _head_at(folded, k):
                 k += 1
-            if k - i >= 2 and (i == 0 or folded[i - 1] not in _HEAD_WORDS):
+            if k - i >= 2 and not _head_ends_at(folded, i):
                 add("person", i, k)
                 i = k
                 continue
@@ -690,6 +695,12 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
     raw = [t.lower() for t, _, _ in toks]
     folded = [canon(t) for t, _, _ in toks]
     drop = [False] * len(raw)
+    # "Ngoài việc ghi nhận …, ông ấy còn làm gì?": what is excluded is not what is asked
+    m = re.search(r"(?i)\b(ngoài việc|ngoai viec|ngoài|ngoai|besides|apart from|other than)\b[^,;]*[,;]", question)
+    if m:
+        for k, (_, ts, te) in enumerate(toks):
+            if m.start() <= ts and te <= m.end():
+                drop[k] = True
     # head nouns of named entities ("Bệnh viện" Bãi Cháy, "năm" 2023) are part of the name, not topic
     for ent in entities or ():
         for k, (_, ts, te) in enumerate(toks):
@@ -773,6 +784,10 @@ def analyze(question: str) -> QuestionType:
     kinds, qwords = _find_kinds(folded_tokens, raw_tokens, accented, english, question)
     folded_q = " ".join(folded_tokens)
     kind: Kind = kinds[0] if kinds else "other"  # type: ignore[assignment]
+    if kind == "person" and any(e.kind == "person" for e in extract_entities(question, english)):
+        # "Phạm Duy Hưng tặng Bằng khen cho những ai?", "Lê Ngọc Dũng là ai?": the person is
+        # given; the answer is whom/what the sentence says about them
+        kind = "list" if re.search(r"\bnhung ai\b", " ".join(folded_tokens)) else "other"
     entities = extract_entities(question, english)
     kw, kwf, wts = _keywords(question, english, accented, entities)
     qk = _quantity_kind(folded_q, english) if kind == "quantity" else None

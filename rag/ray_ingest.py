@@ -134,18 +134,16 @@ class _Prepared:
 
 
 def connect_ray(address: str | None, settings: Settings) -> bool:
-    """Connect to (or start) Ray; returns True when this call started it (the caller shuts it down).
+    """Join the Ray runtime of this process, or connect to / start one; True when started here.
 
-    A remote address is checked with a plain TCP connection first, so a wrong one fails within
-    :data:`CONNECT_TIMEOUT` seconds (Ray itself retries for minutes).
+    Check a remote address with :func:`_check_address` first (as :class:`_RaySession` does): Ray
+    itself retries an unreachable one for minutes.
     """
     try:
         import ray
     except ImportError:
         raise RayClusterError("`--ray` needs the 'ray' extra: pip install -e '.[ray]'") from None
     address = (address or "").strip()
-    if address not in LOCAL:
-        _check_address(address, CONNECT_TIMEOUT, connect=not ray.is_initialized())
     if ray.is_initialized():  # a runtime this process already has (tests, notebooks, a Ray job's driver)
         return False
     common: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
@@ -154,8 +152,6 @@ def connect_ray(address: str | None, settings: Settings) -> bool:
             ray.init(num_cpus=settings.ray_workers, **common)
         else:
             ray.init(address=address, **{k: v for k, v in common.items() if k != "include_dashboard"})
-    except RayClusterError:
-        raise
     except Exception as exc:  # ConnectionError, RuntimeError, ValueError from ray.init
         raise RayClusterError(f"cannot connect to the Ray cluster at '{address or 'local'}': {' '.join(str(exc).split())[:300]}") from None
     return True
@@ -230,15 +226,18 @@ def _scan(
     return stubs, to_load
 
 
-def _run(to_load: list[Path], settings: Settings, model_id: str, report: IngestReport, progress: bool) -> Iterator[_Prepared]:
+def _run(
+    to_load: list[Path], settings: Settings, model_id: str, report: IngestReport, progress: bool, session: _RaySession
+) -> Iterator[_Prepared]:
     """Load, chunk and embed ``to_load`` on Ray; yields documents as their last passage arrives."""
     import json
 
-    import ray.data
     from tqdm import tqdm
 
     if not to_load:
         return
+    session.ensure()
+    import ray.data
     _quiet_ray()
     given = {str(p.resolve()): str(p) for p in to_load}  # workers get absolute paths: their cwd is not ours
     ds = ray.data.from_items([{"path": path} for path in given], override_num_blocks=min(len(to_load), 200))
@@ -321,24 +320,48 @@ def ray_ingest(
         from .milvus_store import MilvusIndex
 
         index = MilvusIndex.connect(settings, create=True)  # an unreachable URI fails before Ray starts
-    started = connect_ray(address if address is not None else settings.ray_address, settings)
+    session = _RaySession(address if address is not None else settings.ray_address, settings)
     try:
         if embeddings is None:
             from .embeddings import get_embeddings
 
             embeddings = get_embeddings(settings.model)  # the model id and dimension the workers must match
         if settings.store == "milvus":
-            _into_milvus(files, paths, settings, rebuild, progress, embeddings, report, index)
+            _into_milvus(files, paths, settings, rebuild, progress, embeddings, report, index, session)
         else:
-            _into_faiss(files, paths, settings, rebuild, progress, embeddings, report)
+            _into_faiss(files, paths, settings, rebuild, progress, embeddings, report, session)
     finally:
-        if started:
-            import ray
-
-            ray.shutdown()
+        session.close()
     _order(report, files)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+class _RaySession:
+    """Ray for one ingest: the address is checked at once, the runtime joined or started only when
+    some file needs loading (an ingest with nothing new never waits for Ray), shut down if started here."""
+
+    def __init__(self, address: str | None, settings: Settings) -> None:
+        try:
+            import ray
+        except ImportError:
+            raise RayClusterError("`--ray` needs the 'ray' extra: pip install -e '.[ray]'") from None
+        self.address, self.settings, self.started, self.ready = address, settings, False, False
+        address = (address or "").strip()
+        if address not in LOCAL:
+            _check_address(address, CONNECT_TIMEOUT, connect=not ray.is_initialized())
+
+    def ensure(self) -> None:
+        if not self.ready:
+            self.started = connect_ray(self.address, self.settings)
+            self.ready = True
+
+    def close(self) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+            self.started = False
 
 
 def _loaded_in_file_order(files: list[Path], stubs: dict[str, LoadedDocument], fresh: dict[str, _Prepared]) -> dict[str, LoadedDocument]:
@@ -354,7 +377,7 @@ def _loaded_in_file_order(files: list[Path], stubs: dict[str, LoadedDocument], f
     return loaded
 
 
-def _into_faiss(files, paths, settings: Settings, rebuild: bool, progress: bool, embeddings, report: IngestReport) -> None:
+def _into_faiss(files, paths, settings: Settings, rebuild: bool, progress: bool, embeddings, report: IngestReport, session) -> None:
     """The single-process FAISS ingest with Ray's vectors: ``rag.ingest._assemble`` lays out the generation."""
     t0 = time.perf_counter()
     index_dir = Path(settings.index_dir)
@@ -368,7 +391,7 @@ def _into_faiss(files, paths, settings: Settings, rebuild: bool, progress: bool,
                 )
             reuse = old is not None and _same_chunking(old.manifest, settings)
             stubs, to_load = _scan(files, old.manifest.documents if old is not None else {}, reuse, report)
-            fresh = {p.loaded.doc_id: p for p in _run(to_load, settings, embeddings.model_id, report, progress)}
+            fresh = {p.loaded.doc_id: p for p in _run(to_load, settings, embeddings.model_id, report, progress, session)}
             scanned_dirs = [Path(p).resolve() for p in paths if Path(p).is_dir()]
             plan = _plan(old, _loaded_in_file_order(files, stubs, fresh), scanned_dirs, report, reuse)
             if old is not None and not report.changed and reuse:
@@ -408,7 +431,7 @@ class _Precomputed:
             ) from None
 
 
-def _into_milvus(files, paths, settings: Settings, rebuild: bool, progress: bool, embeddings, report: IngestReport, index) -> None:
+def _into_milvus(files, paths, settings: Settings, rebuild: bool, progress: bool, embeddings, report: IngestReport, index, session) -> None:
     from .milvus_store import MilvusIngest
 
     job = MilvusIngest(settings, embeddings.model_id, embeddings.dim, rebuild, index)
@@ -418,7 +441,7 @@ def _into_milvus(files, paths, settings: Settings, rebuild: bool, progress: bool
         if to_load:
             job.start()
             group: list[_Prepared] = []
-            for prepared in _run(to_load, settings, embeddings.model_id, report, progress):
+            for prepared in _run(to_load, settings, embeddings.model_id, report, progress, session):
                 fresh[prepared.loaded.doc_id] = prepared
                 group.append(prepared)
                 if sum(len(p.chunks) for p in group) >= WRITE_CHUNKS:

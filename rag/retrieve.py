@@ -149,8 +149,9 @@ def load_retriever(settings: Settings, mode: Mode = "hybrid", store: IndexStore 
         from .milvus_store import load_milvus_retriever
 
         return load_milvus_retriever(settings, mode)
-    embeddings = get_embeddings(settings.model)
-    store = store or open_index(settings.index_dir, model_id=embeddings.model_id)
+    embeddings = get_embeddings(settings.model, backend=getattr(settings, "embed_backend", "torch"))
+    # Memory-mapped: a large index opens at once and keeps resident only what searches touch.
+    store = store or open_index(settings.index_dir, model_id=embeddings.model_id, mmap=True)
     return HybridRetriever(
         store=store,
         embeddings=embeddings,

@@ -3,7 +3,7 @@
 # Extra pytest arguments are passed through: bash scripts/test.sh -k retrieval
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+EXTRAS="${EXTRAS:-dev,milvus,ray}" bash scripts/setup.sh
 if ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -85,6 +84,14 @@ def test_follow_up_with_history(api_server):
     assert data["rewritten_query"], data  # the follow-up was made stand-alone
     assert "Bãi Cháy" in data["rewritten_query"]
     assert all(c["doc_id"] == BAI_CHAY for c in data["citations"])
+
+
+def test_every_example_question_of_the_chat_page_is_answered(api_server):
+    from rag.web.ui import EXAMPLES
+
+    for example in EXAMPLES:
+        data = post(api_server.url, {"question": example["text"]}).json()
+        assert not data["abstained"] and data["citations"], example["text"]
 
 
 def test_unanswerable_question_abstains(api_server):
@@ -229,6 +236,7 @@ def test_cors_allows_configured_origin_only(api_server, widget_origin_port):
     assert "access-control-allow-origin" not in r.headers
     r = post(api_server.url, {"question": DIRECTOR_Q}, headers={"Origin": allowed})
     assert r.status_code == 200 and r.headers["access-control-allow-origin"] == allowed
+    assert "retry-after" in r.headers["access-control-expose-headers"].lower()  # readable by the widget on 429
     r = post(api_server.url, {"question": DIRECTOR_Q}, headers={"Origin": denied})
     assert "access-control-allow-origin" not in r.headers
     # errors carry CORS headers too, so the widget can show them

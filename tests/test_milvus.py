@@ -477,15 +477,17 @@ def test_cli_migrate_search_docs_with_milvus(corpus_settings, tmp_path):
     assert set(payload["documents"][0]) == {"doc_id", "title", "n_chunks", "dates", "source"}
 
 
-def test_cli_bad_milvus_uri_is_one_line(tmp_path):
+def test_cli_bad_milvus_uri_is_one_line(tmp_path, milvus_corpus):
     port = _closed_port()
-    for args in (
-        ("search", "câu hỏi", "--store", "milvus", "--milvus-uri", f"http://127.0.0.1:{port}"),
-        ("ingest", str(CORPUS), "--store", "milvus", "--milvus-uri", f"http://127.0.0.1:{port}"),
-        ("search", "câu hỏi", "--store", "milvus", "--milvus-uri", str(tmp_path / "none.db")),
+    busy = milvus_corpus.milvus_uri  # open in this test process: Milvus Lite serves one process
+    for args, expected in (
+        (("search", "câu hỏi", "--store", "milvus", "--milvus-uri", f"http://127.0.0.1:{port}"), f"127.0.0.1:{port}"),
+        (("ingest", str(CORPUS), "--store", "milvus", "--milvus-uri", f"http://127.0.0.1:{port}"), f"127.0.0.1:{port}"),
+        (("search", "câu hỏi", "--store", "milvus", "--milvus-uri", str(tmp_path / "none.db")), "none.db"),
+        (("docs", "--store", "milvus", "--milvus-uri", busy), "one process at a time"),
     ):
         result = run(*args)
         assert result.returncode == 1, result.stderr
         assert "Traceback" not in result.stderr
         errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-        assert len(errors) == 1 and (str(port) in errors[0] or "none.db" in errors[0]), result.stderr
+        assert len(errors) == 1 and expected in errors[0], result.stderr

@@ -321,6 +321,7 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
         allow_headers=["Content-Type", API_KEY_HEADER],
+        expose_headers=["Retry-After"],  # the widget reads it on 429
         max_age=600,
     )
     app.add_exception_handler(RequestValidationError, _validation_error)

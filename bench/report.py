@@ -1,0 +1,356 @@
+"""Turn bench/results/*.json into bench/results/report.md with PNG plots."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import RESULTS
+
+TARGETS = {
+    "embed_vs_c": 1.0,  # ours at least as fast as the C engine
+    "warm_ask_p50_ms": 50.0,
+    "cold_start_s": 5.0,
+    "dense_p95_ms_1m": 20.0,
+    "recall_1m": 0.95,
+    "bm25_p95_ms_1m": 50.0,
+    "resident_mb_1m": 2048.0,
+}
+
+
+def _fmt(x, nd=1, unit=""):
+    if x is None:
+        return "—"
+    if isinstance(x, (int,)) and not isinstance(x, bool):
+        return f"{x:,}{unit}"
+    try:
+        return f"{float(x):,.{nd}f}{unit}"
+    except (TypeError, ValueError):
+        return str(x)
+
+
+def _ok(value, target, higher_is_better=False) -> str:
+    if value is None:
+        return "n/a"
+    good = value >= target if higher_is_better else value <= target
+    return "✅ met" if good else "❌ missed"
+
+
+def _plots(results: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out: dict[str, str] = {}
+    embed = results.get("embed")
+    if embed and embed.get("engines"):
+        names = list(embed["engines"])
+        values = [embed["engines"][n]["passages_per_s"] for n in names]
+        fig, ax = plt.subplots(figsize=(6.5, 3.2))
+        bars = ax.barh([embed["engines"][n]["label"].split("(")[0].strip() for n in names], values, color=["#999", "#4c72b0", "#55a868"][: len(names)])
+        for bar, n in zip(bars, names):
+            ratio = embed["engines"][n].get("speed_vs_c_engine_median")
+            ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2, f"  {bar.get_width():.1f}/s" + (f"  (×{ratio:.2f})" if ratio else ""), va="center", fontsize=8)
+        ax.set_xlabel("passages per second (corpus chunks, median of rounds)")
+        ax.set_xlim(0, max(values) * 1.45)
+        fig.tight_layout()
+        fig.savefig(RESULTS / "embed_throughput.png", dpi=120)
+        plt.close(fig)
+        out["embed"] = "embed_throughput.png"
+
+    latency = results.get("latency")
+    if latency:
+        backends = [b for b in ("torch", "onnx") if isinstance(latency.get(b), dict) and "warm" in latency[b]]
+        if backends:
+            stages = ["embed", "dense", "bm25", "fusion", "answer (ask - search)"]
+            fig, ax = plt.subplots(figsize=(6.5, 2.8))
+            for i, b in enumerate(backends):
+                left = 0.0
+                for j, s in enumerate(stages):
+                    v = latency[b]["warm"]["stages"].get(s, {}).get("p50")
+                    if v is None:
+                        continue
+                    ax.barh(i, v, left=left, color=f"C{j}", label=s if i == 0 else None)
+                    left += v
+            ax.set_yticks(range(len(backends)), [f"embed_backend={b}" for b in backends])
+            ax.set_xlabel("warm p50 per stage (ms), gold questions")
+            ax.set_xscale("symlog", linthresh=1)
+            ax.legend(fontsize=7, loc="lower right")
+            fig.tight_layout()
+            fig.savefig(RESULTS / "latency_stages.png", dpi=120)
+            plt.close(fig)
+            out["latency"] = "latency_stages.png"
+
+    scale = results.get("scale")
+    if scale and scale.get("sizes"):
+        sizes = sorted((int(n), e) for n, e in scale["sizes"].items() if "build" in e)
+        if sizes:
+            ns = [n for n, _ in sizes]
+            fig, axes = plt.subplots(2, 2, figsize=(9, 6.5))
+            ax = axes[0][0]
+            ax.plot(ns, [e["build"]["seconds"] for _, e in sizes], "o-", label="write_generation (all)")
+            for stage in ("bm25_tokens", "bm25_index", "dense", "chunk_store"):
+                ax.plot(ns, [e["build"]["stages"].get(stage, 0) for _, e in sizes], ".--", label=stage)
+            ax.set_title("build time (s)")
+            ax.legend(fontsize=7)
+            ax = axes[0][1]
+            ax.plot(ns, [e.get("probe", {}).get("index_resident_mb") for _, e in sizes], "o-", label="loaded index, resident (MB)")
+            ax.plot(ns, [e["disk_mb"]["total"] for _, e in sizes], "s-", label="on disk (MB)")
+            ax.plot(ns, [e["build"]["peak_rss_mb"] for _, e in sizes], "^--", label="builder peak RSS (MB)")
+            ax.axhline(2048, color="r", lw=0.8, ls=":", label="2 GB target")
+            ax.set_title("memory and disk")
+            ax.legend(fontsize=7)
+            ax = axes[1][0]
+            ax.plot(ns, [e.get("probe", {}).get("dense", {}).get("p95") for _, e in sizes], "o-", label="dense, auto index (p95)")
+            ax.plot(ns, [e.get("ivf_in_process", {}).get("latency", {}).get("p95", e.get("probe", {}).get("dense", {}).get("p95")) for _, e in sizes], "x--", label="dense, IVF (p95)")
+            ax.plot(ns, [e["exact_flat"]["p95"] for _, e in sizes], "s:", label="dense, exact flat (p95)")
+            ax.plot(ns, [e.get("probe", {}).get("bm25_both", {}).get("p95") for _, e in sizes], "^-", label="BM25, both indexes (p95)")
+            ax.axhline(20, color="r", lw=0.8, ls=":")
+            ax.axhline(50, color="m", lw=0.8, ls=":")
+            ax.set_yscale("log")
+            ax.set_title("query latency p95 (ms)")
+            ax.legend(fontsize=7)
+            ax = axes[1][1]
+            ax.plot(ns, [e.get("probe", {}).get("dense_recall_at_10") for _, e in sizes], "o-", label="auto index")
+            ax.plot(ns, [e.get("ivf_in_process", {}).get("recall_at_10", e.get("probe", {}).get("dense_recall_at_10")) for _, e in sizes], "x--", label="IVF")
+            ax.axhline(0.95, color="r", lw=0.8, ls=":")
+            ax.set_ylim(0.8, 1.01)
+            ax.set_title("recall@10 vs exact")
+            ax.legend(fontsize=7)
+            for row in axes:
+                for a in row:
+                    a.set_xscale("log")
+                    a.set_xlabel("chunks")
+            fig.tight_layout()
+            fig.savefig(RESULTS / "scale.png", dpi=120)
+            plt.close(fig)
+            out["scale"] = "scale.png"
+        inc = scale.get("incremental")
+        if inc and "add_report_seconds" in inc:
+            fig, ax = plt.subplots(figsize=(6.5, 2.6))
+            labels = ["add one report", "delete one report", "full rebuild (same data)"]
+            stage_sets = [inc["add_report_stages"], inc["delete_report_stages"], inc["full_rebuild_stages"]]
+            stages = ["chunk_store", "vectors", "dense", "bm25_tokens", "bm25_index", "fsync", "switch"]
+            for i, st in enumerate(stage_sets):
+                left = 0.0
+                for j, s in enumerate(stages):
+                    v = st.get(s, 0.0)
+                    ax.barh(i, v, left=left, color=f"C{j}", label=s if i == 0 else None)
+                    left += v
+            ax.set_yticks(range(3), labels)
+            ax.set_xlabel(f"write_generation stages (s), library of {inc['library_chunks']:,} chunks")
+            ax.legend(fontsize=7, ncol=2)
+            fig.tight_layout()
+            fig.savefig(RESULTS / "incremental.png", dpi=120)
+            plt.close(fig)
+            out["incremental"] = "incremental.png"
+    return out
+
+
+def write_report(results: dict, meta: dict) -> Path:
+    plots = _plots(results)
+    m = meta.get("machine", {})
+    lines = [
+        "# Speed and scale — benchmark report",
+        "",
+        f"Mode **{meta.get('mode')}** (`{meta.get('command')}`), started {meta.get('started')}, {meta.get('seconds', 0):.0f} s in all.",
+        f"Machine: {m.get('cpu')} — {m.get('cores')} cores, {m.get('ram_gb')} GB RAM, no GPU; shared with other jobs "
+        f"(load average at start {m.get('load_avg_at_start')}). Absolute times are inflated by that load; every comparison "
+        "below is a ratio of figures measured in the same run, the engines taking turns.",
+        "",
+    ]
+    summary = _summary(results)
+    if summary:
+        lines += ["## Targets", "", "| target | measured | status |", "|---|---|---|"] + summary + [""]
+    lines += _embed_section(results.get("embed"), plots)
+    lines += _latency_section(results.get("latency"), plots)
+    lines += _scale_section(results.get("scale"), plots)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _summary(results: dict) -> list[str]:
+    rows = []
+    embed = results.get("embed") or {}
+    onnx = embed.get("engines", {}).get("onnx", {})
+    torch = embed.get("engines", {}).get("torch", {})
+    for name, e in (("onnx", onnx), ("torch", torch)):
+        r = e.get("speed_vs_c_engine_median")
+        if r is not None:
+            rows.append(f"| embedding throughput ≥ C engine ({name}) | ×{r:.2f} of the C engine | {_ok(r, 1.0, True)} |")
+    cos = onnx.get("cosine_vs_torch_reference", {}).get("min")
+    if cos is not None:
+        rows.append(f"| ONNX vectors cosine ≥ 0.99 vs reference (passages) | min {cos:.4f} | {_ok(cos, 0.99, True)} |")
+    lat = results.get("latency") or {}
+    for b in ("onnx", "torch"):
+        warm = (lat.get(b) or {}).get("warm", {})
+        ask = warm.get("ask", {}).get("p50") if isinstance(warm.get("ask"), dict) else None
+        search = warm.get("search_total", {}).get("p50")
+        if ask is not None:
+            rows.append(f"| warm ask p50 ≤ 50 ms ({b}) | {ask:.1f} ms | {_ok(ask, 50)} |")
+        elif search is not None:
+            rows.append(f"| warm search p50 ≤ 50 ms ({b}; ask not available) | {search:.1f} ms | {_ok(search, 50)} |")
+        cold = (lat.get(b) or {}).get("cold", {}).get("total_s")
+        if cold is not None:
+            rows.append(f"| cold start ≤ 5 s ({b}) | {cold:.2f} s | {_ok(cold, 5)} |")
+    scale = results.get("scale") or {}
+    big = (scale.get("sizes") or {}).get("1000000")
+    if big and "probe" in big and "dense" in big["probe"]:
+        p = big["probe"]
+        rows.append(f"| 1M: dense p95 ≤ 20 ms | {p['dense']['p95']:.1f} ms ({p['dense_kind']}) | {_ok(p['dense']['p95'], 20)} |")
+        rows.append(f"| 1M: recall@10 ≥ 0.95 vs exact | {p['dense_recall_at_10']:.3f} | {_ok(p['dense_recall_at_10'], 0.95, True)} |")
+        rows.append(f"| 1M: BM25 p95 ≤ 50 ms (both indexes) | {p['bm25_both']['p95']:.1f} ms | {_ok(p['bm25_both']['p95'], 50)} |")
+        rows.append(f"| 1M: loaded index resident ≤ 2 GB | {p['index_resident_mb']:.0f} MB | {_ok(p['index_resident_mb'], 2048)} |")
+        rows.append(f"| 1M: build time | {big['build']['seconds']:.0f} s | (reported) |")
+    inc = scale.get("incremental")
+    if inc and "add_report_seconds" in inc:
+        rows.append(
+            f"| add one report to {inc['library_chunks']:,} chunks without rebuilding | {inc['add_report_seconds']:.1f} s vs "
+            f"{inc['full_rebuild_seconds']:.1f} s full rebuild (×{inc['full_over_add_ratio']:.1f}) | "
+            f"{'✅ met' if inc['full_over_add_ratio'] > 1 and inc['add_report_stages'].get('dense_updated') == 1.0 else '⚠️ see below'} |"
+        )
+    return rows
+
+
+def _embed_section(embed: dict | None, plots: dict) -> list[str]:
+    if not embed:
+        return []
+    lines = [
+        "## Embedding throughput",
+        "",
+        f"{embed['n_passages']} corpus chunks ({embed['n_tokens']:,} tokens, as ingest embeds them: under their title), "
+        f"{embed['rounds']} rounds, engines taking turns. Ratio = C engine time / engine time per round, median.",
+        "",
+        "| engine | passages/s | tokens/s | × C engine (median, per round) | cosine vs torch reference (min / mean) | load s | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, e in embed["engines"].items():
+        cos = e.get("cosine_vs_torch_reference", {})
+        mem = e.get("memory", {})
+        rounds = ", ".join(f"{x:.2f}" for x in e.get("speed_vs_c_engine_rounds", []))
+        lines.append(
+            f"| {e['label']} | {_fmt(e['passages_per_s'], 2)} | {_fmt(e['tokens_per_s'], 0)} | "
+            f"{_fmt(e.get('speed_vs_c_engine_median'), 2)} ({rounds}) | {_fmt(cos.get('min'), 4)} / {_fmt(cos.get('mean'), 4)} | "
+            f"{_fmt(mem.get('load_s'), 1)} | {_fmt(mem.get('peak_rss_mb'), 0)} |"
+        )
+    if "embed" in plots:
+        lines += ["", f"![embedding throughput]({plots['embed']})"]
+    return lines + [""]
+
+
+def _latency_section(lat: dict | None, plots: dict) -> list[str]:
+    if not lat:
+        return []
+    lines = [
+        "## Query latency on the shipped corpus",
+        "",
+        f"Index of corpus/ ({lat.get('chunks')} chunks); {lat['questions']} gold questions × {lat['passes']} passes after a warm-up.",
+        "",
+        "| backend | stage | p50 ms | p95 ms |",
+        "|---|---|---|---|",
+    ]
+    for b in ("torch", "onnx"):
+        entry = lat.get(b)
+        if not isinstance(entry, dict) or "warm" not in entry:
+            if entry:
+                lines.append(f"| {b} | skipped: {entry.get('skipped', '')} | | |")
+            continue
+        warm = entry["warm"]
+        for stage, s in warm["stages"].items():
+            lines.append(f"| {b} | {stage} | {_fmt(s['p50'], 2)} | {_fmt(s['p95'], 2)} |")
+        lines.append(f"| {b} | **search (total)** | {_fmt(warm['search_total']['p50'], 2)} | {_fmt(warm['search_total']['p95'], 2)} |")
+        ask = warm.get("ask", {})
+        if "p50" in ask:
+            lines.append(f"| {b} | **ask (total)** | {_fmt(ask['p50'], 2)} | {_fmt(ask['p95'], 2)} |")
+        else:
+            lines.append(f"| {b} | ask | {ask.get('skipped') or ask.get('error')} | |")
+    if "latency" in plots:
+        lines += ["", f"![latency per stage]({plots['latency']})"]
+    lines += ["", "### Cold start (process spawn → first answer, existing index)", "", "| backend | total s | interpreter | imports | load model + index | first answer | runs |", "|---|---|---|---|---|---|---|"]
+    for b in ("torch", "onnx"):
+        cold = (lat.get(b) or {}).get("cold") if isinstance(lat.get(b), dict) else None
+        if not cold or "total_s" not in cold:
+            continue
+        runs = ", ".join(f"{r['total_s']:.1f}" for r in cold["runs"])
+        lines.append(f"| {b} ({cold['mode']}) | {cold['total_s']:.2f} | {cold['interpreter_s']:.2f} | {cold['imports_s']:.2f} | {cold['load_s']:.2f} | {cold['first_answer_s']:.2f} | {runs} |")
+    for b in ("torch", "onnx"):
+        cold = (lat.get(b) or {}).get("cold") if isinstance(lat.get(b), dict) else None
+        if cold and cold.get("top_imports"):
+            top = ", ".join(f"{t['package']} {t['seconds']:.2f} s" for t in cold["top_imports"][:8])
+            lines.append(f"\nSlowest imports ({b}, `python -X importtime`, cumulative): {top}. Heavy modules loaded: {', '.join(cold.get('modules_loaded', []))}.")
+    return lines + [""]
+
+
+def _scale_section(scale: dict | None, plots: dict) -> list[str]:
+    if not scale or not scale.get("sizes"):
+        return []
+    vm = scale.get("vector_model", {})
+    real, syn = scale.get("profile_real", {}), scale.get("profile_synthetic_same_sizes", {})
+    lines = [
+        "## Scale curve (synthetic data)",
+        "",
+        "Text: the corpus's sentences as templates with names, places and numbers redrawn (bench/synthetic.py). "
+        f"Vectors: a two-level Gaussian (report centres, chunks around them; top-{vm.get('doc_rank')} principal components "
+        f"+ isotropic noise each) fitted to {scale.get('fit_vectors')} real passage embeddings of {scale.get('fit_documents')} reports, "
+        f"L2-normalised; seed {scale.get('seed')}. Queries: the gold questions' real embeddings plus noisy copies ({scale.get('queries')} in all).",
+        "",
+        "| statistic | real vectors | synthetic (same report sizes) |",
+        "|---|---|---|",
+    ]
+    for k in real:
+        lines.append(f"| {k} | {real[k]} | {syn.get(k)} |")
+    lines += [
+        "",
+        "| chunks | dense kind | build s | text+vectors s | builder peak RSS MB | disk MB | loaded index resident MB | dense p50/p95 ms | recall@10 | IVF p50/p95 ms (recall) | exact flat p50/p95 ms | BM25 p50/p95 ms (both) | BM25 accented / folded p95 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for n, e in sorted(((int(k), v) for k, v in scale["sizes"].items()), key=lambda kv: kv[0]):
+        if "build" not in e:
+            lines.append(f"| {n:,} | error: {str(e.get('error', ''))[:200]} |")
+            continue
+        p = e.get("probe", {})
+        ivf = e.get("ivf_in_process")
+        ivf_txt = f"{ivf['latency']['p50']:.2f} / {ivf['latency']['p95']:.2f} ({ivf['recall_at_10']:.3f})" if ivf else "(auto index is IVF)"
+        dense = p.get("dense", {})
+        lines.append(
+            f"| {n:,} | {e['build']['dense_kind']} | {e['build']['seconds']:.1f} | {e['text_seconds'] + e['sample_seconds']:.1f} | "
+            f"{e['build']['peak_rss_mb']:.0f} | {e['disk_mb']['total']:.0f} | {_fmt(p.get('index_resident_mb'), 0)} | "
+            f"{_fmt(dense.get('p50'), 2)} / {_fmt(dense.get('p95'), 2)} | {_fmt(p.get('dense_recall_at_10'), 3)} | {ivf_txt} | "
+            f"{e['exact_flat']['p50']:.1f} / {e['exact_flat']['p95']:.1f} | "
+            f"{_fmt(p.get('bm25_both', {}).get('p50'), 2)} / {_fmt(p.get('bm25_both', {}).get('p95'), 2)} | "
+            f"{_fmt(p.get('bm25_accented', {}).get('p95'), 2)} / {_fmt(p.get('bm25_folded', {}).get('p95'), 2)} |"
+        )
+    lines.append("")
+    lines.append("Build stages (s): " + "; ".join(
+        f"{int(n):,}: " + ", ".join(f"{k} {v}" for k, v in e["build"]["stages"].items() if k not in ("dense_updated", "bm25_cached"))
+        for n, e in sorted(scale["sizes"].items(), key=lambda kv: int(kv[0])) if "build" in e
+    ))
+    if "scale" in plots:
+        lines += ["", f"![scale curves]({plots['scale']})"]
+    inc = scale.get("incremental")
+    if inc:
+        lines += ["", "## Incremental ingest", ""]
+        if "add_report_seconds" in inc:
+            lines += [
+                f"Library of {inc['library_chunks']:,} chunks; one real report ({inc['report_chunks']} chunks) added with "
+                f"`rag.ingest.ingest` (embedding included), then deleted, then the same library written from scratch.",
+                "",
+                "| operation | seconds | stages (s) |",
+                "|---|---|---|",
+                f"| add one report | {inc['add_report_seconds']:.2f} | {_stages(inc['add_report_stages'])} |",
+                f"| delete one report | {inc['delete_report_seconds']:.2f} | {_stages(inc['delete_report_stages'])} |",
+                f"| full rebuild (no reuse) | {inc['full_rebuild_seconds']:.2f} | {_stages(inc['full_rebuild_stages'])} |",
+                "",
+                f"Full rebuild / add one report = **×{inc['full_over_add_ratio']:.1f}** (same run).",
+            ]
+            if "incremental" in plots:
+                lines += ["", f"![incremental ingest]({plots['incremental']})"]
+        else:
+            lines.append(f"error: {str(inc.get('error'))[:500]}")
+    return lines + [""]
+
+
+def _stages(stages: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}" if isinstance(v, float) and k not in ("dense_updated", "bm25_cached") else f"{k}={v:g}" for k, v in stages.items())
