@@ -88,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: invalid settings:\n{exc}", file=sys.stderr)
         return 2
 
+    if settings.inference_threads > 0:
+        # before torch/onnxruntime load: one intra-op thread per request instead of every request
+        # spinning up a pool over all cores (which makes concurrent requests queue behind each other)
+        for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ.setdefault(var, str(settings.inference_threads))
+
     from rag.errors import RagError
     from rag.service import Assistant
 

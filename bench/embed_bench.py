@@ -86,7 +86,7 @@ def single(name: str) -> dict:
 def run(quick: bool = False, engines: list[str] | None = None) -> dict:
     engines = engines or list(ENGINES)
     texts = corpus_chunk_texts()
-    rounds = 2 if quick else 4
+    rounds = 2 if quick else 3
     log(f"embedding: {len(texts)} corpus chunks, {rounds} rounds, engines {engines}")
     loaded = {}
     for name in engines:
@@ -111,6 +111,12 @@ def run(quick: bool = False, engines: list[str] | None = None) -> dict:
         log("  round %d: %s" % (r + 1, ", ".join(f"{n} {len(texts) / t[-1]:.1f} p/s" for n, t in times.items())))
     result: dict = {"n_passages": len(texts), "n_tokens": n_tokens, "rounds": rounds, "engines": {}}
     reference = vectors.get("torch")
+    from .synthetic import gold_questions
+
+    questions = gold_questions()
+    query_vectors = {}
+    for name, (_, obj) in loaded.items():  # query side too: short texts are the most sensitive
+        query_vectors[name] = np.asarray(obj.query(questions) if name == "c_engine" else obj.encode_queries(questions), dtype=np.float32)
     for name, t in times.items():
         med = float(np.median(t))
         entry = {
@@ -126,6 +132,8 @@ def run(quick: bool = False, engines: list[str] | None = None) -> dict:
         if reference is not None:
             cos = (vectors[name] * reference).sum(1)
             entry["cosine_vs_torch_reference"] = {"min": round(float(cos.min()), 5), "mean": round(float(cos.mean()), 5)}
+            qcos = (query_vectors[name] * query_vectors["torch"]).sum(1)
+            entry["query_cosine_vs_torch_reference"] = {"min": round(float(qcos.min()), 5), "mean": round(float(qcos.mean()), 5)}
         result["engines"][name] = entry
     log("embedding: peak memory, one subprocess per engine")
     for name in loaded:

@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> None:
             results.setdefault("seconds", {})[section] = round(time.perf_counter() - t, 1)
             print(section, json.dumps(results[section], ensure_ascii=False), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scale_out.json").write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    path = RESULTS / "scale_out.json"
+    previous = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    previous.update(results)  # sections run earlier stay
+    path.write_text(json.dumps(previous, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":

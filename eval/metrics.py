@@ -116,24 +116,26 @@ def reciprocal_rank(rank: int | None, cutoff: int = 10) -> float:
 
 
 def _edge_ok(haystack: str, start: int, end: int, needle: str) -> bool:
-    """Digit-boundary check for one occurrence ``haystack[start:end] == needle``.
+    """Boundary check for one occurrence ``haystack[start:end] == needle``.
 
-    When the needle starts (ends) with a digit, the occurrence must not be glued to more digits on
-    that side: neither a digit, nor a separator followed (preceded) by a digit. So "383.605" is not
-    found in "1.383.605" or "383.6051", and "3.605" is not found in "383.605"; "5/1/2024." at the
-    end of a sentence is fine.
+    Numbers must match whole: when the needle starts (ends) with a digit, the occurrence must not
+    be glued to more digits on that side, neither directly nor through a separator, so
+    "383.605" is not found in "1.383.605" or "383.6051", and "3.605" is not found in "383.605";
+    "5/1/2024." at the end of a sentence is fine. Words must match whole too: a needle that
+    starts (ends) with a letter or digit must not continue a longer word there, so "hạng I" is
+    not found in "hạng II".
     """
-    if needle[0].isdigit() and start > 0:
+    if needle[0].isalnum() and start > 0:
         before = haystack[start - 1]
-        if before.isdigit():
+        if before.isalnum():
             return False
-        if before in DIGIT_SEPARATORS and start > 1 and haystack[start - 2].isdigit():
+        if needle[0].isdigit() and before in DIGIT_SEPARATORS and start > 1 and haystack[start - 2].isdigit():
             return False
-    if needle[-1].isdigit() and end < len(haystack):
+    if needle[-1].isalnum() and end < len(haystack):
         after = haystack[end]
-        if after.isdigit():
+        if after.isalnum():
             return False
-        if after in DIGIT_SEPARATORS and end + 1 < len(haystack) and haystack[end + 1].isdigit():
+        if needle[-1].isdigit() and after in DIGIT_SEPARATORS and end + 1 < len(haystack) and haystack[end + 1].isdigit():
             return False
     return True
 
@@ -142,10 +144,9 @@ def contains_answer(answer: str, needle: str, case_sensitive: bool = False) -> b
     """Whether ``needle`` (a must_contain string) appears in ``answer``.
 
     Both are NFC- and whitespace-normalised; letters are compared case-insensitively by default
-    (a sentence-initial capital is not a wrong answer). Numbers must match whole: a needle that
-    starts or ends with a digit only matches at a digit boundary (see :func:`_edge_ok`), so
-    ``383.605`` matches "383.605 lượt" but not "1.383.605" or "383.6051", and ``3.605`` does not
-    match "383.605".
+    (a sentence-initial capital is not a wrong answer). Numbers and words must match whole (see
+    :func:`_edge_ok`): ``383.605`` matches "383.605 lượt" but not "1.383.605" or "383.6051",
+    ``3.605`` does not match "383.605", and ``hạng I`` does not match "hạng II".
     """
     hay, pin = norm(answer), norm(needle)
     if not pin:

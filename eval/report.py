@@ -150,6 +150,26 @@ def format_failures(records: Sequence[dict[str, Any]], limit: int = 60) -> str:
     return _table(header, rows, text_columns=6) + more
 
 
+def format_other_issues(records: Sequence[dict[str, Any]], k: int) -> str:
+    """Markdown table of answerable questions with a retrieval miss or an off-evidence citation."""
+    rows = []
+    for r in records:
+        if not r["answerable"]:
+            continue
+        issues = []
+        if not r.get(f"hit@{k}"):
+            ranks = ", ".join("–" if x is None else str(x) for x in r.get("evidence_ranks") or [])
+            issues.append(f"evidence not all in the top {k} (rank per evidence string: {ranks})")
+        off = [str(c["n"]) for c in r.get("citations", []) if c.get("has_evidence") is False]
+        if off:
+            issues.append(f"cited passage(s) [{', '.join(off)}] hold no evidence")
+        if issues:
+            rows.append([r["id"], r["category"], "; ".join(issues), "yes" if r["correct"] else "no"])
+    if not rows:
+        return "None."
+    return _table(["id", "category", "issue", "answer correct"], rows, text_columns=4)
+
+
 # --------------------------------------------------------------------------- plots
 
 
@@ -253,6 +273,8 @@ def write_report(summary: dict[str, Any], records_by_system: dict[str, Sequence[
         "## Questions our system got wrong",
         "Per-question details (answer, citations, evidence rank in retrieval) are in `per_question.jsonl`.",
         format_failures(records_by_system["ours"]),
+        "## Other issues of our system (retrieval misses, off-evidence citations)",
+        format_other_issues(records_by_system["ours"], k),
     ]
     path = out / "report.md"
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")

@@ -148,9 +148,6 @@ def validate_history(history: Any) -> list[tuple[str, str]]:
 # ---------------------------------------------------------------------------------------------
 
 
-Retrieve = Callable[[str], Sequence[Document]]
-
-
 class AnswerChain(RunnableSerializable[Any, Answer]):
     """Question (+ history) → :class:`Answer`. A LangChain Runnable.
 
@@ -180,13 +177,17 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         return self._call_with_config(lambda inp: self.answer(*inp), (question, history), config, run_type="chain")
 
     def stream(  # type: ignore[override]
-        self, input: Any, config: RunnableConfig | None = None, history: Any = None, **kwargs: Any
+        self, input: Any, history: Any = None, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
         """Text deltas of the answer, then the final :class:`Answer` object.
 
+        ``chain.stream(question, history)`` or ``chain.stream({"question": …, "history": …})``;
+        a dict in second place is taken as a RunnableConfig (``Runnable.stream(input, config)``).
         The answer is complete (and, for an LLM, verified) before the first delta, so what is
         streamed is exactly what was checked; joining the deltas gives ``Answer.answer``.
         """
+        if isinstance(history, dict):
+            config, history = history, None
         question, hist = _unpack(input, history)
         result = self.invoke({"question": question, "history": hist}, config)
         yield from (m.group() for m in re.finditer(r"\S+\s*|\s+", result.answer))
@@ -200,6 +201,8 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)[-HISTORY_TURNS_USED:]
         rewritten = rewrite(question, turns) if turns else None
+        if rewritten and len(rewritten) > self.settings.max_question_chars:
+            rewritten = None  # the retriever would refuse it; search with the question as asked
         query = rewritten or question
 
         cache: dict[str, list[Document]] = {}
@@ -239,6 +242,8 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
 
         def lookup(doc_id: str) -> str | None:
             if doc_id not in cache:
+                if len(cache) >= 256:
+                    cache.clear()
                 record = store.document(doc_id)
                 cache[doc_id] = record.text if record is not None else None
             return cache[doc_id]

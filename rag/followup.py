@@ -88,7 +88,7 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str | None:
             text = _substitute_entities(ctx.question, x_entities, shielded)
             substituted = True
         else:
-            text = x.rstrip(" ?") + (f" {ctx.qwords}" if ctx.qwords and _fold(ctx.qwords) not in _fold(x) else "") + "?"
+            text = x.rstrip(" ?") + _how_to_ask(x, ctx) + "?"
         f = _fold(text)
 
     # person pronouns → the last person named
@@ -126,6 +126,19 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _how_to_ask(x: str, ctx: _Context) -> str:
+    """The question words to add to a "còn X" fragment: its own kind when X implies one ("số ca
+    phẫu thuật" asks "là bao nhiêu"), else the previous question's ("là ai", "vào ngày nào")."""
+    qt = analyze(x)
+    if qt.kind == "quantity":
+        return "" if any(q in ("bao nhieu", "may") for q in qt.qwords) else " là bao nhiêu"
+    if qt.kind != "other":
+        return ""
+    if ctx.qwords and _fold(ctx.qwords) not in _fold(x):
+        return f" {ctx.qwords}"
+    return ""
 
 
 def _fold(text: str) -> str:

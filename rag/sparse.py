@@ -11,6 +11,9 @@ pickle), loadable with ``bm25s.BM25.load``, plus three of ours beside them:
     the largest score of each term, the upper bound that lets a query skip the long posting lists
     of very common terms (see :func:`bm25_top_k`).
 
+Queries read the files with :class:`BM25Index` (numpy + JSON), so bm25s and scipy are imported
+only when an index is built, not when the app starts.
+
 The index is built with numpy in a few vectorised passes (sort by (term, chunk), count, score)
 instead of bm25s's per-document Python loop; scores equal bm25s's "lucene" BM25 (k1=1.5, b=0.75),
 which tests/test_dense.py checks against ``bm25s.BM25().index``.
@@ -155,13 +158,56 @@ def save_bm25(model, directory: Path) -> None:
         np.save(directory / COL_MAX, col_max)
 
 
-def load_bm25(directory: Path, mmap: bool = False):
-    import bm25s
+class BM25Index:
+    """A saved bm25s index read without importing bm25s (and scipy): its numpy arrays and JSON vocab.
 
-    model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
-    path = directory / COL_MAX
-    model.hdyt_col_max = np.load(path) if path.is_file() else _col_max(model.scores["data"], model.scores["indptr"])
-    return model
+    Has what queries need, with bm25s's names: ``scores`` (the CSC arrays), ``vocab_dict`` and
+    ``get_scores``. Loading is the app's cold-start path, and bm25s's import costs more than the
+    arrays themselves when they are memory-mapped.
+    """
+
+    def __init__(self, directory: Path, mmap: bool = False) -> None:
+        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+        if params.get("method", "lucene") not in ("lucene", "robertson", "atire"):
+            raise ValueError(f"BM25 method {params.get('method')!r} needs bm25s to load")
+        mode = "r" if mmap else None
+        self.scores = {
+            "data": np.load(directory / "data.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "indices": np.load(directory / "indices.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "indptr": np.load(directory / "indptr.csc.index.npy", mmap_mode=mode, allow_pickle=False),
+            "num_docs": int(params["num_docs"]),
+        }
+        self.vocab_dict: dict[str, int] = json.loads((directory / VOCAB).read_text(encoding="utf-8"))
+        self.params = params
+        path = directory / COL_MAX
+        self.hdyt_col_max = np.load(path) if path.is_file() else _col_max(self.scores["data"], self.scores["indptr"])
+
+    def get_scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for the tokens (repeats count, unknown tokens are ignored)."""
+        n = self.scores["num_docs"]
+        counts: dict[int, int] = {}
+        for token in query_tokens:
+            tid = self.vocab_dict.get(token)
+            if tid is not None and token:
+                counts[tid] = counts.get(tid, 0) + 1
+        if not counts:
+            return np.zeros(n, dtype=np.float32)
+        terms = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        indptr = self.scores["indptr"]
+        weight = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+        return _accumulate(self.scores["data"], self.scores["indices"], indptr[terms], indptr[terms + 1], weight, n).astype(np.float32)
+
+
+def load_bm25(directory: Path, mmap: bool = False):
+    """A saved index for querying (:class:`BM25Index`; bm25s itself only for methods it alone knows)."""
+    try:
+        return BM25Index(directory, mmap=mmap)
+    except ValueError:
+        import bm25s
+
+        model = bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
+        model.hdyt_col_max = _col_max(model.scores["data"], model.scores["indptr"])
+        return model
 
 
 def load_tokens(directory: Path) -> TokenizedCorpus | None:

@@ -6,10 +6,12 @@ caller falls back to the extractive answer):
 * a citation ``[n]`` must name one of the passages given (out-of-range markers are removed from
   the returned text and reported);
 * every sentence that states something must cite at least one passage;
-* every number in a sentence must occur in a passage that sentence cites, compared by value:
+* every number in a sentence must occur in a passage that sentence cites (or in its document
+  title), compared by value:
   "383.605" = "383605" = "383,605"; "95,25%" = "95.25%"; "05/01/2024" = "5/1/2024";
   "46 nghìn" = "46.000";
-* every capitalised multi-syllable name ("Lê Ngọc Dũng", "Bãi Cháy") must occur in a cited passage.
+* every capitalised multi-syllable name ("Lê Ngọc Dũng", "Bãi Cháy") must occur in a cited passage
+  (or its document title).
 """
 
 from __future__ import annotations
@@ -135,8 +137,10 @@ def verify(answer_text: str, passages: Sequence[Document]) -> VerifiedAnswer:
     text = _CITATION.sub(clean_marker, answer_text)
     text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text) if text != answer_text else text
     texts = [p.page_content for p in passages]
-    values = [set().union(*[v for _, v in numbers_in(t)]) if t else set() for t in texts]
-    normed = [_norm(t) for t in texts]
+    titles = [str((p.metadata or {}).get("title", "")) for p in passages]
+    # numbers and names may also come from the cited passage's document title (shown with it)
+    values = [set().union(set(), *[v for _, v in numbers_in(t + "\n" + title)]) for t, title in zip(texts, titles)]
+    normed = [_norm(t + "\n" + title) for t, title in zip(texts, titles)]
 
     for sentence in _sentences(text):
         cited = sorted({int(x) for m in _CITATION.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))})

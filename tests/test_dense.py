@@ -38,7 +38,7 @@ def test_auto_choice_uses_the_configured_threshold(make_settings):
 
 
 def test_ivf_parameters_grow_with_the_index():
-    assert ivf_lists(1_000_000) == 4096 and ivf_probes(4096) == 512
+    assert ivf_lists(1_000_000) == 4096 and ivf_probes(4096) == 1024
     lists = [ivf_lists(n) for n in (10_000, 100_000, 1_000_000, 10**8)]
     assert lists == sorted(lists) and all(n & (n - 1) == 0 for n in lists)  # powers of two
     assert lists[-1] == dense_module.IVF_MAX_LISTS
@@ -62,7 +62,10 @@ def cone():
     fit /= np.linalg.norm(fit, axis=1, keepdims=True)
     model = VectorModel.fit(fit, labels, rank=48)
     vectors = model.sample([8] * 2500, seed=1)
-    queries = model.sample([1] * 100, seed=2)
+    # questions land near some report's passages, a little off any single one
+    picks = vectors[np.random.default_rng(2).integers(0, len(vectors), 100)]
+    queries = picks + 0.01 * np.random.default_rng(3).standard_normal(picks.shape).astype(np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     return vectors, queries
 
 
@@ -205,7 +208,7 @@ def test_incremental_generation_reuses_tokens_and_index(library, make_settings, 
     # kept chunks keep their order and come first; only the new report's chunks are tokenised
     n_new = int((data.reused < 0).sum())
     assert n_new == 1 and list(data.reused[:-1]) == list(range(len(data.reused) - 1))
-    assert tokenized == ["Bệnh viện D mới\nBệnh viện D có 120 giường bệnh."]
+    assert len(tokenized) == 1 and "120 giường bệnh" in tokenized[0]
     assert timings["dense_updated"] == 1.0 and timings["bm25_cached"] == 2.0
     # ... and the result is what a build from scratch gives
     generation = live_generation(settings.index_dir)

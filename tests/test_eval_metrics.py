@@ -103,6 +103,14 @@ def test_no_evidence_is_never_a_hit():
         ("Le Ngoc Dung", "Lê Ngọc Dũng", False),  # diacritics matter
         ("cấp 07 bệnh viện", "07", True),
         ("năm 2007", "07", False),
+        # words match whole as well: the Roman-numeral version of the number trap
+        ("bệnh viện chuyên khoa, hạng II, tuyến tỉnh", "hạng I", False),
+        ("hạng II; Bãi Cháy là bệnh viện đa khoa hạng I trực thuộc Sở", "hạng I", True),
+        ("đạt mức “4.0” vào năm 2025", "4.0", True),
+        ("duy trì phương pháp 5S", "5S", True),
+        ("duy trì phương pháp 5S.", "5", False),
+        ("tặng quàng", "tặng quà", False),
+        ("Trung tâm Y tế khu vực **Lạc Thủy**", "Lạc Thủy", True),
     ],
 )
 def test_contains_answer_number_boundaries(answer, needle, expected):

@@ -379,6 +379,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             wrap=True,
                             elem_id="hdyt-docs",
                             column_widths=["20%", "46%", "8%", "14%", "12%"],
+                            max_height=720,
                         )
 
         chat_io = dict(inputs=[question, chatbot, pairs, turns], outputs=[question, chatbot, pairs, turns, sources])
