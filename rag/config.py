@@ -39,7 +39,6 @@ class Settings(BaseSettings):
     milvus_timeout: float = Field(5.0, gt=0, description="Seconds before connecting to / a call to Milvus is abandoned")
     ray_address: str | None = Field(None, description="Ray cluster for `ingest --ray` (host:6379, ray://host:10001, auto); none = a local runtime")
     ray_workers: int = Field(2, gt=0, description="Embedding actors in the Ray actor pool (each loads the model once)")
-    ray_batch_size: int = Field(64, gt=0, description="Passages per embedding batch on Ray")
 
     # retrieval
     top_k: int = Field(5, gt=0, le=50, description="Passages returned by search / considered by answers")

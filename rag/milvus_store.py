@@ -1037,7 +1037,7 @@ def load_milvus_retriever(settings: Settings, mode: Mode = "hybrid", store: Milv
 
     store = store or MilvusIndex.connect(settings)  # an unreachable URI fails before the model loads
     store.meta()
-    embeddings = get_embeddings(settings.model)
+    embeddings = get_embeddings(settings.model, backend=getattr(settings, "embed_backend", "torch"))
     store.check_model(embeddings.model_id, embeddings.dim, action="rebuild with `python -m rag ingest corpus/ --store milvus --rebuild`")
     return MilvusRetriever(
         store=store,

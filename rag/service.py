@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from .config import Settings
-from .ingest import IngestReport, delete_documents, ingest
-from .store import live_generation
+from .backends import delete_any, index_exists, ingest_any
+from .ingest import IngestReport
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,9 @@ class Assistant:
 
     def ensure_index(self, progress: bool = True) -> IngestReport | None:
         """Build the index from ``settings.corpus_dir`` when none exists yet."""
-        if live_generation(Path(self.settings.index_dir)) is not None:
+        if index_exists(self.settings):
             return None
-        return ingest([self.settings.corpus_dir], self.settings, progress=progress)
+        return ingest_any([self.settings.corpus_dir], self.settings, progress=progress)
 
     @property
     def chain(self):
@@ -103,13 +103,13 @@ class Assistant:
     def add_files(self, paths: Sequence[str | Path]) -> IngestReport:
         """Add or update documents from files; a bad file leaves the index untouched."""
         with self._write_lock:
-            report = ingest(list(paths), self.settings)
+            report = ingest_any(list(paths), self.settings)
             if report.changed:
                 self.reload()
             return report
 
     def delete(self, doc_ids: Sequence[str]) -> IngestReport:
         with self._write_lock:
-            report = delete_documents(doc_ids, self.settings)
+            report = delete_any(doc_ids, self.settings)
             self.reload()
             return report
