@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -89,31 +90,6 @@ def fit_model(fit: Path):
 # Worker: build one size
 
 
-def _manifest(data, model_id: str, kind: str, seconds: float = 0.0):
-    from rag.config import Settings
-    from rag.store import DocumentEntry, Manifest
-
-    settings = Settings()
-    counts: dict[str, int] = {}
-    for c in data.chunks:
-        counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
-    return Manifest(
-        model_id=model_id,
-        dim=int(data.vectors.shape[1]),
-        dense_kind=kind,
-        title_prefix=settings.title_prefix,
-        chunk_chars=settings.chunk_chars,
-        overlap_chars=settings.overlap_chars,
-        n_chunks=len(data.chunks),
-        built_at=time.time(),
-        build_seconds=seconds,
-        documents={
-            d.doc_id: DocumentEntry(title=d.title, source=d.source, content_hash=d.content_hash, dates=d.dates, n_chunks=counts.get(d.doc_id, 0))
-            for d in data.documents
-        },
-    )
-
-
 def _search_latency(index, queries: np.ndarray, k: int = 30) -> list[float]:
     """Single-query latencies through FAISS directly (its default threading; the app goes through
     ``rag.dense.dense_top_k``, one thread per query, as the probe does)."""
@@ -134,6 +110,7 @@ def worker_build(args) -> dict:
 
     from rag.config import Settings
     from rag.dense import build_dense_index, choose_kind, dense_top_k
+    from rag.ingest import _manifest
     from rag.store import write_generation
 
     from .synthetic import doc_sizes, generation_data, perturbed_queries
@@ -150,13 +127,14 @@ def worker_build(args) -> dict:
     out["sample_seconds"] = round(time.perf_counter() - t0, 2)
     queries = perturbed_queries(np.load(args.queries), N_QUERIES, seed=SEED)
 
-    settings = Settings()
-    kind = choose_kind(n, "auto", settings.approx_threshold)
+    settings = Settings(dense_index="auto")
+    kind = choose_kind(n, settings.dense_index, settings.approx_threshold)  # what the manifest records
     index_dir = Path(args.index)
     rss0 = rss_mb()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    write_generation(index_dir, data, _manifest(data, args.model_id, kind), timings=timings)
+    model_ref = SimpleNamespace(model_id=args.model_id, dim=int(vectors.shape[1]))  # the model the vectors imitate
+    write_generation(index_dir, data, _manifest(data, settings, model_ref, 0.0), timings=timings)
     out["build"] = {"seconds": round(time.perf_counter() - t0, 2), "stages": {k: round(v, 2) for k, v in timings.items()}, "dense_kind": kind}
     out["build"]["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out["build"]["rss_before_mb"] = round(rss0, 1)

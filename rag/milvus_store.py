@@ -50,7 +50,6 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import numpy as np
-from langchain_core.documents import Document
 from pydantic import ConfigDict, PrivateAttr
 
 from .chunking import Chunk, chunk_document, indexed_text
@@ -1011,24 +1010,9 @@ class MilvusRetriever(HybridRetriever):
             cache.clear()
         cache.update(self.store.document_meta(wanted))
 
-    def to_document(self, hit: Hit) -> Document:
-        _, dates, source = self._doc_meta.get(hit.chunk.doc_id, ("", [], ""))
-        return Document(
-            page_content=hit.chunk.text,
-            id=f"{hit.chunk.doc_id}:{hit.chunk.start}",
-            metadata={
-                "doc_id": hit.chunk.doc_id,
-                "title": hit.chunk.title,
-                "start": hit.chunk.start,
-                "end": hit.chunk.end,
-                "score": hit.score,
-                "rank": hit.rank,
-                "ranks": hit.ranks,
-                "dates": list(dates),
-                "source": source,
-                "chunk_id": hit.chunk.chunk_id,
-            },
-        )
+    def _dates_and_source(self, doc_id: str) -> tuple[list[str], str]:
+        _, dates, source = self._doc_meta.get(doc_id, ("", [], ""))
+        return list(dates), source
 
 
 def load_milvus_retriever(settings: Settings, mode: Mode = "hybrid", store: MilvusIndex | None = None) -> MilvusRetriever:

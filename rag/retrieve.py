@@ -142,8 +142,13 @@ class HybridRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [self.to_document(hit) for hit in self.search(query).hits]
 
+    def _dates_and_source(self, doc_id: str) -> tuple[list[str], str]:
+        """A document's dates and source path, for the LangChain metadata (the store's manifest)."""
+        entry = self.store.manifest.documents.get(doc_id)
+        return (list(entry.dates), entry.source) if entry else ([], "")
+
     def to_document(self, hit: Hit) -> Document:
-        entry = self.store.manifest.documents.get(hit.chunk.doc_id)
+        dates, source = self._dates_and_source(hit.chunk.doc_id)
         return Document(
             page_content=hit.chunk.text,
             id=f"{hit.chunk.doc_id}:{hit.chunk.start}",
@@ -155,8 +160,8 @@ class HybridRetriever(BaseRetriever):
                 "score": hit.score,
                 "rank": hit.rank,
                 "ranks": hit.ranks,
-                "dates": list(entry.dates) if entry else [],
-                "source": entry.source if entry else "",
+                "dates": dates,
+                "source": source,
                 "chunk_id": hit.chunk.chunk_id,
             },
         )
