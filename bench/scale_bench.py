@@ -18,7 +18,6 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 
@@ -133,8 +132,8 @@ def worker_build(args) -> dict:
     rss0 = rss_mb()
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    model_ref = SimpleNamespace(model_id=args.model_id, dim=int(vectors.shape[1]))  # the model the vectors imitate
-    write_generation(index_dir, data, _manifest(data, settings, model_ref, 0.0), timings=timings)
+    # the manifest names the model the vectors imitate
+    write_generation(index_dir, data, _manifest(data, settings, args.model_id, int(vectors.shape[1]), 0.0), timings=timings)
     out["build"] = {"seconds": round(time.perf_counter() - t0, 2), "stages": {k: round(v, 2) for k, v in timings.items()}, "dense_kind": kind}
     out["build"]["peak_rss_mb"] = round(peak_rss_mb(), 1)
     out["build"]["rss_before_mb"] = round(rss0, 1)
@@ -189,7 +188,6 @@ def _disk(index_dir: Path) -> dict:
 
 
 def worker_probe(args) -> dict:
-    from rag.dense import dense_top_k
     from rag.sparse import bm25_top_k
     from rag.store import open_index
 
@@ -214,7 +212,7 @@ def worker_probe(args) -> dict:
         found, lat = [], []
         for q in queries:
             t0 = time.perf_counter()
-            ids, _ = dense_top_k(store.dense, q, 30, store.vector_rows)
+            ids, _ = store.dense_search(q, 30)
             lat.append(time.perf_counter() - t0)
             found.append(ids[:10])
         return found, lat
@@ -299,6 +297,9 @@ def _hybrid_latency(store, query_vectors: np.ndarray) -> list[float]:
 
 
 def worker_incremental(args) -> dict:
+    """Add one real report to a built library, delete one of its documents, delete the report, then
+    force the merge: each timed, and hybrid search latency on the library with its delta next to
+    the same library merged (ratios in one process)."""
     import rag.ingest as ingest_module
     from rag.config import get_settings
     from rag.ingest import delete_documents, ingest
@@ -310,9 +311,9 @@ def worker_incremental(args) -> dict:
     settings = get_settings(index_dir=args.index)
     report_file = ROOT / "corpus" / "004_deafa303e7a50af3.txt"
     captured: dict = {}
-    original = ingest_module.write_generation
     embed_seconds: list[float] = []
     encode = emb.encode_passages
+    writers = {name: getattr(ingest_module, name) for name in ("write_generation", "write_delta_generation", "merge_at")}
 
     def timed_encode(texts, **kwargs):
         t0 = time.perf_counter()
@@ -321,44 +322,74 @@ def worker_incremental(args) -> dict:
         finally:
             embed_seconds.append(time.perf_counter() - t0)
 
-    def timed_write(index_dir, data, manifest, timings=None):
-        captured.clear()
-        return original(index_dir, data, manifest, timings=captured)
+    def timed(writer):
+        def write(*a, **kw):
+            captured.clear()
+            captured["writer"] = writer.__name__
+            return writer(*a, **kw, timings=captured)
 
-    ingest_module.write_generation = timed_write
+        return write
+
+    def stages(seconds: float) -> dict:
+        out = {k: round(v, 3) for k, v in captured.items() if k != "writer"}
+        out["embed_report"] = round(sum(embed_seconds), 3)
+        written = sum(v for k, v in captured.items() if k not in ("writer", "dense_updated", "bm25_cached"))
+        out["write"] = round(written, 3)
+        out["other (open, plan, stats)"] = round(seconds - written - sum(embed_seconds), 3)
+        out["writer"] = captured.get("writer")
+        embed_seconds.clear()
+        return out
+
+    def step(action) -> tuple[float, dict]:
+        t0 = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - t0
+        return round(seconds, 3), stages(seconds)
+
+    store = open_index(args.index, searchable=False)
+    library_chunks, kind = store.manifest.n_chunks, store.manifest.dense_kind
+    base_doc = next(iter(store.manifest.documents))
+    base_doc_chunks = store.manifest.documents[base_doc].n_chunks
+    store.close()
+    query_vectors = np.load(args.queries)
+    for name in ("write_generation", "write_delta_generation"):
+        setattr(ingest_module, name, timed(writers[name]))
     emb.encode_passages(["khởi động"])  # warm the model: we time the ingest, not the model load
     emb.encode_passages = timed_encode
+    result: dict = {"library_chunks": library_chunks, "dense_kind": kind}
     try:
-        t0 = time.perf_counter()
-        report = ingest([report_file], settings, embeddings=emb)
-        add_s = time.perf_counter() - t0
-        add_stages = dict(captured)
-        add_stages["embed_report"] = sum(embed_seconds)
-        add_stages["write_generation"] = sum(v for k, v in captured.items() if k not in ("dense_updated", "bm25_cached"))
-        add_stages["other (load, plan, assemble)"] = add_s - add_stages["embed_report"] - add_stages["write_generation"]
-        t0 = time.perf_counter()
-        delete_documents([report_file.stem], settings)
-        delete_s = time.perf_counter() - t0
-        delete_stages = dict(captured)
+        result["add_report_seconds"], result["add_report_stages"] = step(lambda: ingest([report_file], settings, embeddings=emb))
+        result["delete_base_document_seconds"], result["delete_base_document_stages"] = step(lambda: delete_documents([base_doc], settings))
+        result["deleted_base_chunks"] = base_doc_chunks
+        store = open_index(args.index, mmap=True)
+        result["report_chunks"] = store.manifest.delta_chunks
+        result["segments"] = {"delta": store.manifest.delta_chunks, "deleted": store.manifest.deleted_chunks}
+        segmented = _hybrid_latency(store, query_vectors)
+        store.close()
+        result["delete_report_seconds"], result["delete_report_stages"] = step(lambda: delete_documents([report_file.stem], settings))
+        ingest_module.merge_at = lambda base_rows: 0  # the next write merges: what every change cost before deltas
+        result["add_report_with_merge_seconds"], result["add_report_with_merge_stages"] = step(
+            lambda: ingest([report_file], settings, embeddings=emb)
+        )
+        store = open_index(args.index, mmap=True)
+        merged = _hybrid_latency(store, query_vectors)
+        store.close()
     finally:
-        ingest_module.write_generation = original
+        for name, writer in writers.items():
+            setattr(ingest_module, name, writer)
         del emb.encode_passages
-    result = {
-        "library_chunks": None,
-        "dense_kind": None,
-        "report_chunks": report.embedded_chunks,
-        "add_report_seconds": round(add_s, 2),
-        "add_report_stages": {k: round(v, 3) for k, v in add_stages.items()},
-        "delete_report_seconds": round(delete_s, 2),
-        "delete_report_stages": {k: round(v, 3) for k, v in delete_stages.items()},
-    }
+    result["hybrid_search_with_delta"] = summary_ms(segmented)
+    result["hybrid_search_merged"] = summary_ms(merged)
+    result["hybrid_p50_delta_over_merged"] = round(float(np.median(segmented)) / float(np.median(merged)), 2)
+    result["merge_every_chunks"] = merge_every = writers["merge_at"](library_chunks)
+    result["amortised_add_seconds"] = round(
+        result["add_report_seconds"] + result["add_report_with_merge_seconds"] * result["report_chunks"] / merge_every, 3
+    )
     if args.no_full:
-        store = open_index(args.index)
-        result["library_chunks"], result["dense_kind"] = store.manifest.n_chunks, store.manifest.dense_kind
         return result
 
-    # the same data written from scratch (no previous generation to reuse): what every ingest cost before
-    store = open_index(args.index)
+    # the same data written from scratch (no previous generation to reuse): what every ingest cost at first
+    store = open_index(args.index, searchable=False)
     from rag.chunking import Chunk
 
     documents = [store.document(d) for d in store.manifest.documents]
@@ -374,12 +405,9 @@ def worker_incremental(args) -> dict:
     write_generation(Path(args.index), GenerationData(documents, chunks, vectors), manifest, timings=full)
     full_s = time.perf_counter() - t0
     result.update(
-        library_chunks=manifest.n_chunks,
-        dense_kind=manifest.dense_kind,
         full_rebuild_seconds=round(full_s, 2),
         full_rebuild_stages={k: round(v, 3) for k, v in full.items()},
-        full_over_add_ratio=round(full_s / add_s, 2),
-        full_over_add_write_ratio=round(full_s / add_stages["write_generation"], 2),
+        full_over_add_ratio=round(full_s / result["add_report_seconds"], 2),
         generation=live_generation(Path(args.index)).name,
     )
     return result
@@ -393,7 +421,7 @@ def run(quick: bool = False, sizes: list[int] | None = None) -> dict:
     sizes = sizes or ([10_000] if quick else [10_000, 100_000, 1_000_000])
     # add + delete one report at these sizes; a full rebuild of the same data next to it only
     # where it is affordable (at a million chunks the build above is that figure)
-    incremental_at = {10_000: True} if quick else {100_000: True, 1_000_000: False}
+    incremental_at = {10_000: True} if quick else {10_000: True, 100_000: True, 1_000_000: False}
     fit, queries, tokens, model_id = real_vectors(quick)
     from .synthetic import doc_sizes, perturbed_queries, similarity_profile
 
@@ -432,14 +460,13 @@ def run(quick: bool = False, sizes: list[int] | None = None) -> dict:
             if n in incremental_at:
                 log(f"scale: incremental ingest on {n:,} chunks")
                 extra = [] if incremental_at[n] else ["--no-full"]
-                _, proc = run_python(["-m", "bench.scale_bench", "incremental", "--index", str(index), "--backend", "onnx", *extra], timeout=3600)
+                _, proc = run_python(["-m", "bench.scale_bench", "incremental", "--index", str(index), "--queries", str(queries), "--backend", "onnx", *extra], timeout=3600)
                 try:
                     inc = last_json_line(proc.stdout)
                     if not incremental_at[n] and "build" in entry:
                         inc["full_rebuild_seconds"] = entry["build"]["seconds"]
                         inc["full_rebuild_stages"] = entry["build"]["stages"]
                         inc["full_over_add_ratio"] = round(entry["build"]["seconds"] / inc["add_report_seconds"], 2)
-                        inc["full_over_add_write_ratio"] = round(entry["build"]["seconds"] / inc["add_report_stages"]["write_generation"], 2)
                         inc["full_rebuild_note"] = "the from-scratch build of this size above"
                 except ValueError:
                     inc = {"error": proc.stderr[-1500:]}
@@ -467,6 +494,7 @@ def main() -> None:
     p.add_argument("--tokens", required=True)
     i = sub.add_parser("incremental")
     i.add_argument("--index", required=True)
+    i.add_argument("--queries", required=True)
     i.add_argument("--backend", default="onnx")
     i.add_argument("--no-full", action="store_true", help="skip the full rebuild for comparison")
     args = parser.parse_args()

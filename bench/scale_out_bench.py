@@ -179,12 +179,9 @@ def bench_scale(tmp: Path, emb, n_chunks: int, n_queries: int) -> dict:
     settings = get_settings(index_dir=tmp / "scale-faiss", milvus_uri=str(tmp / "scale.db"), store="milvus", milvus_timeout=120)
     out: dict = {"chunks": len(data.chunks), "documents": len(data.documents), "generate_seconds": round(gen_s, 1), "vectors": "random unit vectors"}
 
-    class _Emb:
-        model_id, dim = emb.model_id, emb.dim
-
     t = time.perf_counter()
     settings.index_dir.mkdir(parents=True, exist_ok=True)
-    write_generation(settings.index_dir, data, _manifest(data, settings, _Emb, 0.0))
+    write_generation(settings.index_dir, data, _manifest(data, settings, emb.model_id, emb.dim, 0.0))
     out["faiss_build_seconds"] = round(time.perf_counter() - t, 1)
     kind = choose_kind(len(data.chunks), settings.dense_index, settings.approx_threshold)
 

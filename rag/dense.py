@@ -249,8 +249,38 @@ def dense_kind(index) -> str:
     return "flat"
 
 
-def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None) -> tuple[np.ndarray, np.ndarray]:
-    """Chunk ids and cosine scores of the ``k`` nearest passages.
+def excluding(ids: np.ndarray):  # -> faiss.IDSelector
+    """A FAISS selector of every id but ``ids`` (the deleted chunks of a base segment, rag.store)."""
+    import faiss
+
+    batch = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+    selector = faiss.IDSelectorNot(batch)
+    selector.batch = batch  # the C++ selector holds a bare pointer: keep the Python object alive
+    return selector
+
+
+def _search_params(index, fetch: int, exclude):  # -> faiss.SearchParameters | None
+    """Per-call parameters (so concurrent searches share nothing): refine depth and the selector."""
+    import faiss
+
+    if exclude is None:
+        inner = None
+    elif _is_ivf(index):
+        inner = faiss.SearchParametersIVF(sel=exclude, nprobe=faiss.extract_index_ivf(index).nprobe)
+    elif isinstance(index, faiss.IndexHNSW):
+        inner = faiss.SearchParametersHNSW(sel=exclude, efSearch=index.hnsw.efSearch)
+    else:
+        inner = faiss.SearchParameters(sel=exclude)
+    if isinstance(index, faiss.IndexRefine):
+        k_factor = max(1.0, FASTSCAN_CANDIDATES / fetch)
+        if inner is None:
+            return faiss.IndexRefineSearchParameters(k_factor=k_factor)
+        return faiss.IndexRefineSearchParameters(k_factor=k_factor, base_index_params=inner)
+    return inner
+
+
+def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+    """Chunk ids and cosine scores of the ``k`` nearest passages (never ids ``exclude`` leaves out).
 
     ``vectors`` (the generation's stored vectors: an array, or :class:`rag.store.VectorRows`,
     anything where ``vectors[ids]`` gives their rows) lets an approximate index end with exact
@@ -266,9 +296,7 @@ def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None) ->
     query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
     rerank = vectors is not None and isinstance(index, faiss.IndexRefine)
     fetch = min(max(k, EXACT_RERANK) if rerank else k, index.ntotal)
-    params = None
-    if isinstance(index, faiss.IndexRefine):  # per call, so concurrent searches do not share it
-        params = faiss.IndexRefineSearchParameters(k_factor=max(1.0, FASTSCAN_CANDIDATES / fetch))
+    params = _search_params(index, fetch, exclude)
     threads = faiss.omp_get_max_threads()
     faiss.omp_set_num_threads(1)
     try:

@@ -31,9 +31,9 @@ import numpy as np
 from .chunking import Chunk
 from .config import Settings
 from .errors import DocumentError, IndexStoreError, RagError, UnsupportedFormatError
-from .ingest import IngestReport, _assemble, _manifest, _plan, _same_chunking
+from .ingest import IngestReport, _plan, _same_chunking, open_for_writing, write_next
 from .loaders import SUPPORTED_EXTENSIONS, LoadedDocument, iter_paths, load_document
-from .store import DocumentEntry, DocumentRecord, live_generation, open_index, write_generation, write_lock
+from .store import DocumentEntry, DocumentRecord, live_generation, write_lock
 
 log = logging.getLogger(__name__)
 
@@ -379,11 +379,11 @@ def _loaded_in_file_order(files: list[Path], stubs: dict[str, LoadedDocument], f
 
 
 def _into_faiss(files, paths, settings: Settings, rebuild: bool, progress: bool, embeddings, report: IngestReport, session) -> None:
-    """The single-process FAISS ingest with Ray's vectors: ``rag.ingest._assemble`` lays out the generation."""
+    """The single-process FAISS ingest with Ray's vectors: ``rag.ingest.write_next`` lays out the generation."""
     t0 = time.perf_counter()
     index_dir = Path(settings.index_dir)
     with write_lock(index_dir):
-        old = None if rebuild or live_generation(index_dir) is None else open_index(index_dir)
+        old = None if rebuild or live_generation(index_dir) is None else open_for_writing(index_dir)
         try:
             if old is not None and old.manifest.model_id != embeddings.model_id:
                 raise IndexStoreError(
@@ -399,19 +399,15 @@ def _into_faiss(files, paths, settings: Settings, rebuild: bool, progress: bool,
                 report.n_documents, report.n_chunks = len(old.manifest.documents), old.n_chunks
                 report.unchanged = sorted(old.manifest.documents)
                 return
-            data, embedded = _assemble(old, plan, settings, _Precomputed(fresh, settings, embeddings), progress=False)
+            write_next(index_dir, old, plan, settings, _Precomputed(fresh, settings, embeddings), False, report, t0)
         finally:
             if old is not None:
                 old.close()
-        report.embedded_chunks = embedded
         report.unchanged = sorted(d for d, src in plan.items() if src is None)
-        manifest = _manifest(data, settings, embeddings, time.perf_counter() - t0)
-        report.generation = write_generation(index_dir, data, manifest).name
-    report.n_documents, report.n_chunks = len(data.documents), len(data.chunks)
 
 
 class _Precomputed:
-    """Hands ``_assemble`` the vectors Ray computed, looked up by the passage's indexed text."""
+    """Hands ``write_next`` the vectors Ray computed, looked up by the passage's indexed text."""
 
     def __init__(self, fresh: dict[str, _Prepared], settings: Settings, embeddings) -> None:
         from .chunking import indexed_text

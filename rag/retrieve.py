@@ -18,7 +18,6 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from .config import Settings
-from .dense import dense_top_k
 from .errors import QueryError
 from .sparse import bm25_top_k
 from .store import ChunkRecord, IndexStore, open_index
@@ -113,7 +112,7 @@ class HybridRetriever(BaseRetriever):
                 vector = self.embeddings.encode_queries([query])[0]
                 timings["embed"] = _ms(t)
                 t = time.perf_counter()
-                rankings["dense"] = dense_top_k(self.store.dense, vector, fetch, self.store.vector_rows)[0].tolist()
+                rankings["dense"] = self.store.dense_search(vector, fetch)[0].tolist()
                 timings["dense"] = _ms(t)
         finally:
             finished = [future.result() for future in pending]

@@ -23,6 +23,7 @@ from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -96,17 +97,54 @@ def tokenize_corpus(texts: Iterable[str], tokenizer: Callable[[str], list[str]])
     return TokenizedCorpus.from_tokens(tokenizer(t) for t in texts)
 
 
-def build_bm25(texts: Sequence[str] | TokenizedCorpus, tokenizer: Callable[[str], list[str]] | None = None):  # -> bm25s.BM25
+def idf(num_docs: int | np.ndarray, df: np.ndarray) -> np.ndarray:
+    """bm25s's "lucene" idf."""
+    return np.log(1 + (num_docs - df + 0.5) / (df + 0.5))
+
+
+@dataclass
+class Collection:
+    """The generation a delta segment belongs to: its BM25 counts are the generation's, not its own.
+
+    A generation may be a base segment, some of whose chunks are deleted, plus a small delta
+    segment of chunks added since (:mod:`rag.store`). A fresh build would score with the document
+    frequencies and chunk count of the live chunks; these give them without touching the base:
+    a term's frequency is the base's, minus the deleted chunks' (``deleted_df``), plus the delta's.
+    The average chunk length stays the base's until the next merge rewrites everything.
+    """
+
+    num_docs: int  # live chunks of the generation
+    avg_len: float  # the base segment's average chunk length in tokens
+    base: Any  # the base segment's BM25 (vocab_dict, scores["indptr"])
+    deleted_df: dict[str, int]  # per term: deleted base chunks that hold it
+
+    def df(self, tokens: Sequence[str], own: np.ndarray) -> np.ndarray:
+        """Generation document frequencies of ``tokens`` whose frequencies in the delta are ``own``."""
+        vocab, indptr = self.base.vocab_dict, self.base.scores["indptr"]
+        base = np.array([_df(indptr, vocab.get(t)) - self.deleted_df.get(t, 0) for t in tokens], dtype=np.int64)
+        return base + np.asarray(own, dtype=np.int64)
+
+
+def _df(indptr, tid: int | None) -> int:
+    return 0 if tid is None else int(indptr[tid + 1] - indptr[tid])
+
+
+def build_bm25(
+    texts: Sequence[str] | TokenizedCorpus,
+    tokenizer: Callable[[str], list[str]] | None = None,
+    collection: Collection | None = None,
+):  # -> bm25s.BM25
     """Index chunks (texts in chunk-id order, tokenised with ``tokenizer``, or already tokenised)."""
     corpus = texts if isinstance(texts, TokenizedCorpus) else tokenize_corpus(texts, tokenizer or tokenize)
-    return build_bm25_from_ids(corpus)
+    return build_bm25_from_ids(corpus, collection)
 
 
-def build_bm25_from_ids(corpus: TokenizedCorpus):  # -> bm25s.BM25
+def build_bm25_from_ids(corpus: TokenizedCorpus, collection: Collection | None = None):  # -> bm25s.BM25
     """A bm25s model (lucene BM25, k1=1.5, b=0.75) from token ids, in a few numpy passes.
 
     The vocabulary is compacted to the tokens that occur (ids of dropped chunks disappear); the
     compacted ids and offsets stay on the model (``model.hdyt_tokens``) for :func:`save_bm25`.
+    With a ``collection`` (a delta segment), idf and length normalisation use its counts.
     """
     import bm25s
 
@@ -129,10 +167,14 @@ def build_bm25_from_ids(corpus: TokenizedCorpus):  # -> bm25s.BM25
     term, doc = np.divmod(keys, max(n, 1))
     del keys
     df = np.bincount(term, minlength=n_vocab)
-    idf = np.log(1 + (n - df + 0.5) / (df + 0.5)).astype(np.float32)  # bm25s "lucene" idf, float32 like bm25s
-    avg_len = doc_len.mean() if n else 1.0
+    if collection is None:
+        weights = idf(n, df).astype(np.float32)  # float32 like bm25s
+        avg_len = doc_len.mean() if n else 1.0
+    else:
+        weights = idf(collection.num_docs, collection.df(vocab, df)).astype(np.float32)
+        avg_len = collection.avg_len
     tfc = tf / (K1 * ((1 - B) + B * doc_len[doc] / avg_len) + tf)
-    data = (idf[term] * tfc).astype(np.float32)
+    data = (weights[term] * tfc).astype(np.float32)
     indptr = np.zeros(n_vocab + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
 
@@ -178,18 +220,60 @@ class BM25Index:
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the tokens (repeats count, unknown tokens are ignored)."""
-        n = self.scores["num_docs"]
-        counts: dict[int, int] = {}
-        for token in query_tokens:
-            tid = self.vocab_dict.get(token)
-            if tid is not None and token:
-                counts[tid] = counts.get(tid, 0) + 1
-        if not counts:
-            return np.zeros(n, dtype=np.float32)
-        terms = np.fromiter(counts, dtype=np.int64, count=len(counts))
-        indptr = self.scores["indptr"]
-        weight = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-        return _accumulate(self.scores["data"], self.scores["indices"], indptr[terms], indptr[terms + 1], weight, n)
+        return _scores(self, _term_counts(self.vocab_dict, query_tokens))
+
+
+def _term_counts(vocab: dict[str, int], tokens: Sequence[str]) -> dict[str, int]:
+    """How often each known token occurs in a query (bm25s counts repeats; "" is its padding)."""
+    counts: dict[str, int] = {}
+    for token in tokens:
+        if token and token in vocab:
+            counts[token] = counts.get(token, 0) + 1
+    return counts
+
+
+def _scores(model, counts: dict[str, int], weights: np.ndarray | None = None) -> np.ndarray:
+    """float32 score of every chunk of ``model`` for the query terms ``counts`` (times ``weights``)."""
+    n = int(model.scores["num_docs"])
+    if not counts:
+        return np.zeros(n, dtype=np.float32)
+    terms = np.array([model.vocab_dict[t] for t in counts], dtype=np.int64)
+    weight = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if weights is not None:
+        weight = weight * weights
+    indptr = model.scores["indptr"]
+    return _accumulate(model.scores["data"], model.scores["indices"], indptr[terms], indptr[terms + 1], weight.astype(np.float32), n)
+
+
+@dataclass
+class SegmentedBM25:
+    """A base segment's BM25, less its deleted chunks, plus a delta segment's: ranked as one index.
+
+    Base scores were computed with the base's own idf; each query term's weight rescales them to
+    the generation's (:class:`Collection`), which is what the delta was built with. Delta chunk
+    ids follow the base's (``offset`` = the base's row count).
+    """
+
+    collection: Collection
+    delta: Any | None  # the delta segment's BM25, or None when nothing was added since the base
+    deleted: np.ndarray  # base chunk ids that no longer exist
+    offset: int
+
+    def get_scores(self, query_tokens: list[str]) -> np.ndarray:
+        """Score of every chunk id, base then delta (deleted chunks score 0)."""
+        base = self.collection.base
+        counts = _term_counts(base.vocab_dict, query_tokens)
+        tokens = list(counts)
+        delta_df = np.zeros(len(tokens), dtype=np.int64)
+        if self.delta is not None:
+            delta_df[:] = [_df(self.delta.scores["indptr"], self.delta.vocab_dict.get(t)) for t in tokens]
+        base_df = np.array([_df(base.scores["indptr"], base.vocab_dict[t]) for t in tokens], dtype=np.int64)
+        rescale = idf(self.collection.num_docs, self.collection.df(tokens, delta_df)) / idf(int(base.scores["num_docs"]), base_df)
+        scores = _scores(base, counts, rescale)
+        scores[self.deleted] = 0
+        if self.delta is None:
+            return scores
+        return np.concatenate([scores, _scores(self.delta, _term_counts(self.delta.vocab_dict, query_tokens))])
 
 
 def load_bm25(directory: Path, mmap: bool = False):
@@ -200,6 +284,28 @@ def load_bm25(directory: Path, mmap: bool = False):
         import bm25s
 
         return bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
+
+
+def collection_after(base_dir: Path, base, deleted: np.ndarray, num_docs: int) -> Collection | None:
+    """The :class:`Collection` of a generation keeping base segment ``base_dir`` (BM25 ``base``) less ``deleted``.
+
+    Reads the base's cached token offsets (the average length) and, for the deleted chunks only,
+    their token ids: the cost follows the change, not the library. None if the cache is missing.
+    """
+    ids_path, offsets_path = base_dir / TOKEN_IDS, base_dir / TOKEN_OFFSETS
+    if not (ids_path.is_file() and offsets_path.is_file()):
+        return None
+    offsets = np.load(offsets_path)
+    n = len(offsets) - 1
+    deleted_df: dict[str, int] = {}
+    if len(deleted):
+        part = TokenizedCorpus([], np.load(ids_path, mmap_mode="r"), offsets).take(np.asarray(deleted, dtype=np.int64))
+        rows = np.repeat(np.arange(part.n_docs, dtype=np.int64), np.diff(part.offsets))
+        pairs = np.unique(part.ids.astype(np.int64) * part.n_docs + rows)  # each term once per chunk
+        terms, counts = np.unique(pairs // part.n_docs, return_counts=True)
+        wanted = dict(zip(terms.tolist(), counts.tolist()))
+        deleted_df = {token: wanted[tid] for token, tid in base.vocab_dict.items() if tid in wanted and token}
+    return Collection(num_docs, float(offsets[-1]) / max(n, 1), base, deleted_df)
 
 
 def load_tokens(directory: Path) -> TokenizedCorpus | None:
@@ -229,21 +335,14 @@ def bm25_top_k(model, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.n
     k-th best score of a 1/16 slice of the index, a bound that only a few chunks pass, instead of
     partitioning all of them.
     """
-    empty = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    vocab = model.vocab_dict
-    counts: dict[int, int] = {}
-    for token in query_tokens:
-        tid = vocab.get(token)
-        if tid is not None and token:
-            counts[tid] = counts.get(tid, 0) + 1
-    if not counts or k <= 0:
-        return empty
-    arrays = model.scores
-    indptr = arrays["indptr"]
-    terms = np.fromiter(counts, dtype=np.int64, count=len(counts))
-    weight = np.fromiter(counts.values(), dtype=np.float32, count=len(counts))
-    scores = _accumulate(arrays["data"], arrays["indices"], indptr[terms], indptr[terms + 1], weight, int(arrays["num_docs"]))
-    return _top_k(scores, k)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    if isinstance(model, SegmentedBM25):
+        return _top_k(model.get_scores(query_tokens), k)
+    counts = _term_counts(model.vocab_dict, query_tokens)
+    if not counts:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    return _top_k(_scores(model, counts), k)
 
 
 def _accumulate(data, indices, starts, ends, weight, n: int) -> np.ndarray:

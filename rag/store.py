@@ -6,10 +6,21 @@ Layout of an index directory::
       CURRENT            name of the live generation (replaced atomically with os.replace)
       .lock              held by writers so two ingests never interleave
       gen-<time>-<rand>/ manifest.json, chunks.sqlite, vectors.npy, dense.faiss, bm25/, bm25_folded/
+                         and, after incremental changes: delta/ (the same files), deleted.npy,
+                         bm25_segments.json
 
 A write builds a complete new generation beside the live one and only then points CURRENT at it,
 so a crash, Ctrl-C or bad input mid-build leaves the previous index live and intact. Nothing is
 pickled: JSON, SQLite, numpy ``.npy`` and FAISS's own format only.
+
+Segments. The files at the top of a generation are its *base* segment. Adding, changing or
+deleting a few reports does not rewrite it (:func:`write_delta_generation`): the next generation
+hard-links the base files, lists the base chunks that no longer exist in ``deleted.npy`` and puts
+the chunks added since in a small *delta* segment (exact flat FAISS index, BM25 scored with the
+whole generation's counts, see :class:`rag.sparse.Collection`), so the cost follows the change,
+not the library. Delta chunk ids follow the base's; searches merge both segments and skip deleted
+chunks. When the delta and the deletions outgrow a share of the base, the next ingest merges
+everything into a new base (``rag.ingest``).
 """
 
 from __future__ import annotations
@@ -22,9 +33,10 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
@@ -34,6 +46,10 @@ from .errors import IndexStoreError
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
+DELTA = "delta"
+DELETED = "deleted.npy"
+SEGMENT_STATS = "bm25_segments.json"
+LEXICAL = ("bm25", "bm25_folded")
 
 
 class DocumentEntry(BaseModel):
@@ -56,10 +72,17 @@ class Manifest(BaseModel):
     title_prefix: bool
     chunk_chars: int
     overlap_chars: int
-    n_chunks: int
+    n_chunks: int  # live chunks
     built_at: float
     build_seconds: float = 0.0
     documents: dict[str, DocumentEntry]
+    base_chunks: int | None = None  # rows of the base segment, deleted ones included (None: n_chunks)
+    delta_chunks: int = 0
+    deleted_chunks: int = 0
+
+    @property
+    def base_rows(self) -> int:
+        return self.n_chunks if self.base_chunks is None else self.base_chunks
 
 
 @dataclass(frozen=True)
@@ -156,70 +179,72 @@ class VectorRows:
             os.close(self._fd)
 
 
-class IndexStore:
-    """A loaded, read-only generation. Thread-safe for concurrent searches."""
+class Segment:
+    """One segment's files (a generation's top level, or its ``delta/``); ids are local, records global.
 
-    def __init__(self, generation: Path, mmap: bool = False) -> None:
+    ``searchable=False`` skips the FAISS index: ingest reads chunks, vectors and tokens only.
+    """
+
+    def __init__(self, directory: Path, offset: int, mmap: bool, searchable: bool) -> None:
         from .dense import load_dense
         from .sparse import load_bm25
 
-        self.path = generation
-        self.manifest = read_manifest(generation)
+        self.path, self.offset = directory, offset
         try:
-            self.dense = load_dense(generation / "dense.faiss")  # in memory (see load_dense)
-            self.bm25 = load_bm25(generation / "bm25", mmap=mmap)
-            self.bm25_folded = load_bm25(generation / "bm25_folded", mmap=mmap)
+            self.dense = load_dense(directory / "dense.faiss") if searchable else None  # in memory (see load_dense)
+            self.bm25 = {name: load_bm25(directory / name, mmap=mmap) for name in LEXICAL}
         except Exception as exc:  # faiss raises RuntimeError, bm25s OSError/ValueError/KeyError
-            raise IndexStoreError(f"corrupt index at {generation}: {exc.__class__.__name__}: {exc}") from None
+            raise IndexStoreError(f"corrupt index at {directory}: {exc.__class__.__name__}: {exc}") from None
         try:
-            self.vector_rows = VectorRows(generation / "vectors.npy")
+            self.vector_rows = VectorRows(directory / "vectors.npy")
         except (OSError, ValueError) as exc:
-            raise IndexStoreError(f"corrupt index at {generation}: vectors.npy: {exc}") from None
-        db_path = generation / "chunks.sqlite"
+            raise IndexStoreError(f"corrupt index at {directory}: vectors.npy: {exc}") from None
+        db_path = directory / "chunks.sqlite"
         if not db_path.is_file():
             raise IndexStoreError(f"corrupt index: {db_path} is missing")
-        self._db = sqlite3.connect(f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-        n_rows = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        sizes = {self.dense.ntotal, n_rows, self.manifest.n_chunks}
+        self.db = sqlite3.connect(f"file:{db_path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        self.rows = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        sizes = {self.rows, len(self.vector_rows)} | ({self.dense.ntotal} if self.dense is not None else set())
         if len(sizes) != 1:
             raise IndexStoreError(
-                f"corrupt index at {generation}: chunk counts disagree (faiss {self.dense.ntotal}, "
-                f"store {n_rows}, manifest {self.manifest.n_chunks})"
+                f"corrupt index at {directory}: chunk counts disagree (store {self.rows}, vectors "
+                f"{len(self.vector_rows)}, faiss {self.dense.ntotal if self.dense is not None else '-'})"
             )
 
-    @property
-    def n_chunks(self) -> int:
-        return self.manifest.n_chunks
-
-    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
-        """Records for chunk ids, in the order given."""
-        if not ids:
-            return []
-        marks = ",".join("?" * len(ids))
-        rows = self._db.execute(
-            f"SELECT c.id, c.doc_id, d.title, c.start, c.end, c.text FROM chunks c "
-            f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({marks})",
-            [int(i) for i in ids],
-        ).fetchall()
-        by_id = {row[0]: ChunkRecord(*row) for row in rows}
-        return [by_id[int(i)] for i in ids]
+    def records(self, local_ids: Sequence[int]) -> dict[int, ChunkRecord]:
+        """Records by global id for local ids (queried in batches under SQLite's parameter limit)."""
+        out: dict[int, ChunkRecord] = {}
+        ids = [int(i) for i in local_ids]
+        for start in range(0, len(ids), 900):
+            batch = ids[start : start + 900]
+            rows = self.db.execute(
+                f"SELECT c.id, c.doc_id, d.title, c.start, c.end, c.text FROM chunks c "
+                f"JOIN documents d ON d.doc_id = c.doc_id WHERE c.id IN ({','.join('?' * len(batch))})",
+                batch,
+            ).fetchall()
+            out.update((row[0] + self.offset, ChunkRecord(row[0] + self.offset, *row[1:])) for row in rows)
+        return out
 
     def all_chunks(self) -> Iterator[ChunkRecord]:
-        cursor = self._db.execute(
+        cursor = self.db.execute(
             "SELECT c.id, c.doc_id, d.title, c.start, c.end, c.text FROM chunks c "
             "JOIN documents d ON d.doc_id = c.doc_id ORDER BY c.id"
         )
         for row in cursor:
-            yield ChunkRecord(*row)
+            yield ChunkRecord(row[0] + self.offset, *row[1:])
 
-    def chunk_ids_by_document(self) -> dict[str, list[int]]:
-        rows: dict[str, list[int]] = {}
-        for cid, doc_id in self._db.execute("SELECT id, doc_id FROM chunks ORDER BY id"):
-            rows.setdefault(doc_id, []).append(cid)
-        return rows
+    def ids_by_document(self) -> Iterator[tuple[int, str]]:
+        for cid, doc_id in self.db.execute("SELECT id, doc_id FROM chunks ORDER BY id"):
+            yield cid + self.offset, doc_id
+
+    def ids_of(self, doc_id: str) -> list[int]:
+        return [r[0] + self.offset for r in self.db.execute("SELECT id FROM chunks WHERE doc_id = ? ORDER BY id", (doc_id,))]
+
+    def doc_ids(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT doc_id FROM documents")]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        row = self._db.execute(
+        row = self.db.execute(
             "SELECT doc_id, title, source, content_hash, dates, text FROM documents WHERE doc_id = ?", (doc_id,)
         ).fetchone()
         if row is None:
@@ -227,15 +252,153 @@ class IndexStore:
         return DocumentRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
 
     def vectors(self) -> np.ndarray:
-        """All passage vectors in chunk-id order (memory-mapped)."""
         return np.load(self.path / "vectors.npy", mmap_mode="r")
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
         self.vector_rows.close()
 
 
-def open_index(index_dir: str | Path, model_id: str | None = None, mmap: bool = False) -> IndexStore:
+class IndexStore:
+    """A loaded, read-only generation: its base segment, less deleted chunks, plus its delta.
+
+    Thread-safe for concurrent searches. ``bm25`` and ``bm25_folded`` rank the whole generation
+    (:func:`rag.sparse.bm25_top_k`), :meth:`dense_search` does the same for vectors.
+    """
+
+    def __init__(self, generation: Path, mmap: bool = False, searchable: bool = True) -> None:
+        from .dense import excluding
+        from .sparse import Collection, SegmentedBM25
+
+        self.path = generation
+        self.manifest = m = read_manifest(generation)
+        self.base = Segment(generation, 0, mmap, searchable)
+        self.delta = Segment(generation / DELTA, m.base_rows, mmap, searchable) if m.delta_chunks else None
+        self.deleted = np.zeros(0, dtype=np.int64)
+        try:
+            if m.deleted_chunks:
+                self.deleted = np.load(generation / DELETED, allow_pickle=False).astype(np.int64)
+            stats = json.loads((generation / SEGMENT_STATS).read_text(encoding="utf-8")) if self.segmented else {}
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"corrupt index at {generation}: segment files: {exc}") from None
+        counts = (self.base.rows, len(self.deleted), self.delta.rows if self.delta else 0)
+        if counts != (m.base_rows, m.deleted_chunks, m.delta_chunks) or m.base_rows - m.deleted_chunks + m.delta_chunks != m.n_chunks:
+            raise IndexStoreError(
+                f"corrupt index at {generation}: chunk counts disagree (base {counts[0]}, deleted {counts[1]}, "
+                f"delta {counts[2]}; manifest {m.base_rows}, {m.deleted_chunks}, {m.delta_chunks}, live {m.n_chunks})"
+            )
+        self._exclude = excluding(self.deleted) if len(self.deleted) and searchable else None
+        self._deleted_set = set(self.deleted.tolist())
+        for name in LEXICAL:
+            lexical = self.base.bm25[name]
+            if self.segmented:
+                try:
+                    collection = Collection(m.n_chunks, float(stats[name]["avg_len"]), lexical, stats[name]["deleted_df"])
+                except (KeyError, TypeError, ValueError) as exc:
+                    raise IndexStoreError(f"corrupt index at {generation}: {SEGMENT_STATS}: {exc!r}") from None
+                lexical = SegmentedBM25(collection, self.delta.bm25[name] if self.delta else None, self.deleted, m.base_rows)
+            setattr(self, name, lexical)
+
+    @property
+    def n_chunks(self) -> int:
+        return self.manifest.n_chunks
+
+    @property
+    def segmented(self) -> bool:
+        """Whether chunks were added or deleted since the base segment was written."""
+        return self.delta is not None or len(self.deleted) > 0
+
+    def _segments(self) -> list[Segment]:
+        return [self.base] + ([self.delta] if self.delta is not None else [])
+
+    def dense_search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ids and cosine scores of the ``k`` nearest live passages of both segments."""
+        from .dense import dense_top_k
+
+        ids, scores = dense_top_k(self.base.dense, vector, k, self.base.vector_rows, exclude=self._exclude)
+        if self.delta is None:
+            return ids, scores
+        delta_ids, delta_scores = dense_top_k(self.delta.dense, vector, k)
+        ids, scores = np.concatenate([ids, delta_ids + self.delta.offset]), np.concatenate([scores, delta_scores])
+        order = np.lexsort((ids, -scores))[:k]
+        return ids[order], scores[order]
+
+    def chunks(self, ids: Sequence[int]) -> list[ChunkRecord]:
+        """Records for chunk ids, in the order given."""
+        if not len(ids):
+            return []
+        wanted = np.asarray(ids, dtype=np.int64)
+        by_id: dict[int, ChunkRecord] = {}
+        for segment in self._segments():
+            mine = wanted[(wanted >= segment.offset) & (wanted < segment.offset + segment.rows)]
+            if len(mine):
+                by_id.update(segment.records((mine - segment.offset).tolist()))
+        return [by_id[int(i)] for i in ids]
+
+    def all_chunks(self) -> Iterator[ChunkRecord]:
+        """Every live chunk in id order."""
+        for segment in self._segments():
+            for record in segment.all_chunks():
+                if record.chunk_id not in self._deleted_set:
+                    yield record
+
+    def chunk_ids_by_document(self) -> dict[str, list[int]]:
+        rows: dict[str, list[int]] = {}
+        for segment in self._segments():
+            for cid, doc_id in segment.ids_by_document():
+                if cid not in self._deleted_set:
+                    rows.setdefault(doc_id, []).append(cid)
+        return rows
+
+    def chunk_ids_of(self, doc_id: str) -> list[int]:
+        """A document's live chunk ids (one indexed query per segment, not a pass over the library)."""
+        return [cid for segment in self._segments() for cid in segment.ids_of(doc_id) if cid not in self._deleted_set]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        """A live document; a changed one's current version lives in the delta."""
+        if doc_id not in self.manifest.documents:
+            return None
+        record = self.delta.document(doc_id) if self.delta is not None else None
+        return record or self.base.document(doc_id)
+
+    def vectors(self) -> np.ndarray | StackedRows:
+        """All passage vectors by chunk id (memory-mapped; deleted base rows still hold theirs)."""
+        if self.delta is None:
+            return self.base.vectors()
+        return StackedRows(self.base.vectors(), self.delta.vectors())
+
+    def close(self) -> None:
+        for segment in self._segments():
+            segment.close()
+
+
+class StackedRows:
+    """Two row matrices read as one (base rows, then delta rows): ``rows[ids]``, ``np.asarray(rows)``."""
+
+    def __init__(self, first: np.ndarray, second: np.ndarray) -> None:
+        self.first, self.second = first, second
+        self.shape = (len(first) + len(second), first.shape[1])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, ids):
+        if np.isscalar(ids):
+            i = int(ids)
+            return self.first[i] if i < len(self.first) else self.second[i - len(self.first)]
+        ids = np.asarray(ids, dtype=np.int64)
+        out = np.empty((len(ids), self.shape[1]), dtype=np.float32)
+        low = ids < len(self.first)
+        out[low] = self.first[ids[low]]
+        out[~low] = self.second[ids[~low] - len(self.first)]
+        return out
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.concatenate([np.asarray(self.first), np.asarray(self.second)])
+        return out if dtype is None else out.astype(dtype)
+
+
+def open_index(index_dir: str | Path, model_id: str | None = None, mmap: bool = False, searchable: bool = True) -> IndexStore:
     """Load the live generation of ``index_dir``; refuse one built with another model."""
     index_dir = Path(index_dir)
     generation = live_generation(index_dir)
@@ -245,7 +408,7 @@ def open_index(index_dir: str | Path, model_id: str | None = None, mmap: bool = 
         )
     if not generation.is_dir():
         raise IndexStoreError(f"corrupt index: {index_dir / CURRENT} points at missing {generation.name}")
-    store = IndexStore(generation, mmap=mmap)
+    store = IndexStore(generation, mmap=mmap, searchable=searchable)
     if model_id is not None and store.manifest.model_id != model_id:
         store.close()
         raise IndexStoreError(
@@ -274,12 +437,11 @@ def write_lock(index_dir: Path) -> Iterator[None]:
 
 @dataclass
 class GenerationData:
-    """Everything a generation holds, in chunk-id order.
+    """Everything a segment holds, in chunk-id order.
 
-    ``previous`` and ``reused`` are optional: the generation these chunks partly come from and,
-    per chunk, its id there (-1 for a new chunk). With them :func:`write_generation` updates the
-    previous generation's FAISS index and BM25 token cache instead of rebuilding them, so adding
-    a report costs time in proportion to the report, not to the library.
+    ``previous`` and ``reused`` are optional: the segment directory these chunks partly come from
+    and, per chunk, its id there (-1 for a new chunk). With them :func:`write_generation` updates
+    that segment's FAISS index and BM25 token cache instead of rebuilding them.
     """
 
     documents: list[DocumentRecord]
@@ -289,20 +451,54 @@ class GenerationData:
     reused: np.ndarray | None = None
 
 
+Lap = Callable[[str], None]
+
+
 def write_generation(
     index_dir: Path,
     data: GenerationData,
     manifest: Manifest,
     timings: dict[str, float] | None = None,
 ) -> Path:
-    """Write a complete generation beside the live one, then make it live atomically.
+    """Write a complete generation (one base segment) beside the live one, then make it live atomically.
 
     Callers hold :func:`write_lock`. Older generations are removed after the switch. Stage
     durations in seconds go to ``timings`` when given (for the benchmarks).
     """
-    from .dense import build_dense_index, load_dense, save_dense, update_dense_index
-    from .sparse import TOKENIZERS, build_bm25, load_tokens, save_bm25, tokenize_corpus
+    return _commit(index_dir, manifest, lambda tmp, lap, timings: _write_segment(tmp, data, manifest, lap, timings), timings)
 
+
+def write_delta_generation(
+    index_dir: Path,
+    base: Path,
+    delta: GenerationData,
+    deleted: np.ndarray,
+    collections: dict[str, Any],
+    manifest: Manifest,
+    timings: dict[str, float] | None = None,
+) -> Path:
+    """A generation that keeps the base segment of ``base`` (hard links) with ``delta`` and ``deleted``.
+
+    ``collections`` maps each BM25 flavour to the :class:`rag.sparse.Collection` its delta is
+    scored with; their average length and deleted-chunk frequencies are saved for queries.
+    """
+
+    def build(tmp: Path, lap: Lap, timings: dict[str, float]) -> None:
+        _link_base(base, tmp)
+        np.save(tmp / DELETED, np.asarray(deleted, dtype=np.int64))
+        stats = {name: {"avg_len": c.avg_len, "deleted_df": c.deleted_df} for name, c in collections.items()}
+        (tmp / SEGMENT_STATS).write_text(json.dumps(stats, ensure_ascii=False), encoding="utf-8")
+        lap("link_base")
+        if delta.chunks:
+            (tmp / DELTA).mkdir()
+            flat = manifest.model_copy(update={"dense_kind": "flat"})
+            _write_segment(tmp / DELTA, delta, flat, lap, timings, collections)
+
+    return _commit(index_dir, manifest, build, timings)
+
+
+def _commit(index_dir: Path, manifest: Manifest, build: Callable[[Path, Lap, dict[str, float]], None], timings: dict[str, float] | None) -> Path:
+    """Build a generation in a temporary directory, sync it, rename it into place, point CURRENT at it."""
     timings = timings if timings is not None else {}
     clock = time.perf_counter()
 
@@ -315,45 +511,8 @@ def write_generation(
     name = f"gen-{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".tmp-{name}"
     tmp.mkdir(parents=True)
-    previous, reused = _reuse_plan(data)
     try:
-        _write_chunk_store(tmp / "chunks.sqlite", data, previous, reused)
-        lap("chunk_store")
-        vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
-        np.save(tmp / "vectors.npy", vectors)
-        lap("vectors")
-        index = None
-        if previous is not None:
-            old_to_new, new_rows = _id_maps(reused, _previous_size(previous))
-            try:
-                old_index = load_dense(previous / "dense.faiss")
-            except Exception:  # unreadable previous index: build afresh
-                old_index = None
-            if old_index is not None:
-                index = update_dense_index(old_index, manifest.dense_kind, old_to_new, vectors, new_rows)
-        timings["dense_updated"] = float(index is not None)
-        if index is None:
-            index = build_dense_index(vectors, manifest.dense_kind)
-        save_dense(index, tmp / "dense.faiss")
-        del index
-        lap("dense")
-        cached_subs = 0
-        for sub, tokenizer in TOKENIZERS.items():
-            cached = load_tokens(previous / sub) if previous is not None else None
-            if cached is not None and cached.n_docs == len(old_to_new):
-                new_rows_list = new_rows.tolist()
-                new_tokens = [tokenizer(indexed_text(data.chunks[i].title, data.chunks[i].text, manifest.title_prefix)) for i in new_rows_list]
-                # old chunks first, then the new ones: pick each chunk of this generation from there
-                source = reused.copy()
-                source[new_rows] = len(old_to_new) + np.arange(len(new_rows))
-                corpus = cached.extend(new_tokens).take(source)
-                cached_subs += 1
-            else:  # one chunk at a time: all texts or token lists at once would not fit at 10^6 chunks
-                corpus = tokenize_corpus((indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks), tokenizer)
-            lap("bm25_tokens")
-            save_bm25(build_bm25(corpus), tmp / sub)
-            lap("bm25_index")
-        timings["bm25_cached"] = float(cached_subs)
+        build(tmp, lap, timings)
         (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
         _fsync_tree(tmp)
         final = index_dir / name
@@ -372,23 +531,92 @@ def write_generation(
     return final
 
 
+def _write_segment(
+    directory: Path,
+    data: GenerationData,
+    manifest: Manifest,
+    lap: Lap,
+    timings: dict[str, float],
+    collections: dict[str, Any] | None = None,
+) -> None:
+    """Write one segment's chunk store, vectors, FAISS index and BM25 indexes into ``directory``."""
+    from .dense import build_dense_index, load_dense, save_dense, update_dense_index
+    from .sparse import TOKENIZERS, build_bm25, load_tokens, save_bm25, tokenize_corpus
+
+    previous, reused = _reuse_plan(data)
+    _write_chunk_store(directory / "chunks.sqlite", data, previous, reused)
+    lap("chunk_store")
+    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+    np.save(directory / "vectors.npy", vectors)
+    lap("vectors")
+    index = None
+    if previous is not None:
+        old_to_new, new_rows = _id_maps(reused, _segment_rows(previous))
+        try:
+            old_index = load_dense(previous / "dense.faiss")
+        except Exception:  # unreadable previous index: build afresh
+            old_index = None
+        if old_index is not None:
+            index = update_dense_index(old_index, manifest.dense_kind, old_to_new, vectors, new_rows)
+    timings["dense_updated"] = float(index is not None)
+    if index is None:
+        index = build_dense_index(vectors, manifest.dense_kind)
+    save_dense(index, directory / "dense.faiss")
+    del index
+    lap("dense")
+    cached_subs = 0
+    for sub, tokenizer in TOKENIZERS.items():
+        cached = load_tokens(previous / sub) if previous is not None else None
+        if cached is not None and cached.n_docs == len(old_to_new):
+            new_rows_list = new_rows.tolist()
+            new_tokens = [tokenizer(indexed_text(data.chunks[i].title, data.chunks[i].text, manifest.title_prefix)) for i in new_rows_list]
+            # old chunks first, then the new ones: pick each chunk of this generation from there
+            source = reused.copy()
+            source[new_rows] = len(old_to_new) + np.arange(len(new_rows))
+            corpus = cached.extend(new_tokens).take(source)
+            cached_subs += 1
+        else:  # one chunk at a time: all texts or token lists at once would not fit at 10^6 chunks
+            corpus = tokenize_corpus((indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks), tokenizer)
+        lap("bm25_tokens")
+        save_bm25(build_bm25(corpus, collection=collections[sub] if collections else None), directory / sub)
+        lap("bm25_index")
+    timings["bm25_cached"] = float(cached_subs)
+
+
+def _link_base(source: Path, target: Path) -> None:
+    """The base segment's files of generation ``source`` in ``target``: hard links, copies where links fail."""
+    for path in source.rglob("*"):
+        relative = path.relative_to(source)
+        if relative.parts[0] in (DELTA, DELETED, SEGMENT_STATS, "manifest.json") or not path.is_file():
+            continue
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(path, destination)
+        except OSError:  # another file system, or links not supported
+            shutil.copy2(path, destination)
+
+
 def _reuse_plan(data: GenerationData) -> tuple[Path | None, np.ndarray | None]:
-    """The previous generation and per-chunk old ids, when they are usable; else (None, None)."""
+    """The previous segment and per-chunk old ids, when they are usable; else (None, None)."""
     if data.previous is None or data.reused is None:
         return None, None
     reused = np.asarray(data.reused, dtype=np.int64)
     previous = Path(data.previous)
-    if len(reused) != len(data.chunks) or not (previous / "manifest.json").is_file():
+    if len(reused) != len(data.chunks) or not (previous / "vectors.npy").is_file():
         return None, None
-    n_old = _previous_size(previous)
+    n_old = _segment_rows(previous)
     kept = reused[reused >= 0]
     if len(kept) and (kept.max() >= n_old or len(np.unique(kept)) != len(kept)):
         return None, None
     return previous, reused
 
 
-def _previous_size(previous: Path) -> int:
-    return read_manifest(previous).n_chunks
+def _segment_rows(segment: Path) -> int:
+    """Rows of a segment, from its vectors' header."""
+    rows = VectorRows(segment / "vectors.npy")
+    rows.close()
+    return len(rows)
 
 
 def _id_maps(reused: np.ndarray, n_old: int) -> tuple[np.ndarray, np.ndarray]:

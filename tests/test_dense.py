@@ -175,8 +175,10 @@ def library(tmp_path):
 
 def _each_chunk_finds_itself(store):
     vectors = store.vectors()
-    for cid in range(store.n_chunks):
-        ids, _ = dense_top_k(store.dense, np.asarray(vectors[cid]), 1, store.vector_rows)
+    live = [r.chunk_id for r in store.all_chunks()]
+    assert len(live) == store.n_chunks
+    for cid in live:
+        ids, _ = store.dense_search(np.asarray(vectors[cid]), 1)
         assert ids[0] == cid
 
 
@@ -190,8 +192,8 @@ def test_approximate_index_persists_and_reloads(library, make_settings, embeddin
     ingest([library], settings, embeddings=embeddings)
     for mmap in (False, True):
         store = open_index(settings.index_dir, model_id=embeddings.model_id, mmap=mmap)
-        assert store.manifest.dense_kind == kind and dense_kind(store.dense) == kind
-        assert store.dense.ntotal == store.n_chunks
+        assert store.manifest.dense_kind == kind and dense_kind(store.base.dense) == kind
+        assert store.base.dense.ntotal == store.n_chunks
         _each_chunk_finds_itself(store)
         hits = HybridRetriever(store=store, embeddings=embeddings).search("Trạm Y tế C có bao nhiêu nhân viên?").hits
         assert hits and hits[0].chunk.doc_id == "tram_c"
@@ -207,16 +209,94 @@ def test_approximate_index_persists_and_reloads(library, make_settings, embeddin
     ingest([library], settings, embeddings=embeddings)
     store = open_index(settings.index_dir, mmap=True)
     assert set(store.manifest.documents) == {"ttyt_b", "tram_c", "moi_d"}
-    assert store.dense.ntotal == store.n_chunks and dense_kind(store.dense) == kind
+    assert store.segmented and dense_kind(store.base.dense) == kind  # a delta over the base, deleted ids skipped
+    assert store.base.dense.ntotal == store.manifest.base_rows and store.manifest.delta_chunks == 1
     _each_chunk_finds_itself(store)
 
 
-def test_incremental_generation_reuses_tokens_and_index(library, make_settings, embeddings, monkeypatch):
+def _reference_bm25(tokens: dict[int, list[str]], query: list[str], avg_len: float) -> dict[int, float]:
+    """Lucene BM25 (k1=1.5, b=0.75) written out term by term: N and df over ``tokens``, the given average length."""
+    import math
+    from collections import Counter
+
+    df = Counter(t for toks in tokens.values() for t in set(toks))
+    scores = {}
+    for cid, toks in tokens.items():
+        tf, total = Counter(toks), 0.0
+        for term, count in Counter(query).items():
+            if tf[term]:
+                idf = math.log(1 + (len(tokens) - df[term] + 0.5) / (df[term] + 0.5))
+                total += count * idf * tf[term] / (tf[term] + 1.5 * (1 - 0.75 + 0.75 * len(toks) / avg_len))
+        scores[cid] = total
+    return scores
+
+
+def _live_tokens(store, tokenizer) -> dict[int, list[str]]:
+    from rag.chunking import indexed_text
+
+    return {r.chunk_id: tokenizer(indexed_text(r.title, r.text, store.manifest.title_prefix)) for r in store.all_chunks()}
+
+
+def test_small_changes_write_a_delta_over_the_base(library, make_settings, embeddings, monkeypatch):
+    from rag.ingest import ingest
+    from rag.store import live_generation, open_index
+
+    settings = make_settings()
+    ingest([library], settings, embeddings=embeddings)
+    first = live_generation(settings.index_dir)
+    base_files = ("chunks.sqlite", "vectors.npy", "dense.faiss", "bm25/data.csc.index.npy", "bm25_folded/doc_token_ids.npy")
+    inodes = {name: (first / name).stat().st_ino for name in base_files}
+    store = open_index(settings.index_dir)
+    n_base = store.n_chunks
+    avg_len = {sub: float(np.mean([len(t) for t in _live_tokens(store, tok).values()])) for sub, tok in sparse_module.TOKENIZERS.items()}
+    store.close()
+
+    tokenized: list[str] = []
+    real_tokenize = sparse_module.TOKENIZERS["bm25"]
+    monkeypatch.setitem(sparse_module.TOKENIZERS, "bm25", lambda text: tokenized.append(text) or real_tokenize(text))
+    f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    report = ingest([library], settings, embeddings=embeddings)
+    assert report.added == ["moi_d"] and report.embedded_chunks == 1
+    assert len(tokenized) == 1 and "120 giường bệnh" in tokenized[0]  # only the new report
+    # then change one report and delete another
+    f.write_txt(library / "ttyt_b.txt", "Trung tâm Y tế B", ["Tỷ lệ tiêm chủng đạt 99,1%.", "Trung tâm có 45 giường."])
+    (library / "tram_c.txt").unlink()
+    report = ingest([library], settings, embeddings=embeddings)
+    assert report.updated == ["ttyt_b"] and report.removed == ["tram_c"]
+
+    generation = live_generation(settings.index_dir)
+    assert generation != first
+    assert {name: (generation / name).stat().st_ino for name in base_files} == inodes  # the base is not rewritten
+    store = open_index(settings.index_dir)
+    m = store.manifest
+    assert (m.base_rows, m.delta_chunks) == (n_base, 1 + m.documents["ttyt_b"].n_chunks)
+    assert m.deleted_chunks > 0 and m.n_chunks == n_base - m.deleted_chunks + m.delta_chunks == len(list(store.all_chunks()))
+    assert {r.doc_id for r in store.all_chunks()} == {"bv_a", "ttyt_b", "moi_d"}
+    assert store.document("tram_c") is None and "45 giường" in store.document("ttyt_b").text
+    _each_chunk_finds_itself(store)
+    # BM25 over base and delta scores as one index with the generation's counts (the base's average length)
+    for sub, tokenizer in sparse_module.TOKENIZERS.items():
+        live = _live_tokens(store, real_tokenize if sub == "bm25" else tokenizer)
+        lexical = getattr(store, sub)
+        for query in (["bệnh", "viện", "d"], ["giường"], ["tiêm", "chủng", "99,1%"], ["benh", "vien", "giuong"], ["y", "tế", "tế"]):
+            expected = _reference_bm25(live, query, avg_len[sub])
+            got = lexical.get_scores(query)
+            assert len(got) == m.base_rows + m.delta_chunks and not got[store.deleted].any()
+            np.testing.assert_allclose([got[cid] for cid in sorted(live)], [expected[cid] for cid in sorted(live)], rtol=1e-5, atol=1e-6)
+            ranked = sorted((cid for cid in expected if expected[cid] > 0), key=lambda c: (-expected[c], c))
+            assert bm25_top_k(lexical, query, 3)[0].tolist() == ranked[:3]
+
+
+def test_merge_rewrites_the_base_from_cached_tokens(library, make_settings, embeddings, monkeypatch):
     from rag.ingest import ingest
     from rag.store import live_generation, open_index
 
     settings = make_settings(dense_index="ivf")
     ingest([library], settings, embeddings=embeddings)
+    f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    ingest([library], settings, embeddings=embeddings)  # a delta
+    (library / "tram_c.txt").unlink()
+    ingest([library], settings, embeddings=embeddings)  # and a deletion
     captured = {}
     import rag.store as store_module
 
@@ -227,25 +307,30 @@ def test_incremental_generation_reuses_tokens_and_index(library, make_settings, 
         return original(index_dir, data, manifest, timings=captured.setdefault("timings", {}))
 
     monkeypatch.setattr("rag.ingest.write_generation", spy)
+    monkeypatch.setattr("rag.ingest.merge_at", lambda base_rows: 0)  # the next change merges
     tokenized: list[str] = []
     real_tokenize = sparse_module.TOKENIZERS["bm25"]
     monkeypatch.setitem(sparse_module.TOKENIZERS, "bm25", lambda text: tokenized.append(text) or real_tokenize(text))
-    f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    f.write_txt(library / "moi_e.txt", "Phòng khám E", ["Phòng khám E mở cửa năm 2024."])
     ingest([library], settings, embeddings=embeddings)
     data, timings = captured["data"], captured["timings"]
-    # kept chunks keep their order and come first; only the new report's chunks are tokenised
+    # base chunks keep their order and come first; the delta's chunk and the new report's are new rows
     n_new = int((data.reused < 0).sum())
-    assert n_new == 1 and list(data.reused[:-1]) == list(range(len(data.reused) - 1))
-    assert len(tokenized) == 1 and "120 giường bệnh" in tokenized[0]
+    kept = data.reused[data.reused >= 0]
+    assert n_new == 2 and list(data.reused[-2:]) == [-1, -1] and list(kept) == sorted(kept)
+    assert len(tokenized) == 2 and "120 giường bệnh" in tokenized[0] and "2024" in tokenized[1]
     assert timings["dense_updated"] == 1.0 and timings["bm25_cached"] == 2.0
-    # ... and the result is what a build from scratch gives
+    # ... and the result is one base segment, what a build from scratch gives
     generation = live_generation(settings.index_dir)
     store = open_index(settings.index_dir)
+    assert not store.segmented and store.manifest.n_chunks == store.base.dense.ntotal
+    assert not (generation / "delta").exists() and not (generation / "deleted.npy").exists()
+    _each_chunk_finds_itself(store)
     texts = [f"{r.title}\n{r.text}" for r in store.all_chunks()]
     for sub, tokenizer in sparse_module.TOKENIZERS.items():
-        fresh = build_bm25(texts, tokenizer)
+        fresh = build_bm25(texts, real_tokenize if sub == "bm25" else tokenizer)
         saved = load_bm25(generation / sub)
-        for query in (["bệnh", "viện", "d"], ["giường"], ["nhân", "viên", "6"], ["benh", "vien"]):
+        for query in (["bệnh", "viện", "d"], ["giường"], ["nhân", "viên", "6"], ["benh", "vien"], ["phòng", "khám"]):
             np.testing.assert_allclose(saved.get_scores(query) if any(t in saved.vocab_dict for t in query) else 0,
                                        fresh.get_scores(query) if any(t in fresh.vocab_dict for t in query) else 0, rtol=1e-6)
         cached = load_tokens(generation / sub)

@@ -39,7 +39,7 @@ def test_build_and_reload_round_trip(library, make_settings, embeddings):
     assert store.manifest.model_id == embeddings.model_id
     assert store.manifest.dim == embeddings.dim == store.vectors().shape[1]
     assert set(store.manifest.documents) == set(DOCS)
-    assert store.dense.ntotal == store.n_chunks == sum(e.n_chunks for e in store.manifest.documents.values())
+    assert store.base.dense.ntotal == store.n_chunks == sum(e.n_chunks for e in store.manifest.documents.values())
     for record in store.all_chunks():
         doc = store.document(record.doc_id)
         assert doc.text[record.start : record.end] == record.text
@@ -109,10 +109,15 @@ def test_bad_file_is_reported_and_old_version_kept(library, make_settings, embed
     assert "10.500" in " ".join(r.text for r in store.all_chunks())
 
 
-def test_crash_mid_build_leaves_previous_index_live(library, make_settings, embeddings, monkeypatch):
+@pytest.mark.parametrize("merge", [False, True], ids=["delta", "merge"])
+def test_crash_mid_build_leaves_previous_index_live(library, make_settings, embeddings, monkeypatch, merge):
     settings = make_settings()
     ingest([library], settings, embeddings=embeddings)
+    (library / "tram_c.txt").unlink()
+    ingest([library], settings, embeddings=embeddings)  # the live index is a base with a deleted document
     live_before = live_generation(settings.index_dir)
+    if merge:
+        monkeypatch.setattr("rag.ingest.merge_at", lambda base_rows: 0)
 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt  # as if the user pressed Ctrl-C while BM25 was being written
@@ -124,17 +129,52 @@ def test_crash_mid_build_leaves_previous_index_live(library, make_settings, embe
     assert live_generation(settings.index_dir) == live_before
     assert not [p for p in settings.index_dir.iterdir() if p.name.startswith(".tmp")]
     store = open_index(settings.index_dir)
-    assert set(store.manifest.documents) == set(DOCS)
+    assert set(store.manifest.documents) == {"bv_a", "ttyt_b"} and store.segmented
+    assert {r.doc_id for r in store.all_chunks()} == {"bv_a", "ttyt_b"}
+    first = next(store.all_chunks())
+    assert store.dense_search(np.asarray(store.vectors()[first.chunk_id]), 1)[0][0] == first.chunk_id
+
+
+@pytest.mark.parametrize("damage", ["deleted", "delta", "stats", "counts"])
+def test_corrupt_segment_files_are_refused(library, make_settings, embeddings, damage):
+    settings = make_settings()
+    ingest([library], settings, embeddings=embeddings)
+    f.write_txt(library / "ttyt_b.txt", "Trung tâm Y tế B", ["Tỷ lệ tiêm chủng đạt 99,1%."])
+    ingest([library], settings, embeddings=embeddings)  # a delta and a deleted chunk
+    generation = live_generation(settings.index_dir)
+    expected = "corrupt index"
+    if damage == "deleted":
+        (generation / "deleted.npy").write_bytes(b"garbage")
+    elif damage == "delta":
+        (generation / "delta" / "chunks.sqlite").unlink()
+    elif damage == "stats":
+        (generation / "bm25_segments.json").write_text("{}", encoding="utf-8")
+    else:
+        manifest = json.loads((generation / "manifest.json").read_text(encoding="utf-8"))
+        manifest["deleted_chunks"] += 1
+        (generation / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+        expected = "chunk counts disagree"
+    with pytest.raises(IndexStoreError, match=expected):
+        open_index(settings.index_dir)
 
 
 def test_delete_documents(library, make_settings, embeddings):
     settings = make_settings()
     ingest([library], settings, embeddings=embeddings)
+    before = open_index(settings.index_dir)
+    before_vectors = before.vectors()[before.chunk_ids_of("tram_c")]
+    before.close()
     report = delete_documents(["tram_c"], settings)
     assert report.removed == ["tram_c"]
     store = open_index(settings.index_dir)
     assert set(store.manifest.documents) == {"bv_a", "ttyt_b"}
-    assert store.dense.ntotal == store.n_chunks
+    live = list(store.all_chunks())
+    assert len(live) == store.n_chunks == sum(e.n_chunks for e in store.manifest.documents.values())
+    assert {r.doc_id for r in live} == {"bv_a", "ttyt_b"} and store.document("tram_c") is None
+    # the deleted report's passages are found by neither search any more
+    gone = [v for v in np.asarray(before_vectors)]
+    for vector in gone:
+        assert all(store.chunks([i])[0].doc_id != "tram_c" for i in store.dense_search(vector, 5)[0])
     with pytest.raises(DocumentError, match="no such document"):
         delete_documents(["khong_co"], settings)
 
