@@ -41,6 +41,8 @@ from .store import (
 
 log = logging.getLogger(__name__)
 
+MERGE_MIN_CHUNKS, MERGE_MAX_CHUNKS, MERGE_SHARE = 1024, 16384, 4  # see merge_at
+
 
 @dataclass
 class IngestReport:
@@ -147,9 +149,6 @@ def merge_at(base_rows: int) -> int:
     million chunks (about two minutes) then comes once per ~16k chunks changed.
     """
     return min(MERGE_MAX_CHUNKS, max(MERGE_MIN_CHUNKS, base_rows // MERGE_SHARE))
-
-
-MERGE_MIN_CHUNKS, MERGE_MAX_CHUNKS, MERGE_SHARE = 1024, 16384, 4
 
 
 def write_next(
