@@ -252,6 +252,7 @@ class Segment:
         return DocumentRecord(row[0], row[1], row[2], row[3], json.loads(row[4]), row[5])
 
     def vectors(self) -> np.ndarray:
+        """This segment's vectors by local id (memory-mapped)."""
         return np.load(self.path / "vectors.npy", mmap_mode="r")
 
     def close(self) -> None:
@@ -676,8 +677,9 @@ def _write_chunk_store(path: Path, data: GenerationData, previous: Path | None =
 
 
 def _fsync_tree(directory: Path) -> None:
+    """Flush the files written for a generation; hard-linked base files were flushed when first written."""
     for path in directory.rglob("*"):
-        if path.is_file():
+        if path.is_file() and path.stat().st_nlink == 1:
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
 
