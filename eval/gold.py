@@ -51,6 +51,7 @@ Category = Literal[
     "unanswerable",
     "english",
     "follow_up",
+    "computed",
 ]
 CATEGORIES: tuple[str, ...] = get_args(Category)
 
@@ -194,6 +195,9 @@ def check_gold(items: Sequence[GoldItem], corpus_dir: str | Path) -> list[str]:
     in the evidence and in the document(s); answerable items have doc, evidence and
     ``must_contain``; unanswerable items have none of them; cross_doc items name at least
     two documents; ids are unique. Documents that are not .txt/.md are only checked to exist.
+    A ``computed`` item's answer is derived from figures in the documents (a difference, a
+    sum...), so its ``must_contain`` strings are not looked up in the documents or the
+    evidence; it needs at least two evidence strings (the figures it is computed from).
     """
     corpus_dir = Path(corpus_dir)
     problems: list[str] = []
@@ -241,6 +245,8 @@ def check_gold(items: Sequence[GoldItem], corpus_dir: str | Path) -> list[str]:
             problems.append(f"{pid}: cross_doc item must list at least two different documents")
         if len(set(docs)) != len(docs):
             problems.append(f"{pid}: doc list repeats a document")
+        if item.category == "computed" and len(evidences) < 2:
+            problems.append(f"{pid}: computed item needs at least two evidence strings")
 
         known = [d for d in docs if d in files]
         for d in docs:
@@ -257,6 +263,8 @@ def check_gold(items: Sequence[GoldItem], corpus_dir: str | Path) -> list[str]:
                     where = docs[0] if len(docs) == 1 else f"any of {docs}"
                     problems.append(f"{pid}: evidence not found in {where}: {ev[:80]!r}")
 
+        if item.category == "computed":
+            continue  # the result is derived, it need not occur in the documents
         for needle in item.must_contain:
             norm = normalize_ws(needle)
             in_evidence = any(norm in ev for ev in norm_evidences)
