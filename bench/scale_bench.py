@@ -38,23 +38,21 @@ def real_vectors(quick: bool) -> tuple[Path, Path, Path, str]:
     The fit passages are real embeddings of the corpus chunks and of synthetic passages, with
     their document ids beside them (``<fit>.docs.json``) for the two-level vector model.
     """
-    from .latency_bench import _embeddings
+    from .latency_bench import embeddings_for
     from .synthetic import TextGenerator, gold_questions
 
     CACHE.mkdir(parents=True, exist_ok=True)
     n_syn = FIT_PASSAGES["quick" if quick else "full"]
-    try:
-        emb = _embeddings("onnx")
-    except Exception:  # noqa: BLE001 - no fast extra: the torch backend is the same model
-        emb = _embeddings("torch")
+    emb = embeddings_for("onnx")
     tag = f"{emb.model_id.replace(':', '_').replace('@', '_')}-{n_syn}-{SEED}"
     fit_path, q_path, tok_path = CACHE / f"fit-{tag}.npy", CACHE / f"queries-{tag}.npy", CACHE / "query_tokens.json"
     docs_path = fit_path.with_suffix(".docs.json")
     if not (fit_path.is_file() and docs_path.is_file()):
         log(f"scale: embedding {n_syn} synthetic passages + the corpus chunks for the vector model")
-        from rag.chunking import chunk_document, indexed_text
+        from rag.ingest.chunking import chunk_document
+        from rag.index.records import indexed_text
         from rag.config import Settings
-        from rag.loaders import iter_paths, load_document
+        from rag.ingest.loaders import iter_paths, load_document
 
         settings = Settings()
         texts, labels = [], []
@@ -108,9 +106,9 @@ def worker_build(args) -> dict:
     import faiss
 
     from rag.config import Settings
-    from rag.dense import build_dense_index, choose_kind, dense_top_k
-    from rag.ingest import _manifest
-    from rag.store import write_generation
+    from rag.index.faiss.dense import build_dense_index, choose_kind, dense_top_k
+    from rag.index.faiss.writer import build_manifest as _manifest
+    from rag.index.faiss.writer import write_generation
 
     from .synthetic import doc_sizes, generation_data, perturbed_queries
 
@@ -172,7 +170,7 @@ def worker_build(args) -> dict:
 
 
 def _disk(index_dir: Path) -> dict:
-    from rag.store import live_generation
+    from rag.index.faiss.generations import live_generation
 
     gen = live_generation(index_dir)
     parts = {"total": dir_size_mb(gen)}
@@ -188,8 +186,8 @@ def _disk(index_dir: Path) -> dict:
 
 
 def worker_probe(args) -> dict:
-    from rag.sparse import bm25_top_k
-    from rag.store import open_index
+    from rag.index.faiss.sparse import bm25_top_k
+    from rag.index.faiss.store import open_index
 
     queries = np.load(args.queries)
     from .synthetic import perturbed_queries
@@ -199,7 +197,7 @@ def worker_probe(args) -> dict:
     import faiss  # noqa: F401 - imported before the baseline, like the app does
     import bm25s  # noqa: F401
 
-    import rag.retrieve  # noqa: F401 - langchain-core and the retriever, for the hybrid pass
+    import rag.retrieval.hybrid  # noqa: F401 - langchain-core and the retriever, for the hybrid pass
 
     rss_base = rss_mb()
     t0 = time.perf_counter()
@@ -275,7 +273,7 @@ class _KnownQueryVectors:
 def _hybrid_latency(store, query_vectors: np.ndarray) -> list[float]:
     """``HybridRetriever.search`` as the app runs it (BM25 threads beside FAISS, fusion, chunk
     fetch), the query embedding excluded: the gold questions, warm-up pass then a timed one."""
-    from rag.retrieve import HybridRetriever
+    from rag.retrieval.hybrid import HybridRetriever
     from rag.text import collapse_whitespace
 
     from .synthetic import gold_questions
@@ -300,20 +298,19 @@ def worker_incremental(args) -> dict:
     """Add one real report to a built library, delete one of its documents, delete the report, then
     force the merge: each timed, and hybrid search latency on the library with its delta next to
     the same library merged (ratios in one process)."""
-    import rag.ingest as ingest_module
     from rag.config import get_settings
-    from rag.ingest import delete_documents, ingest
-    from rag.store import GenerationData, live_generation, open_index, write_generation
+    from rag.ingest.local import delete_documents, ingest, merge_at
+    from rag.index.faiss.writer import GenerationData, write_generation
+    from rag.index.faiss.generations import live_generation
+    from rag.index.faiss.store import open_index
 
-    from .latency_bench import _embeddings
+    from .latency_bench import embeddings_for
 
-    emb = _embeddings(args.backend)
+    emb = embeddings_for(args.backend)
     settings = get_settings(index_dir=args.index)
     report_file = ROOT / "corpus" / "004_deafa303e7a50af3.txt"
-    captured: dict = {}
     embed_seconds: list[float] = []
     encode = emb.encode_passages
-    writers = {name: getattr(ingest_module, name) for name in ("write_generation", "write_delta_generation", "merge_at")}
 
     def timed_encode(texts, **kwargs):
         t0 = time.perf_counter()
@@ -322,29 +319,21 @@ def worker_incremental(args) -> dict:
         finally:
             embed_seconds.append(time.perf_counter() - t0)
 
-    def timed(writer):
-        def write(*a, **kw):
-            captured.clear()
-            captured["writer"] = writer.__name__
-            return writer(*a, **kw, timings=captured)
-
-        return write
-
-    def stages(seconds: float) -> dict:
-        out = {k: round(v, 3) for k, v in captured.items() if k != "writer"}
+    def stages(report, seconds: float) -> dict:
+        out = {k: round(v, 3) for k, v in report.stage_seconds.items()}
         out["embed_report"] = round(sum(embed_seconds), 3)
-        written = sum(v for k, v in captured.items() if k not in ("writer", "dense_updated", "bm25_cached"))
+        written = sum(v for k, v in report.stage_seconds.items() if k not in ("dense_updated", "bm25_cached"))
         out["write"] = round(written, 3)
         out["other (open, plan, stats)"] = round(seconds - written - sum(embed_seconds), 3)
-        out["writer"] = captured.get("writer")
+        out["writer"] = report.writer
         embed_seconds.clear()
         return out
 
     def step(action) -> tuple[float, dict]:
         t0 = time.perf_counter()
-        action()
+        report = action()
         seconds = time.perf_counter() - t0
-        return round(seconds, 3), stages(seconds)
+        return round(seconds, 3), stages(report, seconds)
 
     store = open_index(args.index, searchable=False)
     library_chunks, kind = store.manifest.n_chunks, store.manifest.dense_kind
@@ -352,8 +341,6 @@ def worker_incremental(args) -> dict:
     base_doc_chunks = store.manifest.documents[base_doc].n_chunks
     store.close()
     query_vectors = np.load(args.queries)
-    for name in ("write_generation", "write_delta_generation"):
-        setattr(ingest_module, name, timed(writers[name]))
     emb.encode_passages(["khởi động"])  # warm the model: we time the ingest, not the model load
     emb.encode_passages = timed_encode
     result: dict = {"library_chunks": library_chunks, "dense_kind": kind}
@@ -367,21 +354,19 @@ def worker_incremental(args) -> dict:
         segmented = _hybrid_latency(store, query_vectors)
         store.close()
         result["delete_report_seconds"], result["delete_report_stages"] = step(lambda: delete_documents([report_file.stem], settings))
-        ingest_module.merge_at = lambda base_rows: 0  # the next write merges: what every change cost before deltas
+        merging = settings.model_copy(update={"merge_at": 0})  # the next write merges: what every change cost before deltas
         result["add_report_with_merge_seconds"], result["add_report_with_merge_stages"] = step(
-            lambda: ingest([report_file], settings, embeddings=emb)
+            lambda: ingest([report_file], merging, embeddings=emb)
         )
         store = open_index(args.index, mmap=True)
         merged = _hybrid_latency(store, query_vectors)
         store.close()
     finally:
-        for name, writer in writers.items():
-            setattr(ingest_module, name, writer)
         del emb.encode_passages
     result["hybrid_search_with_delta"] = summary_ms(segmented)
     result["hybrid_search_merged"] = summary_ms(merged)
     result["hybrid_p50_delta_over_merged"] = round(float(np.median(segmented)) / float(np.median(merged)), 2)
-    result["merge_every_chunks"] = merge_every = writers["merge_at"](library_chunks)
+    result["merge_every_chunks"] = merge_every = merge_at(library_chunks)
     result["amortised_add_seconds"] = round(
         result["add_report_seconds"] + result["add_report_with_merge_seconds"] * result["report_chunks"] / merge_every, 3
     )
@@ -390,7 +375,7 @@ def worker_incremental(args) -> dict:
 
     # the same data written from scratch (no previous generation to reuse): what every ingest cost at first
     store = open_index(args.index, searchable=False)
-    from rag.chunking import Chunk
+    from rag.index.records import Chunk
 
     documents = [store.document(d) for d in store.manifest.documents]
     by_doc: dict[str, list] = {}

@@ -48,7 +48,8 @@ class SharedQueries:
         return self._cache[key]
 
 
-def _hit(passages, evidences, k):
+def evidence_hit(passages: list[str], evidences: list[str], k: int) -> bool:
+    """Whether every evidence string is in one of the top ``k`` passages (whitespace-insensitive)."""
     from rag.text import collapse_whitespace
 
     texts = [collapse_whitespace(p) for p in passages[:k]]
@@ -58,9 +59,12 @@ def _hit(passages, evidences, k):
 def bench_gold(tmp: Path, emb) -> dict:
     from eval.gold import load_gold
     from rag.config import get_settings
-    from rag.ingest import ingest
-    from rag.milvus_store import MilvusRetriever, load_milvus_retriever, migrate_faiss_to_milvus
-    from rag.retrieve import HybridRetriever, load_retriever
+    from rag.ingest.local import ingest
+    from rag.retrieval.milvus import MilvusRetriever
+    from rag.backend import load_retriever as load_milvus_retriever
+    from rag.ingest.milvus import migrate_faiss_to_milvus
+    from rag.retrieval.hybrid import HybridRetriever
+    from rag.backend import load_retriever
     from rag.text import collapse_whitespace
 
     settings = get_settings(index_dir=tmp / "gold-faiss", store="faiss", milvus_uri=str(tmp / "gold.db"))
@@ -78,8 +82,8 @@ def bench_gold(tmp: Path, emb) -> dict:
             hits = r.search(item.question, k=5).hits
             times.append(time.perf_counter() - t)
             passages = [h.chunk.text for h in hits]
-            hit1 += _hit(passages, item.evidences, 1)
-            hit5 += _hit(passages, item.evidences, 5)
+            hit1 += evidence_hit(passages, item.evidences, 1)
+            hit5 += evidence_hit(passages, item.evidences, 5)
         out[name] = {"hit@1": round(hit1 / len(items), 3), "hit@5": round(hit5 / len(items), 3), "end_to_end_ms": summary_ms(times)}
     # search only: the question embedded once beforehand
     shared = SharedQueries(emb)
@@ -118,8 +122,8 @@ def bench_ingest(tmp: Path, emb, copies: int) -> dict:
     import ray
 
     from rag.config import get_settings
-    from rag.ingest import ingest
-    from rag.ray_ingest import ray_ingest
+    from rag.ingest.local import ingest
+    from rag.ingest.ray import ray_ingest
 
     lib = tmp / "lib"
     n_docs = _library(lib, copies)
@@ -161,11 +165,15 @@ def bench_ingest(tmp: Path, emb, copies: int) -> dict:
 def bench_scale(tmp: Path, emb, n_chunks: int, n_queries: int) -> dict:
     from bench.synthetic import generation_data
     from rag.config import get_settings
-    from rag.dense import choose_kind
-    from rag.ingest import _manifest
-    from rag.milvus_store import MilvusIndex, MilvusRetriever, MilvusWriter, PreparedDocument, make_meta
-    from rag.retrieve import HybridRetriever
-    from rag.store import open_index, write_generation
+    from rag.index.faiss.dense import choose_kind
+    from rag.index.faiss.writer import build_manifest as _manifest
+    from rag.index.milvus.client import MilvusIndex
+    from rag.retrieval.milvus import MilvusRetriever
+    from rag.index.milvus.writer import MilvusWriter
+    from rag.index.milvus.schema import PreparedDocument, make_meta
+    from rag.retrieval.hybrid import HybridRetriever
+    from rag.index.faiss.store import open_index
+    from rag.index.faiss.writer import write_generation
     from rag.text import collapse_whitespace
     from bench.synthetic import gold_questions
 

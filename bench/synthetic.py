@@ -84,7 +84,7 @@ _SLOT = re.compile(
 
 def _sentences(corpus_dir: Path) -> tuple[list[str], list[str]]:
     """Titles and body sentences of the shipped reports."""
-    from rag.loaders import iter_paths, load_document
+    from rag.ingest.loaders import iter_paths, load_document
     from rag.text import split_sentences
 
     titles, body = [], []
@@ -207,8 +207,9 @@ class TextGenerator:
 
 def generation_data(n_chunks: int, vectors: np.ndarray | None, seed: int = 0, dim: int = 384):
     """A :class:`rag.store.GenerationData` of ``n_chunks`` synthetic passages (vectors given or zeros)."""
-    from rag.chunking import Chunk
-    from rag.store import DocumentRecord, GenerationData
+    from rag.index.records import Chunk
+    from rag.index.records import DocumentRecord
+    from rag.index.faiss.writer import GenerationData
 
     documents, chunks = [], []
     for doc in TextGenerator(seed).documents(n_chunks):

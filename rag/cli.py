@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, get_settings
-from .errors import QueryError, RagError
+from rag.config import Settings, get_settings
+from rag.errors import QueryError, RagError
+from rag.service import Assistant
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,15 +110,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
-    from .backends import ingest_any
-
     if args.ray_workers is not None:
         if args.ray_workers < 1:
             raise RagError("--ray-workers must be at least 1")
         settings = settings.model_copy(update={"ray_workers": args.ray_workers})
-    report = ingest_any(
+    report = Assistant(settings).add_files(
         args.paths,
-        settings,
         rebuild=args.rebuild,
         progress=not args.no_progress,
         ray=args.ray is not None,
@@ -132,10 +130,8 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from .retrieve import load_retriever
-
     _check_single_or_batch(args)
-    retriever = load_retriever(settings, mode=args.mode)
+    assistant = Assistant(settings)
 
     def results(question: str) -> list[dict[str, Any]]:
         return [
@@ -148,7 +144,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
                 "end": h.chunk.end,
                 "score": round(h.score, 6),
             }
-            for h in retriever.search(question, settings.top_k).hits
+            for h in assistant.search(question, settings.top_k, mode=args.mode).hits
         ]
 
     if args.batch:
@@ -166,21 +162,19 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from .answer import build_answer_chain
-
     _check_single_or_batch(args)
-    chain = build_answer_chain(settings)
+    assistant = Assistant(settings)
     if args.batch:
         for item in _read_batch(args.batch):
-            result = chain.answer(item["question"], item.get("history") or [])
+            result = assistant.ask(item["question"], item.get("history") or [])
             _print_json({"id": item["id"], **result.to_json_dict()})
         return 0
     history = _read_history(args.history) if args.history else []
     if args.json:
-        _print_json(chain.answer(args.question, history).to_json_dict())
+        _print_json(assistant.ask(args.question, history).to_json_dict())
         return 0
     result = None
-    for part in chain.stream({"question": args.question, "history": history}):
+    for part in assistant.stream(args.question, history):
         if isinstance(part, str):
             print(part, end="", flush=True)
         else:
@@ -195,9 +189,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from .backends import open_library
-
-    manifest = open_library(settings).manifest  # read once: Milvus reads it live
+    manifest = Assistant(settings).library()  # read once: Milvus reads it live
     docs = [
         {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
         for d, e in sorted(manifest.documents.items())
@@ -211,17 +203,16 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
-    from .backends import delete_any
-
-    print(delete_any(args.doc_ids, settings).summary())
+    print(Assistant(settings).delete(args.doc_ids).summary())
     return 0
 
 
 def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    from .milvus_store import display_uri, migrate_faiss_to_milvus
+    from rag.backend import migrate_to_milvus
+    from rag.index.milvus import display_uri
 
     settings = settings.model_copy(update={"store": "milvus"})
-    report = migrate_faiss_to_milvus(settings, settings.index_dir, progress=not args.no_progress)
+    report = migrate_to_milvus(settings, progress=not args.no_progress)
     print(
         f"copied {report.n_documents} documents, {report.n_chunks} chunks (no re-embedding) from {settings.index_dir} "
         f"to Milvus at {display_uri(settings.milvus_uri)} (now serving {report.generation}) in {report.seconds:.1f} s"

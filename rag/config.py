@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(500, gt=50, description="Target passage length in characters")
     overlap_chars: int = Field(120, ge=0, description="Overlap between consecutive passages")
     title_prefix: bool = Field(True, description="Embed and BM25-index each passage under its document title")
-    dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="FAISS index type; auto = exact flat below the threshold, IVF above (see rag/dense.py)")
+    dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="FAISS index type; auto = exact flat below the threshold, IVF above (see rag/index/faiss/dense.py)")
     approx_threshold: int = Field(200_000, gt=0, description="Chunk count from which 'auto' switches to approximate search")
+    merge_at: int | None = Field(None, ge=0, description="Delta + deleted chunks from which a FAISS write merges everything into a new base segment; unset = a quarter of the base, between 1,024 and 16,384 (0 merges on every write)")
     store: Literal["faiss", "milvus"] = Field("faiss", description="Index backend")
     milvus_uri: str = Field("index/milvus.db", description="Milvus URI: a local file runs Milvus Lite; http://host:19530 a server")
     milvus_token: SecretStr | None = Field(None, description="Milvus token ('user:password' or an API key); HDYT_MILVUS_TOKEN")
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
     # app
     host: str = Field("127.0.0.1", description="Address the app listens on")
     port: int = Field(7860, gt=0, lt=65536, description="Port the app listens on")
+    uploads_dir: Path = Field(Path("uploads"), description="Where files uploaded in the library tab are kept (outside the index directory)")
     admin_token: SecretStr | None = Field(None, description="Enables upload/delete in the UI when set")
     api_key: SecretStr | None = Field(None, description="When set, /api/ask requires header X-API-Key")
     allowed_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API (widget CORS)")

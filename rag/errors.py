@@ -28,3 +28,7 @@ class IndexStoreError(RagError):
 
 class QueryError(RagError):
     """An empty, too long or otherwise unusable question or history."""
+
+
+class EmbeddingModelError(RagError, ValueError):
+    """The requested embedding model cannot be loaded (unknown name, offline, bad directory)."""

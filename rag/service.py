@@ -1,8 +1,8 @@
-"""The assistant as a long-lived service: one loaded index, answers, and library management.
+"""The assistant as a long-lived service: one loaded index, answers, search and library management.
 
-The app and the API talk only to :class:`Assistant`, never to the index directly. After an upload
-or a delete the new index generation is swapped in atomically; questions already running finish
-on the generation they started with.
+The CLI, the app and the API talk only to :class:`Assistant`, never to the index directly. After
+an upload or a delete the new index generation is swapped in atomically; questions already running
+finish on the generation they started with.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import Settings
-from .backends import delete_any, index_exists, ingest_any
-from .ingest import IngestReport
+from rag.backend import delete_any, index_exists, ingest_any, load_retriever, open_library
+from rag.config import Settings
+from rag.ingest.report import IngestReport
+from rag.retrieval.hybrid import HybridRetriever, Mode, SearchResult
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,9 @@ class Assistant:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._retriever: HybridRetriever | None = None
         self._chain = None
+        self._other_modes: dict[str, HybridRetriever] = {}
         self._load_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
@@ -52,19 +55,27 @@ class Assistant:
         if self._chain is None:
             with self._load_lock:
                 if self._chain is None:
-                    self._chain = self._build_chain()
+                    self._retriever, self._chain = self._load()
         return self._chain
 
-    def _build_chain(self):
-        from .answer import build_answer_chain
+    @property
+    def retriever(self) -> HybridRetriever:
+        """The hybrid retriever over the live index (the one the chain answers from)."""
+        self.chain  # noqa: B018 - loads both
+        assert self._retriever is not None
+        return self._retriever
 
-        return build_answer_chain(self.settings)
+    def _load(self):
+        from rag.answer.chain import build_answer_chain
+
+        retriever = load_retriever(self.settings)
+        return retriever, build_answer_chain(self.settings, retriever)
 
     def reload(self) -> None:
         """Swap in the live generation (after a write)."""
-        chain = self._build_chain()
+        loaded = self._load()
         with self._load_lock:
-            old, self._chain = self._chain, chain
+            (self._retriever, self._chain), self._other_modes = loaded, {}
         # the old store stays open for requests still using it; its files were unlinked already
 
     # -- questions ------------------------------------------------------------------------------
@@ -75,14 +86,30 @@ class Assistant:
     def stream(self, question: str, history: Sequence[Sequence[str]] = ()) -> Iterator[Any]:
         return self.chain.stream({"question": question, "history": list(history)})
 
+    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> SearchResult:
+        """Ranked passages; ``mode`` "dense" or "bm25" searches with one retriever alone."""
+        if mode == "hybrid":
+            return self.retriever.search(query, k)
+        if mode not in self._other_modes:
+            with self._load_lock:
+                self._other_modes.setdefault(mode, load_retriever(self.settings, mode, store=self.retriever.store))
+        return self._other_modes[mode].search(query, k)
+
     # -- library --------------------------------------------------------------------------------
 
     @property
     def store(self):
-        return self.chain.retriever.store
+        """The live index (FAISS store or Milvus index)."""
+        return self.retriever.store
+
+    def library(self):
+        """The live index's manifest (documents, model id, chunk count): from the loaded index, or read
+        without loading the model when none is loaded (the CLI's ``docs``)."""
+        return self.store.manifest if self._chain is not None else open_library(self.settings).manifest
 
     def documents(self) -> list[DocumentInfo]:
-        manifest = self.store.manifest
+        """The library list."""
+        manifest = self.library()
         return [
             DocumentInfo(doc_id, e.title, e.n_chunks, list(e.dates), e.source)
             for doc_id, e in sorted(manifest.documents.items())
@@ -100,16 +127,24 @@ class Assistant:
             "answer_backend": self.settings.answer_backend,
         }
 
-    def add_files(self, paths: Sequence[str | Path]) -> IngestReport:
-        """Add or update documents from files; a bad file leaves the index untouched."""
+    def add_files(
+        self,
+        paths: Sequence[str | Path],
+        rebuild: bool = False,
+        progress: bool = False,
+        ray: bool = False,
+        ray_address: str | None = None,
+    ) -> IngestReport:
+        """Add or update documents from files and directories; a bad file leaves the index untouched."""
         with self._write_lock:
-            report = ingest_any(list(paths), self.settings)
-            if report.changed:
+            report = ingest_any(list(paths), self.settings, rebuild=rebuild, progress=progress, ray=ray, ray_address=ray_address)
+            if report.changed and self._chain is not None:
                 self.reload()
             return report
 
     def delete(self, doc_ids: Sequence[str]) -> IngestReport:
         with self._write_lock:
             report = delete_any(doc_ids, self.settings)
-            self.reload()
+            if self._chain is not None:
+                self.reload()
             return report

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
+from tests.helpers import CORPUS, free_port  # noqa: E402
+
+# The fast tier (pytest -m "not slow") leaves out what loads the embedding model (every test that
+# builds or searches an index asks for it, directly or through another fixture) and what runs real
+# processes, servers, a browser, Ray or Milvus.
+SLOW_FIXTURES = {"embeddings"}
+SLOW_MODULES = {"test_embeddings", "test_cli", "test_browser", "test_concurrency", "test_milvus", "test_ray_ingest", "test_eval_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -25,9 +36,9 @@ def embeddings():
 def corpus_settings(tmp_path_factory, embeddings):
     """Settings pointing at an index of corpus/ built once per test session."""
     from rag.config import get_settings
-    from rag.ingest import ingest
+    from rag.ingest.local import ingest
 
-    settings = get_settings(index_dir=tmp_path_factory.mktemp("corpus-index"))
+    settings = get_settings(index_dir=tmp_path_factory.mktemp("corpus-index"), uploads_dir=tmp_path_factory.mktemp("uploads"))
     report = ingest([CORPUS], settings, embeddings=embeddings)
     assert not report.errors, report.errors
     return settings
@@ -35,9 +46,21 @@ def corpus_settings(tmp_path_factory, embeddings):
 
 @pytest.fixture(scope="session")
 def retriever(corpus_settings):
-    from rag.retrieve import load_retriever
+    from rag.backend import load_retriever
 
     return load_retriever(corpus_settings)
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A folder of small text reports (:data:`tests.docs_factory.LIBRARY`)."""
+    from tests import docs_factory
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for doc_id, (title, body) in docs_factory.LIBRARY.items():
+        docs_factory.write_txt(folder / f"{doc_id}.txt", title, body)
+    return folder
 
 
 @pytest.fixture
@@ -46,21 +69,12 @@ def make_settings(tmp_path):
     from rag.config import get_settings
 
     def make(**overrides):
-        return get_settings(index_dir=tmp_path / "index", **overrides)
+        return get_settings(**{"index_dir": tmp_path / "index", "uploads_dir": tmp_path / "uploads", **overrides})
 
     return make
 
 
 # -- web app servers (rag.web) ------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class LiveServer:

@@ -66,3 +66,11 @@ def write_docx(path: Path) -> Path:
     table.rows[0].cells[1].text = "250"
     document.save(str(path))
     return path
+
+
+# A small library for ingest and index tests: doc id -> (title, sentences)
+LIBRARY = {
+    "bv_a": ("Bệnh viện A báo cáo năm 2023", ["Bệnh viện A khám 10.500 lượt người.", "Giám đốc là ông Lê Văn A."]),
+    "ttyt_b": ("Trung tâm Y tế B sơ kết", ["Trung tâm Y tế B tiêm chủng đạt 98,5%.", "Phó giám đốc là bà Trần Thị B."]),
+    "tram_c": ("Trạm Y tế C", ["Trạm Y tế C có 6 nhân viên.", "Trạm phục vụ 3 thôn bản."]),
+}

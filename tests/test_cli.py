@@ -3,38 +3,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from .conftest import CORPUS, ROOT
-
-
-def run(*args: str, **env: str) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
-    )
+from tests.helpers import run_cli, CORPUS
 
 
 @pytest.fixture(scope="module")
 def cli_index(tmp_path_factory):
     index = tmp_path_factory.mktemp("cli-index")
-    result = run("ingest", str(CORPUS), "--index", str(index), "--no-progress")
+    result = run_cli("ingest", str(CORPUS), "--index", str(index), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "5 added" in result.stdout and "5 documents" in result.stdout
     return index
 
 
 def test_search_json_contract(cli_index):
-    result = run("search", "Bệnh viện Bãi Cháy khám bao nhiêu lượt người?", "--k", "3", "--json", "--index", str(cli_index))
+    result = run_cli("search", "Bệnh viện Bãi Cháy khám bao nhiêu lượt người?", "--k", "3", "--json", "--index", str(cli_index))
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert payload["query"].startswith("Bệnh viện Bãi Cháy")
@@ -53,7 +38,7 @@ def test_search_batch(cli_index, tmp_path):
         "\n".join(json.dumps({"id": i, "question": q}, ensure_ascii=False) for i, q in [("a", "Tiên Du"), ("b", "Pà Cò")]),
         encoding="utf-8",
     )
-    result = run("search", "--batch", str(batch), "--json", "--index", str(cli_index))
+    result = run_cli("search", "--batch", str(batch), "--json", "--index", str(cli_index))
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["id"] for line in lines] == ["a", "b"]
@@ -61,7 +46,7 @@ def test_search_batch(cli_index, tmp_path):
 
 
 def test_reingest_is_a_no_op(cli_index):
-    result = run("ingest", str(CORPUS), "--index", str(cli_index), "--no-progress")
+    result = run_cli("ingest", str(CORPUS), "--index", str(cli_index), "--no-progress")
     assert result.returncode == 0 and "5 unchanged" in result.stdout and "(0 embedded)" in result.stdout
 
 
@@ -74,27 +59,27 @@ def test_reingest_is_a_no_op(cli_index):
     ],
 )
 def test_bad_input_exits_non_zero_with_message(cli_index, args, message):
-    result = run(*args, "--index", str(cli_index))
+    result = run_cli(*args, "--index", str(cli_index))
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_search_without_index_says_how_to_build(tmp_path):
-    result = run("search", "Tiên Du", "--index", str(tmp_path / "none"))
+    result = run_cli("search", "Tiên Du", "--index", str(tmp_path / "none"))
     assert result.returncode == 1 and "python -m rag ingest" in result.stderr
 
 
 def test_bad_batch_line_names_line_number(cli_index, tmp_path):
     batch = tmp_path / "bad.jsonl"
     batch.write_text('{"id": 1, "question": "Tiên Du"}\n{oops\n', encoding="utf-8")
-    result = run("search", "--batch", str(batch), "--json", "--index", str(cli_index))
+    result = run_cli("search", "--batch", str(batch), "--json", "--index", str(cli_index))
     assert result.returncode == 1 and "bad.jsonl:2" in result.stderr
 
 
 def test_unsupported_file_is_skipped_with_warning(tmp_path):
     (tmp_path / "a.txt").write_text("Tiêu đề\nBệnh viện X có 10 giường.", encoding="utf-8")
     (tmp_path / "b.xlsx").write_bytes(b"x")
-    result = run("ingest", str(tmp_path), "--index", str(tmp_path / "idx"), "--no-progress")
+    result = run_cli("ingest", str(tmp_path), "--index", str(tmp_path / "idx"), "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stderr and "b.xlsx" in result.stderr and "1 added" in result.stdout

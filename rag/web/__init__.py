@@ -8,20 +8,21 @@ widget): nothing comes from a CDN, and Gradio's analytics are off.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
 
 from fastapi import FastAPI  # noqa: E402
 
-from ..config import Settings  # noqa: E402
+from rag.config import Settings  # noqa: E402
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
     """The API (``/api/*``, ``/widget.js``, ``/widget-demo``, ``/openapi.json``) with the chat UI at ``/``."""
-    from ..service import Assistant
-    from .api import add_api
+    from rag.service import Assistant
+    from rag.web.api import add_api
 
     assistant = assistant or Assistant(settings)
     app = FastAPI(
@@ -37,7 +38,8 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     if ui:
         import gradio as gr
 
-        from .ui import CSS, HEAD, GRADIO_STRINGS_VI, build_ui, theme, uploads_dir
+        from rag.web.assets import CSS, GRADIO_STRINGS_VI, HEAD, theme
+        from rag.web.ui import build_ui
 
         blocks = build_ui(assistant, settings)
         app = gr.mount_gradio_app(
@@ -56,6 +58,6 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             pwa=False,
             show_error=True,
             max_file_size=settings.max_upload_mb * 1024 * 1024,
-            blocked_paths=[str(uploads_dir(settings).resolve())],
+            blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
     return app

@@ -37,12 +37,12 @@ from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..config import Settings
-from ..errors import IndexStoreError, QueryError, RagError
+from rag.config import Settings
+from rag.errors import IndexStoreError, QueryError, RagError
 
 log = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+STATIC = Path(__file__).resolve().parent / "static"
 API_KEY_HEADER = "X-API-Key"
 MAX_HISTORY_TURNS = 20
 
@@ -361,14 +361,14 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
         return FileResponse(
-            WEB_DIR / "widget.js",
+            STATIC / "widget.js",
             media_type="text/javascript; charset=utf-8",
             headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"},
         )
 
     @app.get("/widget-demo", include_in_schema=False)
     def widget_demo() -> Response:
-        return HTMLResponse((WEB_DIR / "widget-demo.html").read_text(encoding="utf-8"))
+        return HTMLResponse((STATIC / "widget-demo.html").read_text(encoding="utf-8"))
 
     @app.get("/api/docs", include_in_schema=False)
     @app.get("/docs", include_in_schema=False)

@@ -1,0 +1,333 @@
+"""The answer: a validated question in, a cited (or honestly abstaining) answer out.
+
+:class:`AnswerChain` ties the pieces together and is a LangChain ``Runnable``:
+
+* input validation (empty, too long, control characters, malformed history → :class:`QueryError`);
+* follow-up rewriting (:func:`rag.followup.rewrite`);
+* retrieval through any injected ``str -> list[Document]`` callable or Runnable;
+* the extractive answerer (:mod:`rag.extractive`), always computed: it is the answer when no
+  LLM is configured and the fallback when the LLM's answer fails verification, errors or times out;
+* optionally an LLM answer, shown only when :func:`rag.verify.verify` accepts it.
+
+Public JSON shape (``Answer.to_json_dict``)::
+
+    {"answer", "abstained", "rewritten_query",
+     "citations": [{"n", "doc_id", "title", "text", "start", "end", "quote", "quote_start",
+                    "quote_end", "score"}],
+     "latency_ms"}
+
+For every citation ``text == doc_text[start:end]``, ``quote`` is a substring of ``text`` and
+``doc_text[quote_start:quote_end] == quote``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from langchain_core.documents import Document
+from langchain_core.runnables import RunnableConfig, RunnableSerializable
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+
+from rag.config import Settings
+from rag.errors import QueryError, RagError
+from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef, answer_extractive
+from rag.query.followup import rewrite
+from rag.query.validate import HISTORY_TURNS_USED, validate_history, validate_question
+from rag.text import sentence_spans
+
+log = logging.getLogger(__name__)
+
+class Citation(BaseModel):
+    """A passage an answer relies on, with the exact quote that supports it."""
+
+    n: int
+    doc_id: str
+    title: str
+    text: str  # the passage: doc_text[start:end]
+    start: int
+    end: int
+    quote: str  # a substring of text
+    quote_start: int  # doc_text[quote_start:quote_end] == quote
+    quote_end: int
+    score: float
+
+
+class Answer(BaseModel):
+    """An answer with ``[n]`` markers into ``citations`` (or an abstention with ``related``)."""
+
+    answer: str
+    abstained: bool
+    rewritten_query: str | None = None
+    citations: list[Citation] = Field(default_factory=list)
+    related: list[Citation] = Field(default_factory=list)  # "có thể liên quan": shown, never claimed
+    backend: str = "extractive"
+    fallback_reason: str | None = None
+    latency_ms: float = 0.0
+    # where the time went (not in the JSON contract): "retrieve" (all searches), "searches" (how many)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The stable public shape (CLI ``--json`` and the HTTP API)."""
+        return {
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "rewritten_query": self.rewritten_query,
+            "citations": [c.model_dump() for c in self.citations],
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# The chain
+# ---------------------------------------------------------------------------------------------
+
+
+class AnswerChain(RunnableSerializable[Any, Answer]):
+    """Question (+ history) → :class:`Answer`. A LangChain Runnable.
+
+    ``chain.invoke({"question": ..., "history": [[q, a], ...]})`` (or just a string) returns the
+    Answer; ``chain.stream(...)`` yields text deltas and then the final Answer. ``retriever`` is
+    anything with ``.invoke(str)`` or a plain callable returning ranked Documents.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    retriever: Any
+    settings: Settings = Field(default_factory=Settings)
+    llm: Any = None
+    doc_text: Any = None  # optional doc_id -> full normalised text (document lead as context)
+    llm_error: str | None = None  # why a configured LLM backend is unavailable
+    _doc_cache: dict[str, str | None] = PrivateAttr(default_factory=dict)
+
+    def __init__(self, retriever: Any = None, settings: Settings | None = None, llm: Any = None, **kwargs: Any) -> None:
+        if retriever is None and "retriever" in kwargs:
+            retriever = kwargs.pop("retriever")
+        super().__init__(retriever=retriever, settings=settings or Settings(), llm=llm, **kwargs)
+
+    # -- Runnable interface ------------------------------------------------------------------
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        question, history = _unpack(input, kwargs.get("history"))
+        return self._call_with_config(lambda inp: self.answer(*inp), (question, history), config, run_type="chain")
+
+    def stream(  # type: ignore[override]
+        self, input: Any, history: Any = None, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[str | Answer]:
+        """Text deltas of the answer, then the final :class:`Answer` object.
+
+        ``chain.stream(question, history)`` or ``chain.stream({"question": …, "history": …})``;
+        a dict in second place is taken as a RunnableConfig (``Runnable.stream(input, config)``).
+        The answer is complete (and, for an LLM, verified) before the first delta, so what is
+        streamed is exactly what was checked; joining the deltas gives ``Answer.answer``.
+        """
+        if isinstance(history, dict):
+            config, history = history, None
+        question, hist = _unpack(input, history)
+        result = self.invoke({"question": question, "history": hist}, config)
+        yield from (m.group() for m in re.finditer(r"\S+\s*|\s+", result.answer))
+        yield result
+
+    # -- the work ----------------------------------------------------------------------------
+
+    def answer(self, question: Any, history: Any = ()) -> Answer:
+        """Answer ``question`` given earlier ``[user, assistant]`` turns."""
+        t0 = time.perf_counter()
+        question = validate_question(question, self.settings.max_question_chars)
+        turns = validate_history(history)[-HISTORY_TURNS_USED:]
+        rewritten = rewrite(question, turns) if turns else None
+        if rewritten and len(rewritten) > self.settings.max_question_chars:
+            rewritten = None  # the retriever would refuse it; search with the question as asked
+        query = rewritten or question
+
+        cache: dict[str, list[Document]] = {}
+        searched = [0.0]
+
+        def retrieve(q: str) -> list[Document]:
+            if q not in cache:
+                t = time.perf_counter()
+                cache[q] = list(self._retrieve(q))
+                searched[0] += time.perf_counter() - t
+            return cache[q]
+
+        lookup = self._lookup()
+        extractive = answer_extractive(query, retrieve=retrieve, lookup=lookup)
+        result = self._from_extractive(extractive)
+        result.rewritten_query = rewritten
+        if self.llm_error:
+            result.fallback_reason = f"LLM backend unavailable: {self.llm_error}"
+        elif self.llm is not None:
+            result = self._llm_answer(query, retrieve(query), turns, extractive, result)
+            result.rewritten_query = rewritten
+        result.latency_ms = (time.perf_counter() - t0) * 1000.0
+        result.timings_ms = {"retrieve": searched[0] * 1000.0, "searches": float(len(cache))}
+        return result
+
+    def _retrieve(self, query: str) -> Sequence[Document]:
+        r = self.retriever
+        if hasattr(r, "invoke"):
+            return r.invoke(query)
+        if callable(r):
+            return r(query)
+        raise RagError("the retriever must be a Runnable or a callable returning Documents")
+
+    def _lookup(self) -> Callable[[str], str | None] | None:
+        if self.doc_text is not None:
+            return self.doc_text
+        store = getattr(self.retriever, "store", None)
+        if store is None or not hasattr(store, "document"):
+            return None
+        cache = self._doc_cache
+
+        def lookup(doc_id: str) -> str | None:
+            if doc_id not in cache:
+                if len(cache) >= 256:
+                    cache.clear()
+                record = store.document(doc_id)
+                cache[doc_id] = record.text if record is not None else None
+            return cache[doc_id]
+
+        return lookup
+
+    def _from_extractive(self, ext: ExtractiveAnswer) -> Answer:
+        return Answer(
+            answer=ext.text,
+            abstained=ext.abstained,
+            citations=[_citation(i + 1, ref) for i, ref in enumerate(ext.citations)],
+            related=[_citation(i + 1, ref) for i, ref in enumerate(ext.related)],
+            backend="extractive",
+        )
+
+    def _llm_answer(
+        self,
+        query: str,
+        passages: list[Document],
+        turns: list[tuple[str, str]],
+        extractive: ExtractiveAnswer,
+        fallback: Answer,
+    ) -> Answer:
+        from rag.answer.llm import LLMCallError, build_messages, call_chat_model, is_not_found
+        from rag.answer.verify import verify
+
+        backend = self.settings.answer_backend if self.settings.answer_backend != "extractive" else "llm"
+        if not passages:
+            fallback.fallback_reason = "no passages retrieved; LLM not called"
+            return fallback
+        try:
+            text = call_chat_model(self.llm, build_messages(query, passages, turns), self.settings.llm_timeout)
+        except LLMCallError as exc:
+            fallback.fallback_reason = str(exc)
+            return fallback
+        if is_not_found(text):
+            if extractive.abstained:
+                fallback.backend = backend
+                return fallback
+            fallback.fallback_reason = "LLM found no answer; the extractive answer is shown"
+            return fallback
+        verdict = verify(text, passages)
+        if not verdict.ok:
+            fallback.fallback_reason = "LLM answer rejected: " + "; ".join(verdict.problems[:3])
+            return fallback
+        answer_text, citations = _renumber(verdict.text, passages)
+        if not citations:
+            fallback.fallback_reason = "LLM answer rejected: no citation"
+            return fallback
+        return Answer(answer=answer_text, abstained=False, citations=citations, backend=backend)
+
+
+def _unpack(input: Any, history: Any) -> tuple[Any, Any]:
+    if isinstance(input, dict):
+        if "question" not in input:
+            raise QueryError('Thiếu trường "question". / The input needs a "question" field.')
+        return input["question"], input.get("history", history) or []
+    return input, history or []
+
+
+def _citation(n: int, ref: QuoteRef) -> Citation:
+    md = ref.doc.metadata or {}
+    start = int(md.get("start", 0) or 0)
+    text = ref.doc.page_content
+    return Citation(
+        n=n,
+        doc_id=str(md.get("doc_id", "")),
+        title=str(md.get("title", "") or ""),
+        text=text,
+        start=start,
+        end=int(md.get("end", start + len(text)) or start + len(text)),
+        quote=text[ref.quote_start : ref.quote_end],
+        quote_start=start + ref.quote_start,
+        quote_end=start + ref.quote_end,
+        score=float(md.get("score", 0.0) or 0.0),
+    )
+
+
+def _renumber(text: str, passages: list[Document]) -> tuple[str, list[Citation]]:
+    """Renumber an LLM answer's markers 1..k in order of first use; each citation quotes the
+    sentence of its passage that best matches the answer sentences citing it."""
+    order: list[int] = []
+    for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", text):
+        for x in re.split(r"\s*,\s*", m.group(1)):
+            n = int(x)
+            if n not in order:
+                order.append(n)
+    mapping = {old: new for new, old in enumerate(order, start=1)}
+    renumbered = re.sub(
+        r"\[(\d+(?:\s*,\s*\d+)*)\]",
+        lambda m: "".join(f"[{mapping[int(x)]}]" for x in re.split(r"\s*,\s*", m.group(1))),
+        text,
+    )
+    citations = []
+    for old in order:
+        doc = passages[old - 1]
+        claims = " ".join(
+            s for s in _answer_sentences(text)
+            if any(old in {int(x) for x in re.split(r"\s*,\s*", m.group(1))} for m in re.finditer(r"\[(\d+(?:\s*,\s*\d+)*)\]", s))
+        )
+        qs, qe = _best_sentence(doc.page_content, claims)
+        citations.append(_citation(mapping[old], QuoteRef(doc, qs, qe)))
+    return renumbered, citations
+
+
+def _answer_sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]
+
+
+def _best_sentence(passage: str, claims: str) -> tuple[int, int]:
+    from rag.query.analysis import match_tokens
+
+    wanted = set(match_tokens(claims))
+    best, best_hits = (0, len(passage)), -1
+    for s, e in sentence_spans(passage):
+        hits = sum(1 for t in set(match_tokens(passage[s:e])) if t in wanted)
+        if hits > best_hits:
+            best, best_hits = (s, e), hits
+    return best
+
+
+def build_answer_chain(settings: Settings, retriever: Any = None) -> AnswerChain:
+    """The chain over ``retriever`` (default: the index in ``settings``) and the configured LLM backend, if any.
+
+    A configured but unavailable backend (extra not installed, setting missing) does not stop the
+    service: answers are extractive and say why in ``fallback_reason``.
+    """
+    if retriever is None:
+        from rag.backend import load_retriever
+
+        retriever = load_retriever(settings)
+    llm = None
+    llm_error = None
+    if settings.answer_backend != "extractive":
+        from rag.answer.llm import build_chat_model
+
+        try:
+            llm = build_chat_model(settings)
+        except RagError as exc:
+            llm_error = str(exc)
+            log.warning("LLM backend unavailable, answering extractively: %s", exc)
+    return AnswerChain(retriever, settings, llm, llm_error=llm_error)
+
+
+__all__ = ["Answer", "AnswerChain", "Citation", "NOT_FOUND", "build_answer_chain"]

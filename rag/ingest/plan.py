@@ -1,0 +1,107 @@
+"""Planning an ingest, shared by every backend (local FAISS, Milvus, Ray): what to load, keep, add, drop.
+
+Documents are keyed by file stem. A document whose content hash is unchanged keeps its chunks and
+vectors; a changed one is re-chunked and re-embedded; a document whose source lies under a given
+directory but is gone from it is dropped. A file that fails to load is reported and, if it was
+indexed before, keeps its previous version: bad input never loses data.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import DocumentError, IndexStoreError, UnsupportedFormatError
+from rag.index.records import DocumentEntry
+from rag.ingest.loaders import LoadedDocument, load_document
+from rag.ingest.report import IngestReport
+
+log = logging.getLogger(__name__)
+
+
+def load_all(files: list[Path], report: IngestReport, progress: bool) -> dict[str, LoadedDocument]:
+    """Load every file; failures go to the report (skipped or errors), duplicate ids are errors."""
+    from tqdm import tqdm
+
+    loaded: dict[str, LoadedDocument] = {}
+    for path in tqdm(files, desc="Đọc tài liệu", unit="file", disable=not progress):
+        try:
+            doc = load_document(path)
+        except UnsupportedFormatError as exc:
+            log.warning("skipped %s", exc)
+            report.skipped.append((exc.path, exc.reason))
+            continue
+        except DocumentError as exc:
+            report.errors.append((exc.path, exc.reason))
+            continue
+        if doc.doc_id in loaded:
+            report.errors.append(
+                (str(path), f"duplicate document id '{doc.doc_id}' (also {loaded[doc.doc_id].source}); rename one file")
+            )
+            continue
+        loaded[doc.doc_id] = doc
+    return loaded
+
+
+def same_chunking(manifest: Any, settings: Settings) -> bool:
+    """Whether an index (its manifest or Milvus meta) cut its chunks as ``settings`` would."""
+    return (manifest.chunk_chars, manifest.overlap_chars, manifest.title_prefix) == (
+        settings.chunk_chars,
+        settings.overlap_chars,
+        settings.title_prefix,
+    )
+
+
+def plan_changes(
+    known: Mapping[str, DocumentEntry],
+    loaded: dict[str, LoadedDocument],
+    scanned_dirs: list[Path],
+    report: IngestReport,
+    reuse: bool,
+) -> dict[str, LoadedDocument | None]:
+    """Map each document of the next generation to a fresh load, or None to keep the stored one.
+
+    ``known`` are the live index's documents (empty for a new index); ``reuse`` is False when the
+    stored chunks were cut differently (every document is then re-chunked).
+    """
+    plan: dict[str, LoadedDocument | None] = {}
+    failed_paths = {Path(p).resolve() for p, _ in report.errors}
+    for doc_id, entry in known.items():
+        if doc_id in loaded:
+            continue
+        if scanned_dirs and _gone(Path(entry.source).resolve(), scanned_dirs, failed_paths):
+            report.removed.append(doc_id)
+        else:
+            plan[doc_id] = None
+    for doc_id, doc in loaded.items():
+        if doc_id not in known:
+            report.added.append(doc_id)
+            plan[doc_id] = doc
+        elif known[doc_id].content_hash != doc.content_hash or not reuse:
+            report.updated.append(doc_id)
+            plan[doc_id] = doc
+        else:
+            plan[doc_id] = None
+    return plan
+
+
+def _gone(source: Path, scanned_dirs: list[Path], failed_paths: set[Path]) -> bool:
+    """Whether a stored document's file lay under a scanned directory and is no longer there."""
+    return any(source.is_relative_to(d) for d in scanned_dirs) and source not in failed_paths
+
+
+def scanned_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """The directories among ``paths``: documents that lived under one and are gone from it are dropped."""
+    return [Path(p).resolve() for p in paths if Path(p).is_dir()]
+
+
+def check_model(manifest_model_id: str | None, model_id: str, where: object) -> None:
+    """Refuse to mix vectors of two embedding models in one index."""
+    if manifest_model_id is not None and manifest_model_id != model_id:
+        raise IndexStoreError(
+            f"index at {where} was built with model '{manifest_model_id}', not "
+            f"'{model_id}'; vectors of two models cannot be mixed: rerun with --rebuild"
+        )

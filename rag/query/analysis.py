@@ -1,0 +1,882 @@
+"""What a question asks for: its type, whether it asks two facts, its content keywords and entities.
+
+Works on Vietnamese typed with or without diacritics and on English. Everything is matched on the
+diacritic-folded, lower-cased form (``rag.text.fold``), except where a folded word is ambiguous
+("dau" is both "đâu" *where* and "đầu" *first*), in which case the accented form decides when the
+user typed accents.
+
+The entities found here (years, numbers, facility/place/person names) are what the extractive
+answerer *requires* to appear next to an answer: a question about "Nghệ An" must never be
+answered from a sentence about Quảng Ninh.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Literal
+
+from rag.text import fold, has_diacritics
+
+Kind = Literal["quantity", "person", "date", "place", "list", "yesno", "other"]
+QuantityKind = Literal["count", "percent", "change", "rate"]
+
+_WORD = re.compile(r"\d+(?:[.,/]\d+)*%?|[^\W\d_]+")
+
+
+def words(text: str) -> list[tuple[str, int, int]]:
+    """(token as typed, start, end) for every word/number token of ``text``."""
+    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+
+
+_ROMAN_VALUES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10, "XI": 11, "XII": 12}
+
+
+def canon(token: str) -> str:
+    """Folded lower-case form used for matching; numbers lose '%' and use '.' as separator.
+
+    Upper-case Roman numerals become digits ("quý IV" matches "quý 4").
+    """
+    if token in _ROMAN_VALUES and token != "V":
+        return str(_ROMAN_VALUES[token])
+    token = fold(token).lower()
+    if token[:1].isdigit():
+        token = token.rstrip("%").replace(",", ".")
+        if re.fullmatch(r"\d{1,3}(?:\.\d{3})+", token):
+            token = token.replace(".", "")
+        if "/" not in token and "." not in token:
+            token = token.lstrip("0") or "0"  # "04 phòng" is "4 phòng"
+    return token
+
+
+def canon_tokens(text: str) -> list[str]:
+    """:func:`canon` of every token of ``text``."""
+    return [canon(t) for t, _, _ in words(text)]
+
+
+# Abbreviations common in the reports and in questions, expanded on both sides before matching.
+ABBREVIATIONS: dict[str, tuple[str, ...]] = {
+    "ttyt": ("trung", "tam", "y", "te"),
+    "tyt": ("tram", "y", "te"),
+    "syt": ("so", "y", "te"),
+    "bv": ("benh", "vien"),
+    "bhyt": ("bao", "hiem", "y", "te"),
+    "kcb": ("kham", "chua", "benh"),
+    "cbcnv": ("can", "bo", "cong", "nhan", "vien"),
+    "cbvc": ("can", "bo", "vien", "chuc"),
+    "ubnd": ("uy", "ban", "nhan", "dan"),
+    "hdnd": ("hoi", "dong", "nhan", "dan"),
+    "cntt": ("cong", "nghe", "thong", "tin"),
+    "bhxh": ("bao", "hiem", "xa", "hoi"),
+    "tp": ("thanh", "pho"),
+    "ctch": ("chan", "thuong", "chinh", "hinh"),
+}
+
+
+def match_tokens(text: str) -> list[str]:
+    """Canonical tokens with abbreviations expanded: what keyword matching compares."""
+    out: list[str] = []
+    for t, _, _ in words(text):
+        c = canon(t)
+        out.extend(ABBREVIATIONS.get(c, (c,)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Question words. Each entry: (folded phrase, kind). Phrases are matched on folded token
+# sequences; order inside a kind does not matter, the kind priority below decides.
+# ---------------------------------------------------------------------------------------------
+
+_QWORDS: dict[str, list[str]] = {
+    "date": [
+        "ngay nao", "khi nao", "bao gio", "thoi gian nao", "luc nao", "hom nao", "ngay bao nhieu",
+        "thang nao", "nam nao", "thoi diem nao", "dip nao", "vao ngay", "ngay may",
+        "when", "what date", "which date", "what day", "which day", "what year", "which year",
+        "what month", "which month", "dien ra truoc", "to chuc truoc", "dien ra sau", "truoc hay sau",
+        "som hon", "which came first", "happened first",
+    ],
+    "person": [
+        "ai", "nguoi nao", "vi nao", "ong nao", "ba nao", "dong chi nao", "ten gi", "ten la gi",
+        "ho ten", "who", "whom", "whose", "what is the name of", "name of the",
+    ],
+    "place": [
+        "o dau", "tai dau", "noi nao", "don vi nao", "co so nao", "benh vien nao", "trung tam nao",
+        "tinh nao", "huyen nao", "xa nao", "dia diem nao", "dia phuong nao", "tram y te nao",
+        "diem cau nao", "co quan nao", "khu vuc nao", "vung nao", "mien nao", "where", "which unit", "which facility", "which hospital",
+        "which province", "which center", "which centre", "which district", "which station",
+        "which commune", "which organisation", "which organization", "what hospital",
+        "what facility", "what unit", "what province",
+    ],
+    "list": [
+        "nhung gi", "gom nhung", "bao gom", "gom nhung gi", "ke ten", "liet ke", "nhung nao",
+        "cac nao", "what are", "list", "which are", "name the", "what were", "what kinds",
+        "what types", "which techniques", "what techniques", "what tasks", "what measures",
+    ],
+    "quantity": [
+        "bao nhieu", "may", "ty le", "ti le", "so luong", "phan tram", "cong suat", "how many",
+        "how much", "what percentage", "what percent", "what share", "what proportion", "rate",
+        "number of", "ratio", "percentage", "tang bao nhieu", "giam bao nhieu", "dat bao nhieu",
+        "bao nhieu phan tram", "so luot", "tong so", "so ca", "so sanh", "bao lau", "how long",
+    ],
+    "yesno": [
+        "phai khong", "dung khong", "hay khong", "co phai", "hay chua", "duoc khong",
+    ],
+}
+# When several kinds match, the most specific wins ("ngày bao nhiêu" is a date, "bệnh viện nào
+# có bao nhiêu…" asks for the hospital).
+_KIND_PRIORITY: tuple[Kind, ...] = ("date", "person", "place", "list", "quantity", "yesno")
+
+# Question words removed before keywords are taken (folded phrases, longest first).
+# Quantity words that are also content ("tỷ lệ", "số lượt" appear in the reports as written).
+_CONTENT_QWORDS = frozenset({"ty le", "ti le", "so luong", "cong suat", "so luot", "tong so", "so ca", "rate", "number of", "ratio", "percentage"})
+_QWORD_PHRASES = sorted(
+    {p for ps in _QWORDS.values() for p in ps if p not in _CONTENT_QWORDS}
+    | {
+        "la bao nhieu", "la ai", "la gi", "gi", "nao", "nhu the nao", "the nao", "ra sao", "thi sao",
+        "cho biet", "cho toi biet", "xin hoi", "hay cho biet", "vui long", "la", "khong", "chua",
+        "theo bao cao", "lam gi", "binh quan", "khoang", "moi", "cu", "ca nam", "moi noi", "tung noi", "suy ra", "lan luot", "tong cong", "uoc tinh",
+        "xap xi", "hien nay", "what", "which", "how", "is", "are", "was", "were", "did", "does", "do",
+        "the", "a", "an", "of", "in", "at", "on", "for", "to", "and", "by", "with", "from", "it",
+        "its", "their", "there", "this", "that", "has", "have", "had", "be", "been", "according",
+        "report", "reports", "please", "tell", "me",
+    },
+    key=lambda p: -len(p.split()),
+)
+
+# Function words dropped from keywords. Accented forms are exact; the folded list only holds
+# words whose folded form is not also a common content word.
+_STOP_ACCENTED = frozenset(
+    """là của có không được thì mà và hoặc với về cho trong tại ở từ đến đã đang sẽ bị bởi các
+    những một mọi này đó kia ấy nào gì ai đâu sao vậy thế nhỉ nhé ạ à ư hả chứ hay hãy xin bạn tôi
+    mình cũng rất như theo khi lúc bao nhiêu mấy nơi hỏi biết cụ thể thông tin nhất còn thì""".split()
+)
+_STOP_FOLDED = frozenset(
+    """la cua khong duoc thi va hoac voi trong cac nhung mot moi kia ay nao gi ai vay nhi nhe
+    biet thong tin nhat""".split()
+)
+# Folded words that are function words in a question but also content words ("có" / "cơ sở",
+# "đã" / "đa khoa"); kept with a low weight when the question has no accents.
+_AMBIGUOUS_FOLDED = frozenset("co da do dau tu the bao ma sao hay cho tai ve o den nay khi luc nhu theo con hoi".split())
+AMBIGUOUS_WEIGHT = 0.3
+
+# Measure nouns that may follow "bao nhiêu"/"mấy" and must then be the unit of the answer.
+# Each maps to the folded unit heads that satisfy it.
+MEASURE_UNITS: dict[str, tuple[str, ...]] = {
+    "luot": ("luot",),
+    "luot kham": ("luot",),
+    "nguoi": ("nguoi", "luot nguoi", "nguoi dan", "can bo", "cbcnv", "vien chuc"),
+    "nguoi dan": ("nguoi dan", "nguoi"),
+    "benh nhan": ("benh nhan", "luot benh nhan", "nguoi benh", "luot"),
+    "ca": ("ca", "luot", "truong hop"),
+    "ca phau thuat": ("ca", "luot"),
+    "giuong": ("giuong",),
+    "giuong benh": ("giuong",),
+    "khoa": ("khoa",),
+    "phong": ("phong",),
+    "bac si": ("bac si",),
+    "duoc si": ("duoc si", "duoc sy"),
+    "dieu duong": ("dieu duong",),
+    "xa": ("xa",),
+    "benh vien": ("benh vien",),
+    "can bo": ("cbcnv", "can bo", "vien chuc", "nguoi"),
+    "cbcnv": ("cbcnv", "can bo"),
+    "nhan vien": ("cbcnv", "nhan vien", "can bo"),
+    "vien chuc": ("vien chuc", "cbcnv", "can bo"),
+    "cong trinh": ("cong trinh",),
+    "giai": ("giai",),
+    "giai phap": ("giai phap",),
+    "dot": ("dot",),
+    "ky thuat": ("ky thuat",),
+    "tieu chi": ("tieu chi",),
+    "tram": ("tram",),
+    "lan": ("lan",),
+    "thang": ("thang",),
+    "nam": ("nam",),
+    "trung tam": ("trung tam",),
+    "don vi": ("don vi",),
+    "tinh": ("tinh",),
+    "huyen": ("huyen",),
+    "tien": ("tien", "dong", "ty dong", "trieu dong"),
+    "kinh phi": ("tien", "dong", "ty dong", "trieu dong"),
+    "chi phi": ("tien", "dong", "ty dong", "trieu dong"),
+    "ty dong": ("ty dong",),
+    "trieu dong": ("trieu dong",),
+    "dong": ("dong",),
+    "patients": ("benh nhan", "luot benh nhan", "nguoi benh", "luot", "luot nguoi"),
+    "visits": ("luot",),
+    "examinations": ("luot",),
+    "people": ("nguoi", "luot nguoi", "nguoi dan"),
+    "beds": ("giuong",),
+    "departments": ("khoa",),
+    "staff": ("cbcnv", "can bo", "nhan vien"),
+    "employees": ("cbcnv", "can bo", "nhan vien"),
+    "doctors": ("bac si",),
+    "pharmacists": ("duoc si", "duoc sy"),
+    "nurses": ("dieu duong",),
+    "surgeries": ("ca", "luot"),
+    "staff members": ("cbcnv", "can bo", "nhan vien"),
+    "members": ("cbcnv", "can bo", "nhan vien"),
+    "centers": ("trung tam",),
+    "operations": ("ca", "luot"),
+    "communes": ("xa",),
+    "hospitals": ("benh vien",),
+    "awards": ("giai",),
+    "prizes": ("giai",),
+    "trips": ("dot",),
+    "criteria": ("tieu chi",),
+}
+
+# English words → folded Vietnamese keywords, so English questions can match Vietnamese reports.
+GLOSSARY: dict[str, str] = {
+    "hospital": "benh vien", "hospitals": "benh vien", "director": "giam doc", "deputy": "pho",
+    "department": "so", "health": "y te", "medical": "y te", "visits": "luot kham",
+    "visit": "luot kham", "examinations": "luot kham", "examination": "kham",
+    "examined": "kham", "examine": "kham", "outpatient": "ngoai tru", "outpatients": "ngoai tru",
+    "inpatient": "noi tru", "inpatients": "noi tru", "surgery": "phau thuat",
+    "surgeries": "phau thuat", "operations": "phau thuat", "beds": "giuong benh",
+    "bed": "giuong benh", "occupancy": "cong suat su dung", "staff": "cbcnv can bo",
+    "employees": "cbcnv can bo", "departments": "khoa", "doctors": "bac si", "doctor": "bac si",
+    "pharmacists": "duoc si", "nurses": "dieu duong", "insurance": "bao hiem",
+    "conference": "hoi nghi", "meeting": "hoi nghi", "province": "tinh", "provincial": "tinh",
+    "district": "huyen", "commune": "xa", "communes": "xa", "station": "tram",
+    "center": "trung tam", "centre": "trung tam", "electronic": "dien tu", "records": "benh an",
+    "record": "benh an", "online": "truc tuyen", "booking": "dat lich", "appointment": "dat lich",
+    "endoscopy": "noi soi", "referral": "chuyen tuyen", "techniques": "ky thuat",
+    "technique": "ky thuat", "cancer": "ung thu", "screening": "sang loc", "vice": "pho",
+    "chairman": "chu tich", "committee": "ubnd", "patients": "benh nhan", "patient": "benh nhan",
+    "people": "nguoi", "population": "dan so", "pharmacist": "duoc si", "nurse": "dieu duong",
+    "awards": "giai", "award": "giai", "prize": "giai", "prizes": "giai", "innovation": "sang tao",
+    "mobile": "luu dong", "summary": "tong ket", "review": "so ket", "months": "thang",
+    "month": "thang", "year": "nam", "total": "tong so", "increase": "tang", "decrease": "giam",
+    "compared": "so voi", "criteria": "tieu chi", "payment": "thanh toan", "cashless": "khong dung tien mat",
+    "qr": "qr", "gift": "qua", "gifts": "qua", "visited": "tham", "emulation": "thi dua",
+    "flag": "co", "covid": "covid", "trauma": "chan thuong", "orthopedic": "chinh hinh",
+    "orthopaedic": "chinh hinh", "chaired": "chu tri", "chair": "chu tri", "attended": "du",
+    "digital": "chuyen doi so", "transformation": "chuyen doi so",
+    "transfers": "chuyen tuyen", "transfer": "chuyen tuyen", "central": "trung uong", "level": "tuyen",
+    "nine": "9", "first": "dau", "three": "3", "six": "6", "perform": "thuc hien", "performed": "thuc hien",
+    "resolution": "nghi quyet", "government": "chinh phu", "safe": "an toan", "flexible": "linh hoat",
+    "adaptation": "thich ung", "implementing": "thuc hien", "implement": "thuc hien", "keep": "tiep tuc",
+    "workplace": "", "management": "quan ly", "method": "phuong phap", "maintain": "duy tri",
+    "apply": "thuc hien", "regional": "khu vuc", "unit": "don vi", "work": "lam viec", "worked": "lam viec",
+    "centers": "trung tam", "ministry": "bo", "quality": "chat luong", "build": "xay dung",
+    "members": "can bo", "member": "can bo", "vaccination": "tiem chung", "vaccine": "vac xin",
+    "booster": "mui nhac lai", "chaired": "chu tri", "deputies": "pho giam doc", "secretary": "bi thu",
+    "party": "dang", "insured": "bao hiem", "coverage": "tham gia", "participation": "tham gia",
+    "indicators": "chi tieu", "targets": "chi tieu", "target": "muc tieu", "national": "toan quoc",
+    "nationwide": "toan quoc", "country": "toan quoc", "average": "", "difficult": "kho khan",
+    "difficulties": "kho khan", "proposals": "de xuat", "recommendations": "kien nghi",
+    "equipment": "trang thiet bi", "infrastructure": "co so ha tang", "training": "dao tao",
+    "human": "nhan luc", "resources": "nhan luc", "dengue": "sot xuat huyet", "monkeypox": "dau mua khi",
+    "epidemic": "dich", "epidemics": "dich", "disease": "benh", "diseases": "benh",
+}
+_ENGLISH_MARKERS = frozenset(
+    "the what which who when where how many much is are was were did does of in hospital "
+    "director number rate percentage please list name".split()
+)
+_ENGLISH_WORDS = frozenset(GLOSSARY) | _ENGLISH_MARKERS | frozenset(
+    "and or to at on for by with from its their there this that has have had be been according "
+    "report reports tell me mr mrs ms dr province district commune".split()
+)
+
+# Heads after which a proper name follows ("Bệnh viện Bãi Cháy", "huyện Tiên Du").
+_FACILITY_HEADS = (
+    "benh vien", "trung tam y te", "trung tam kiem soat benh tat", "trung tam", "tram y te",
+    "so y te", "ttyt", "tyt", "phong kham", "khu vuc", "tinh", "huyen", "xa", "thanh pho", "tp",
+    "thi xa", "quan", "thi tran", "phuong",
+)
+_HEAD_WORDS = frozenset(t for h in _FACILITY_HEADS for t in h.split())
+
+
+def _head_ends_at(folded: list[str], k: int) -> bool:
+    """Whether a facility/place head phrase ends right before token k ("Bệnh viện | Bãi Cháy")."""
+    return any(k >= len(h.split()) and folded[k - len(h.split()) : k] == h.split() for h in _FACILITY_HEADS)
+
+
+def _head_at(folded: list[str], k: int) -> int:
+    """Length of the facility/place head phrase starting at token k (0 when none)."""
+    best = 0
+    for head in _FACILITY_HEADS:
+        h = head.split()
+        if folded[k : k + len(h)] == h:
+            best = max(best, len(h))
+    return best
+# Lower-case words that end a name typed without capitals ("benh vien bai chay KHAM bao nhieu").
+_NAME_STOP = frozenset(
+    """yeu cau de nghi danh gia dinh huong giao ghi chi dao phat bieu ket luan bao cao tiep quan tam xay
+    dung tang cuong chu tri dien ra to chuc tham gia nhan duoc tang giam dat vuot thuc hien ky thuat co da dang se la cua kham chua dat duoc thuc hien to chuc trong nam thang ngay bao nhieu
+    may nao ai gi dau khi o tai va voi cho ve den tu nay do kia the thi ma hay nhu sao khong chua
+    tuyen truc thuoc cac nhung mot so luot tong benh nhan giuong khoa phong bac si duoc dieu
+    duong ty le cong suat hang chuyen da khoa hoi nghi lam viec tham trien khai dau tu
+    giam doc pho chu tich gom bao gom ket qua nhan vien can bo cbcnv ca phau thuat noi ngoai tru
+    soi ung thu y te quy tinh huyen xa vien tram tam trung te lan dot nguoi dan nhan""".split()
+)
+
+# Vietnamese provinces and major cities (folded); a question naming one that no passage names
+# is about something the reports do not cover.
+_PROVINCE_NAMES = """an giang|ba ria vung tau|vung tau|bac giang|bac kan|bac lieu|bac ninh|ben tre|binh dinh|
+    binh duong|binh phuoc|binh thuan|ca mau|can tho|cao bang|da nang|dak lak|dak nong|dien bien|
+    dong nai|dong thap|gia lai|ha giang|ha nam|ha noi|ha tinh|hai duong|hai phong|hau giang|hoa binh|
+    hung yen|khanh hoa|kien giang|kon tum|lai chau|lam dong|lang son|lao cai|long an|nam dinh|
+    nghe an|ninh binh|ninh thuan|phu tho|phu yen|quang binh|quang nam|quang ngai|quang ninh|
+    quang tri|soc trang|son la|tay ninh|thai binh|thai nguyen|thanh hoa|thua thien hue|hue|
+    tien giang|tra vinh|tuyen quang|vinh long|vinh phuc|yen bai|ho chi minh|sai gon"""
+PROVINCES: tuple[tuple[str, ...], ...] = tuple(
+    tuple(p.split()) for p in " ".join(_PROVINCE_NAMES.split()).split("|")
+)
+
+SURNAMES = frozenset(
+    """nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh mac trinh dao
+    luong cao ta ha mai to chu lam thai quach trieu doan vuong tang kieu luu nong hua la lai thach
+    van khuat giap ton tong chau diep kha lo hau doan dam nghiem au""".split()
+)
+
+_YEAR = re.compile(r"(?<![\d/.,])(?:19|20)\d{2}(?![\d/.,])")
+
+
+@dataclass(frozen=True)
+class Entity:
+    """Something the answer's sentence (or its document title) must mention."""
+
+    kind: str  # "year" | "number" | "facility" | "place" | "person" | "name"
+    text: str  # as typed
+    tokens: tuple[str, ...]  # canonical (folded, lower) tokens, matched as a contiguous run
+    start: int = -1  # character offsets in the question
+    end: int = -1
+    head_start: int = -1  # where its head noun begins ("Bệnh viện" of "Bệnh viện Bãi Cháy", "năm" of "năm 2023")
+
+
+@dataclass(frozen=True)
+class QuestionType:
+    """The analysis of one question (or one half of a two-fact question)."""
+
+    kind: Kind
+    two_facts: bool
+    keywords: tuple[str, ...]  # content words as typed, lower-cased
+    keywords_folded: tuple[str, ...]  # the same, canonical folded form (same order and length)
+    weights: tuple[float, ...]  # weight of each keyword (ambiguous folded words count less)
+    entities: tuple[Entity, ...] = ()
+    quantity_kind: QuantityKind | None = None
+    measure: str | None = None  # folded measure noun after "bao nhiêu"/"mấy" ("luot", "giuong")
+    units: tuple[str, ...] = ()  # folded unit heads that satisfy ``measure``
+    english: bool = False
+    accented: bool = False
+    deputy: bool = False  # asks about a "phó" (deputy) rather than the head
+    qwords: tuple[str, ...] = field(default_factory=tuple)  # question-word phrases found (folded)
+
+    @property
+    def bigrams(self) -> list[tuple[str, str]]:
+        """Adjacent keyword pairs, folded."""
+        return list(zip(self.keywords_folded, self.keywords_folded[1:]))
+
+
+def _contains(seq: list[str], phrase: list[str]) -> int:
+    """Start index of ``phrase`` in ``seq`` or -1."""
+    n = len(phrase)
+    for i in range(len(seq) - n + 1):
+        if seq[i : i + n] == phrase:
+            return i
+    return -1
+
+
+def is_english(question: str) -> bool:
+    """A question in English: its lower-case words are ASCII and include English function words.
+
+    Capitalised words are ignored, so "Which centers did Lê Hồng Trung visit?" is still English.
+    """
+    toks = [t for t, _, _ in words(question)]
+    lower = [t for t in toks if not t[:1].isupper() and not t[:1].isdigit()]
+    if not lower or any(has_diacritics(t) for t in lower):
+        return False
+    return sum(t.lower() in _ENGLISH_MARKERS for t in toks) >= 2
+
+
+def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool, english: bool, question: str) -> tuple[list[str], list[str]]:
+    """Kinds present (in priority order) and the question-word phrases found."""
+    found: dict[str, list[str]] = {}
+    for kind, phrases in _QWORDS.items():
+        for phrase in phrases:
+            p = phrase.split()
+            i = _contains(folded_tokens, p)
+            if i < 0:
+                continue
+            if phrase == "may" and accented and raw_tokens[i] != "mấy":
+                continue  # "máy" (machine) is not "mấy" (how many)
+            if phrase == "ai" and accented and raw_tokens[i] != "ai":
+                continue
+            if phrase == "rate" and not english:
+                continue
+            if phrase == "vi nao" and i > 0 and folded_tokens[i - 1] == "don":
+                continue  # "đơn vị nào" asks for a unit, not a person
+            if phrase in ("may", "bao nhieu") and i + 1 < len(folded_tokens) and folded_tokens[i + 1] in ("gio",):
+                continue
+            found.setdefault(kind, []).append(phrase)
+    # "… ở đâu?" typed without accents is "o dau"; a bare "đâu" at the end also asks where.
+    if "place" not in found and folded_tokens and folded_tokens[-1] == "dau":
+        if not accented or raw_tokens[-1] == "đâu":
+            found.setdefault("place", []).append("dau")
+    # "Giám đốc Sở Y tế nào", "lãnh đạo nào", "những Phó Giám đốc nào": a person.
+    # "những X nào", "các X nào" (a list), "X nào" after a facility word (a place).
+    for i, tok in enumerate(folded_tokens):
+        if tok == "nao" and i > 0:
+            window = folded_tokens[max(0, i - 5) : i]
+            joined = " ".join(window)
+            if re.search(r"\b(giam doc|lanh dao|chu tich|bi thu|truong phong|truong khoa|bac si|can bo lanh dao|dong chi)\b", joined) and not re.search(
+                r"\b(don vi|benh vien|trung tam|tram|co so|khu vuc|huyen|tinh|xa|ky thuat|linh vuc|noi dung|van de|nhiem vu)\b", " ".join(window[-2:])
+            ):
+                found.setdefault("person", []).append("chuc danh nao")
+            elif "nhung" in window or "cac" in window:
+                found.setdefault("list", []).append("nhung nao")
+    # Yes/no: "có … không?" / "đã … chưa?" / English auxiliaries first.
+    stripped = question.strip().rstrip("?!. ").lower()
+    folded_q = fold(stripped)
+    if re.search(r"\b(khong|chua)$", folded_q) and re.search(r"\b(co|da|duoc)\b", folded_q):
+        found.setdefault("yesno", []).append("co khong")
+    if english and "place" not in found and re.search(
+        r"\b(which|what)\b(?:\s+[a-z-]+){0,3}\s+(hospitals?|centers?|centres?|units?|facilit(?:y|ies)|provinces?|districts?|stations?|communes?|regions?)\b",
+        folded_q,
+    ):
+        found.setdefault("place", []).append("which unit")
+    if english and re.match(r"(is|are|was|were|does|do|did|has|have|had|can|could|will)\b", folded_q):
+        if not any(k in found for k in ("date", "person", "place", "quantity")):
+            found.setdefault("yesno", []).append("aux")
+    # plural "những … nào" over units asks for a list, not one place
+    if "place" in found and "list" in found and "nhung nao" in found["list"]:
+        del found["place"]
+    kinds = [k for k in _KIND_PRIORITY if k in found]
+    qwords = [p for k in kinds for p in found[k]]
+    return kinds, qwords
+
+
+def _quantity_kind(folded: str, english: bool) -> QuantityKind | None:
+    if re.search(r"\b(ty le|ti le|phan tram|cong suat|percent|percentage|proportion|share)\b", folded) or "%" in folded:
+        return "percent"
+    if english and re.search(r"\brate\b", folded) and not re.search(r"\bper\b", folded):
+        return "percent"
+    if re.search(r"\b(tang|giam|increase|decrease|grow|grew|rose|fell)\b.*\b(bao nhieu|how much|how many|by)\b", folded) or re.search(
+        r"\b(bao nhieu|how much)\b.*\b(tang|giam|increase|decrease)\b", folded
+    ):
+        return "change"
+    if re.search(r"\b(van dan|per 10|tren 1 van|/1 van|muoi nghin dan|10000 dan|10.000 dan|per capita)\b", folded):
+        return "rate"
+    return "count"
+
+
+# Words that follow "bao nhiêu" without being its noun ("bao nhiêu phần trăm", "là bao nhiêu", "bao nhiêu so với").
+_NOT_NOUN = frozenset(
+    """phan tram la so voi tren duoc dat tang giam vao trong nam o tai cua hon the nhu vay thi con moi
+    cho ke tu den khi va hay nua lan""".split()
+)
+# Accented spelling of the measure nouns whose folded form is ambiguous ("ca"/"cả", "so"/"số").
+_MEASURE_ACCENTED = {"ca": "ca", "so": "số", "may": "mấy", "xa": "xã", "lan": "lần", "nam": "năm", "dot": "đợt", "giai": "giải"}
+# Nouns asked as ordinals: "hạng mấy", "thứ mấy", "quý mấy".
+ORDINAL_HEADS = ("hang", "thu", "quy", "khoa", "cap")
+
+
+def _measure(
+    folded_tokens: list[str],
+    raw_tokens: list[str] | None = None,
+    accented: bool = False,
+    english: bool = False,
+    breaks: list[bool] | None = None,
+) -> tuple[str | None, tuple[str, ...]]:
+    """The measure noun of a quantity question, if it is a known unit ("bao nhiêu giường" → giường).
+
+    ``breaks[k]`` is True when punctuation separates token k from token k-1: a measure noun never
+    lies across it ("bao nhiêu (năm 2023)" has none).
+    """
+    raw_tokens = raw_tokens or folded_tokens
+    breaks = breaks or [False] * len(folded_tokens)
+
+    def typed_as(i: int, folded: str) -> bool:
+        if not accented or folded not in _MEASURE_ACCENTED:
+            return True
+        return raw_tokens[i] == _MEASURE_ACCENTED[folded]
+
+    # ordinal: "xếp hạng mấy", "đứng thứ mấy"
+    for i, tok in enumerate(folded_tokens):
+        if tok in ("may", "bao") and i > 0 and folded_tokens[i - 1] in ORDINAL_HEADS and typed_as(i, tok):
+            if tok == "bao" and folded_tokens[i + 1 : i + 2] != ["nhieu"]:
+                continue
+            return "ordinal", (folded_tokens[i - 1],)
+    joined = " ".join(folded_tokens)
+    if re.search(r"\bgap\b.*\b(bao nhieu|may) lan\b", joined):
+        return None, ()  # "gấp bao nhiêu lần": a ratio, any unit
+    triggers = (["bao", "nhieu"], ["may"], ["how", "many"], ["how", "much"], ["so", "luong"], ["tong", "so"], ["so"])
+    for trig in triggers:
+        i = _contains(folded_tokens, trig)
+        while i >= 0:
+            j = i + len(trig)
+            if all(typed_as(i + k, trig[k]) for k in range(len(trig))):
+                window = range(j, min(len(folded_tokens), j + (5 if english else 1)))
+                if j < len(breaks) and breaks[j]:
+                    window = range(0)
+                for start in window:
+                    for n in (3, 2, 1):
+                        if start + n > len(folded_tokens) or any(breaks[start + 1 : start + n]):
+                            continue
+                        cand = " ".join(folded_tokens[start : start + n])
+                        if cand in MEASURE_UNITS and all(typed_as(start + k, folded_tokens[start + k]) for k in range(n)):
+                            return cand, MEASURE_UNITS[cand]
+                # an unknown noun after "bao nhiêu"/"mấy" ("bao nhiêu công chức") must be the answer's unit
+                if not english and trig[0] in ("bao", "may") and j < len(folded_tokens) and not breaks[j]:
+                    noun = []
+                    for k in range(j, min(len(folded_tokens), j + 2)):
+                        f = folded_tokens[k]
+                        if k > j and breaks[k]:
+                            break
+                        if f in _NOT_NOUN or f in _STOP_FOLDED or f[:1].isdigit() or (accented and raw_tokens[k] in _STOP_ACCENTED):
+                            break
+                        noun.append(f)
+                    if noun:
+                        return " ".join(noun), (" ".join(noun),)
+            nxt = _contains(folded_tokens[j:], trig)
+            i = j + nxt if nxt >= 0 else -1
+    return None, ()
+
+
+def _capitalised(tok: str) -> bool:
+    return tok[:1].isupper() and (len(tok) == 1 or not tok.isupper() or len(tok) <= 2)
+
+
+def extract_entities(question: str, english: bool | None = None) -> list[Entity]:
+    """Years, other numbers, facility/place/person names mentioned in ``question``."""
+    if english is None:
+        english = is_english(question)
+    toks = words(question)
+    raw = [t for t, _, _ in toks]
+    folded = [canon(t) for t in raw]
+    has_caps = any(_capitalised(t) for t in raw[1:] if not t[:1].isdigit())
+    entities: list[Entity] = []
+    covered: set[int] = set()
+
+    def joined(k: int) -> bool:
+        """Token k follows token k-1 with only spaces between (no comma, period, bracket)."""
+        return k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() == ""
+
+    def add(kind: str, i: int, j: int, head: int | None = None) -> None:
+        if j <= i or any(k in covered for k in range(i, j)):
+            return
+        span_text = question[toks[i][1] : toks[j - 1][2]]
+        if head is None:
+            head = i
+            if i > 0 and joined(i) and (
+                (kind == "year" and folded[i - 1] == "nam") or (kind == "place" and folded[i - 1] in ("tinh", "huyen", "tp", "xa"))
+            ):
+                head = i - 1
+        entities.append(Entity(kind, span_text, tuple(folded[i:j]), toks[i][1], toks[j - 1][2], toks[head][1]))
+        covered.update(range(i, j))
+
+    # Numbers and years.
+    for i, t in enumerate(raw):
+        if t[:1].isdigit():
+            glued = toks[i][1] > 0 and question[toks[i][1] - 1] in "-–" and toks[i][1] > 1 and question[toks[i][1] - 2].isalpha()
+            if glued or (toks[i][2] < len(question) and question[toks[i][2]].isalpha()):
+                continue  # "COVID-19", "Covid-19", "5S"
+            if _YEAR.fullmatch(t):
+                add("year", i, i + 1)
+            elif "/" in t and re.fullmatch(r"\d{1,2}/\d{1,2}(?:/\d{4})?", t):
+                add("number", i, i + 1)
+            else:
+                add("number", i, i + 1, head=i - 1 if i > 0 and folded[i - 1] in ("quy", "thu", "lan") else None)
+
+    # Roman numerals after an ordinal word ("lần thứ IX", "quý IV") are numbers too.
+    for i, t in enumerate(raw):
+        if t in _ROMAN_VALUES and t != "V" and i > 0 and folded[i - 1] in ("thu", "quy", "hang", "khoa", "lan"):
+            add("number", i, i + 1, head=i - 1)
+
+    # Provinces (accented questions must match the accents; "hà năm" is not "Hà Nam").
+    accented = has_diacritics(question)
+    for prov in PROVINCES:
+        i = _contains(folded, list(prov))
+        while i >= 0:
+            j = i + len(prov)
+            ok = True
+            if accented:
+                # the typed words must themselves be capitalised or accent-compatible with a name
+                ok = all(_capitalised(raw[k]) for k in range(i, j)) or not has_caps
+            if ok:
+                add("place", i, j)
+            nxt = _contains(folded[j:], list(prov))
+            i = j + nxt if nxt >= 0 else -1
+
+    # Facility / place names after a head noun.
+    i = 0
+    while i < len(folded):
+        head_len = 0
+        for head in _FACILITY_HEADS:
+            h = head.split()
+            if folded[i : i + len(h)] == h and len(h) > head_len:
+                head_len = len(h)
+        if not head_len:
+            i += 1
+            continue
+        j = i + head_len
+        # skip further heads ("Trung tâm Y tế khu vực Mai Châu", "huyện Tiên Du")
+        while True:
+            longer = 0
+            for head in _FACILITY_HEADS:
+                h = head.split()
+                if folded[j : j + len(h)] == h and len(h) > longer:
+                    longer = len(h)
+            if not longer:
+                break
+            j += longer
+        k = j
+        if has_caps:
+            # "Chấn thương Chỉnh hình": the first word capitalised, lower-case words continue the
+            # name until a function word or verb
+            if k < len(raw) and _capitalised(raw[k]) and not raw[k][:1].isdigit() and joined(k):
+                k += 1
+                while k < len(raw) and k - j < 5 and joined(k) and not raw[k][:1].isdigit() and not _head_at(folded, k) and (
+                    _capitalised(raw[k])
+                    or (
+                        k + 1 < len(raw)
+                        and _capitalised(raw[k + 1])
+                        and folded[k] not in _NAME_STOP
+                        and folded[k] not in _STOP_FOLDED
+                    )
+                ):
+                    k += 1
+        elif not english:
+            while k < len(raw) and k - j < 2 and joined(k) and folded[k] not in _NAME_STOP and folded[k] not in _STOP_FOLDED and not raw[k][:1].isdigit():
+                k += 1
+        if k > j:
+            # "Giám đốc Sở Y tế Lê Hồng Trung": a surname-led run of 3+ syllables is a person
+            person = folded[j] in SURNAMES and k - j >= 3 and has_caps
+            add("person" if person else "facility", j, k, None if person else i)
+        i = max(k, i + 1)
+
+    # Person names: a capitalised run that starts with a Vietnamese surname.
+    i = 0
+    while i < len(raw):
+        if _capitalised(raw[i]) and folded[i] in SURNAMES and i not in covered:
+            k = i + 1
+            while k < len(raw) and k - i < 4 and joined(k) and _capitalised(raw[k]) and not raw[k][:1].isdigit() and not _head_at(folded, k):
+                k += 1
+            if k - i >= 2 and not _head_ends_at(folded, i):
+                add("person", i, k)
+                i = k
+                continue
+        i += 1
+
+    # Any other capitalised multi-word run (not at the very start, not an English word).
+    if has_caps:
+        i = 1
+        while i < len(raw):
+            if _capitalised(raw[i]) and i not in covered and not raw[i][:1].isdigit():
+                k = i
+                while k < len(raw) and _capitalised(raw[k]) and k not in covered and not raw[k][:1].isdigit() and (k == i or joined(k)):
+                    k += 1
+                run = [r for r in range(i, k) if not (english and raw[r].lower() in _ENGLISH_WORDS)]
+                run = [r for r in run if folded[r] not in _HEAD_WORDS and raw[r] not in ("Y",)]
+                if len(run) >= 2 and run == list(range(run[0], run[-1] + 1)):
+                    add("name", run[0], run[-1] + 1)
+                i = k
+            else:
+                i += 1
+    return entities
+
+
+# Folded question words whose folded form is also a content word: the accented forms that count.
+_QWORD_ACCENTED: dict[str, frozenset[str]] = {
+    "la": frozenset({"là"}), "gi": frozenset({"gì"}), "nao": frozenset({"nào"}), "khong": frozenset({"không"}),
+    "chua": frozenset({"chưa"}), "ai": frozenset({"ai"}), "may": frozenset({"mấy"}), "moi": frozenset({"mỗi"}),
+    "cu": frozenset({"cứ"}), "khoang": frozenset({"khoảng"}), "dau": frozenset({"đâu"}), "bao": frozenset({"bao"}),
+    "o": frozenset({"ở"}), "tai": frozenset({"tại"}), "so": frozenset({"số"}), "nhieu": frozenset({"nhiêu"}),
+    "ngay": frozenset({"ngày"}), "nam": frozenset({"năm"}), "thang": frozenset({"tháng"}), "ten": frozenset({"tên"}),
+    "hoi": frozenset({"hỏi"}), "biet": frozenset({"biết"}), "luc": frozenset({"lúc"}), "khi": frozenset({"khi"}),
+    "gio": frozenset({"giờ"}), "noi": frozenset({"nơi"}), "ra": frozenset({"ra"}), "sao": frozenset({"sao"}),
+    "the": frozenset({"thế"}), "thi": frozenset({"thì"}), "nhu": frozenset({"như"}),
+    "ca": frozenset({"cả"}),
+}
+
+
+def _keywords(question: str, english: bool, accented: bool, entities: list[Entity] | None = None) -> tuple[list[str], list[str], list[float]]:
+    toks = words(question)
+    raw = [t.lower() for t, _, _ in toks]
+    folded = [canon(t) for t, _, _ in toks]
+    drop = [False] * len(raw)
+    # "Ngoài việc ghi nhận …, ông ấy còn làm gì?": what is excluded is not what is asked
+    m = re.search(r"(?i)\b(ngoài việc|ngoai viec|ngoài|ngoai|besides|apart from|other than)\b[^,;]*[,;]", question)
+    if m:
+        for k, (_, ts, te) in enumerate(toks):
+            if m.start() <= ts and te <= m.end():
+                drop[k] = True
+    # head nouns of named entities ("Bệnh viện" Bãi Cháy, "năm" 2023) are part of the name, not topic
+    for ent in entities or ():
+        for k, (_, ts, te) in enumerate(toks):
+            if ent.head_start <= ts and te <= ent.start:
+                drop[k] = True
+    # remove question-word phrases (longest first)
+    for phrase in _QWORD_PHRASES:
+        p = phrase.split()
+        n = len(p)
+        for i in range(len(folded) - n + 1):
+            if folded[i : i + n] == p and not all(drop[i : i + n]):
+                if accented and any(p[k] in _QWORD_ACCENTED and raw[i + k] not in _QWORD_ACCENTED[p[k]] for k in range(n)):
+                    continue  # "lá", "mới", "máy" are not "là", "mỗi", "mấy"
+                if not english and phrase in ("a", "an", "do", "the", "to", "in", "is", "it", "on", "at", "be", "me", "how", "what", "which", "are", "was", "has", "had", "did", "for", "with", "from", "this", "that", "and", "of", "by"):
+                    continue
+                if phrase in ("tang bao nhieu", "giam bao nhieu", "dat bao nhieu"):
+                    drop[i + 1] = drop[i + 2] = True  # keep "tăng"/"đạt" as content
+                    continue
+                for k in range(i, i + n):
+                    drop[k] = True
+    kw, kwf, wts = [], [], []
+    for i, (r, f) in enumerate(zip(raw, folded)):
+        if drop[i]:
+            continue
+        if english:
+            if f in GLOSSARY:
+                g = GLOSSARY[f]  # "" (a word with no report equivalent) adds nothing
+                if g:
+                    # a multi-word translation stays one keyword ("chuyen tuyen"), matched as a run
+                    kw.append(g)
+                    kwf.append(g)
+                    wts.append(1.0)
+                continue
+            if not f[:1].isdigit() and not _capitalised(toks[i][0]):
+                continue  # an English word we cannot translate can never match a Vietnamese report
+        if accented:
+            if r in _STOP_ACCENTED:
+                continue
+            weight = 1.0
+        else:
+            if f in _STOP_FOLDED:
+                continue
+            weight = AMBIGUOUS_WEIGHT if f in _AMBIGUOUS_FOLDED else 1.0
+        expansion = ABBREVIATIONS.get(f)
+        if expansion:
+            for g in expansion:
+                kw.append(g)
+                kwf.append(g)
+                wts.append(1.0)
+            continue
+        kw.append(r)
+        kwf.append(f)
+        wts.append(weight)
+    # one entry per folded keyword, keeping the highest weight
+    seen: dict[str, int] = {}
+    out_kw, out_kwf, out_w = [], [], []
+    for r, f, w in zip(kw, kwf, wts):
+        if f in seen:
+            out_w[seen[f]] = max(out_w[seen[f]], w)
+            continue
+        seen[f] = len(out_kwf)
+        out_kw.append(r)
+        out_kwf.append(f)
+        out_w.append(w)
+    return out_kw, out_kwf, out_w
+
+
+_TWO_FACT_PATTERNS = re.compile(
+    r"\b(so voi|so sanh|nhieu hon|it hon|cao hon|thap hon|chenh lech|compare|compared|versus|vs|more than|"
+    r"less than|higher than|lower than|difference|tang bao nhieu|giam bao nhieu|tang hay giam)\b"
+)
+
+
+def analyze(question: str) -> QuestionType:
+    """Analyse one question."""
+    question = unicodedata.normalize("NFC", question)
+    english = is_english(question)
+    accented = has_diacritics(question)
+    raw_tokens = [t.lower() for t, _, _ in words(question)]
+    folded_tokens = [canon(t) for t, _, _ in words(question)]
+    kinds, qwords = _find_kinds(folded_tokens, raw_tokens, accented, english, question)
+    folded_q = " ".join(folded_tokens)
+    kind: Kind = kinds[0] if kinds else "other"  # type: ignore[assignment]
+    if kind == "person" and any(e.kind == "person" for e in extract_entities(question, english)):
+        # "Phạm Duy Hưng tặng Bằng khen cho những ai?", "Lê Ngọc Dũng là ai?": the person is
+        # given; the answer is whom/what the sentence says about them
+        kind = "list" if re.search(r"\bnhung ai\b", " ".join(folded_tokens)) else "other"
+    entities = extract_entities(question, english)
+    kw, kwf, wts = _keywords(question, english, accented, entities)
+    qk = _quantity_kind(folded_q, english) if kind == "quantity" else None
+    two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or len(split_question(question)) == 2
+    toks = words(question)
+    breaks = [k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() != "" for k in range(len(toks))]
+    measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
+    if qk == "percent":
+        measure, units = None, ()
+    deputy = bool(re.search(r"\b(pho|deputy|vice)\b", folded_q)) and (not accented or "phó" in question.lower())
+    return QuestionType(
+        kind=kind,
+        two_facts=two,
+        keywords=tuple(kw),
+        keywords_folded=tuple(kwf),
+        weights=tuple(wts),
+        entities=tuple(entities),
+        quantity_kind=qk,
+        measure=measure,
+        units=units,
+        english=english,
+        accented=accented,
+        deputy=deputy,
+        qwords=tuple(qwords),
+    )
+
+
+# Conjunctions that may join two asked facts, strongest first.
+_SPLITS = (
+    re.compile(r"\s*;\s*|\s*,?\s+(?:trong khi(?: đó| do)?|while|whereas)\s+", re.IGNORECASE),
+    re.compile(r"\s*,?\s+(?:và|va|and|cùng với|cung voi|so với|so voi|compared with|compared to|versus|vs\.?)\s+", re.IGNORECASE),
+    re.compile(r"\s*,\s+còn\s+|\s+(?:hay|hoặc|or)\s+", re.IGNORECASE),
+)
+_NAMED_KINDS = ("facility", "place", "name", "person")
+
+
+def split_question(question: str) -> list[str]:
+    """Split a two-fact question into its halves; ``[question]`` when it asks one thing.
+
+    A split is kept only when each half has its own content - a measure or a question word, or
+    only an entity ("Tiên Du", "năm 2022") - or when the halves name different units/places:
+    "chăm sóc và bảo vệ sức khỏe" stays whole; "số lượt khám bệnh và số lượt điều trị nội trú",
+    "Bãi Cháy và Tiên Du" split.
+    """
+    question = unicodedata.normalize("NFC", question).strip()
+    folded_q = " ".join(canon_tokens(question))
+    if re.search(r"\b(tang|giam)\b", folded_q) and re.search(r"\b(bao nhieu|how much|how many|may)\b", folded_q):
+        return [question]  # "tăng bao nhiêu so với năm 2022": one figure, the change
+    for m in (m for rx in _SPLITS for m in rx.finditer(question)):
+        left, right = question[: m.start()].strip(" ,"), question[m.end() :].strip(" ,")
+        if not left or not right:
+            continue
+        if _is_fact_half(left) and _is_fact_half(right):
+            return [left, right]
+        named_l = {e.tokens for e in extract_entities(left) if e.kind in _NAMED_KINDS}
+        named_r = {e.tokens for e in extract_entities(right) if e.kind in _NAMED_KINDS}
+        if named_l and named_r and named_l.isdisjoint(named_r) and len(words(right)) >= 2:
+            return [left, right]
+    return [question]
+
+
+_MEASURE_WORD = re.compile(r"(?<![\wÀ-ỹ])(lượt|số|tỷ lệ|tỉ lệ|công suất|luot|ty le|ti le|cong suat|so luot|so ca)(?![\wÀ-ỹ])", re.IGNORECASE)
+
+
+_FACT_HEAD = re.compile(
+    r"^(?:(?:cho biết|cho biet|so sánh|so sanh|compare|tổng|tong|the)\s+)*(?:số|tổng số|tong so|tỷ lệ|ty le|tỉ lệ|ti le|bao nhiêu|bao nhieu|mấy|công suất|cong suat|"
+    r"ai|who|when|where|how many|how much|what|which|ngày|khi nào|khi nao|ở đâu|o dau|number|rate|giám đốc|giam doc|phó giám đốc|pho giam doc|lượt|luot)(?![\wÀ-ỹ])",
+    re.IGNORECASE,
+)
+
+
+def _is_fact_half(part: str) -> bool:
+    """A half names something on its own: starts like a measure/question, has a question word, or an entity."""
+    if _FACT_HEAD.search(part):
+        return True
+    f = " ".join(canon(t) for t, _, _ in words(part))
+    if re.search(r"\b(bao nhieu|may|ai|nao|gi|khi nao|ngay nao|o dau|how many|how much|who|when|where|which|what)\b", f):
+        return True
+    if _MEASURE_WORD.search(part) and len(words(part)) >= 2:
+        return True
+    ents = extract_entities(part)
+    toks = words(part)
+    # a half made only of an entity ("Tiên Du", "năm 2022", "Bệnh viện Bãi Cháy")
+    ents = [e for e in ents if e.kind not in ("year", "number")]  # "năm 2022" alone is a baseline
+    if ents:
+        ent_tokens = sum(len(e.tokens) for e in ents)
+        rest = [t for t, _, _ in toks if canon(t) not in _HEAD_WORDS and canon(t) not in _STOP_FOLDED]
+        return len(rest) - ent_tokens <= 2
+    return False

@@ -1,0 +1,48 @@
+"""Normalisation and diacritic folding: the one form of a document every offset refers to.
+
+Hand-written because no library does these well for Vietnamese (see rag/text/__init__.py).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Every horizontal whitespace character (NBSP, thin spaces, tabs…) becomes one ASCII space.
+_HSPACE = re.compile(r"[^\S\n]+")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def normalize(text: str) -> str:
+    """NFC, unified line ends, one space for any run of horizontal whitespace, ≤1 blank line.
+
+    Every offset in the index refers to this form of a document, so it must be deterministic.
+    """
+    text = unicodedata.normalize("NFC", text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufeff", "")
+    text = _CONTROL.sub(" ", text)
+    text = _HSPACE.sub(" ", text)
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+def collapse_whitespace(text: str) -> str:
+    """NFC and every whitespace run (newlines included) → one space; for comparing spans."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def fold(text: str) -> str:
+    """Remove Vietnamese diacritics: "Bãi Cháy" → "Bai Chay", "Đ" → "D" (case is kept).
+
+    Length-preserving for NFC input (each precomposed letter maps to one base letter), so
+    offsets computed on the folded form are valid on the original.
+    """
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFC", stripped)
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries any Vietnamese accent or đ."""
+    return fold(text) != text
