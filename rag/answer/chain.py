@@ -66,6 +66,7 @@ class Answer(BaseModel):
     related: list[Citation] = Field(default_factory=list)  # "có thể liên quan": shown, never claimed
     backend: str = "extractive"
     fallback_reason: str | None = None
+    confidence: float = 0.0  # P(the answer is right) from the calibrated scorer (abstention: the best P seen)
     latency_ms: float = 0.0
     # where the time went (not in the JSON contract): "retrieve" (all searches), "searches" (how many)
     timings_ms: dict[str, float] = Field(default_factory=dict)
@@ -199,6 +200,7 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
             citations=[_citation(i + 1, ref) for i, ref in enumerate(ext.citations)],
             related=[_citation(i + 1, ref) for i, ref in enumerate(ext.related)],
             backend="extractive",
+            confidence=round(ext.confidence, 4),
         )
 
     def _llm_answer(

@@ -14,18 +14,18 @@ retrieved and answered on its own, so the two facts may come from two documents)
    questions match) found in the unit; paraphrases ("nằm viện" ≈ "nội trú") and two-syllable words
    the reports also write together ("chuyển tuyến" is not "trực tuyến") count as one group. Entity
    words are not topic (they are checked below), nor is the unit a number must carry.
-3. hard filters, each a reason to abstain: every entity of the question (place, facility, person,
-   year, number) is named by the sentence, its paragraph's previous sentence, the title or the lead
-   - but a title mention does not count when the sentence is about a wider scope ("toàn tỉnh") or
-   about another named unit, and a sentence stating other years never answers for this one; "cả
-   năm" is not answered from "9 tháng"; a typed question (how many / who / when / where) needs a
-   span of that type with the right unit ("bao nhiêu giường" is not answered by "100,4%" nor by
-   "55 giường bệnh/1 vạn dân"), the right role ("Giám đốc Bệnh viện" is not "Giám đốc Sở Y tế")
-   and something the question did not already say; then the coverage floors (``MIN_*``).
+3. features of each unit (:data:`rag.answer.scoring.FEATURES`): coverage, retrieval ranks, whether
+   every entity of the question (place, facility, person, year, number) is named by the sentence,
+   its paragraph's previous sentence, the title or the lead, a wider scope ("toàn tỉnh"), a
+   part-year figure for a full-year question, and for a typed question (how many / who / when /
+   where) the best span of that type with the right unit ("bao nhiêu giường" is not answered by
+   "100,4%" nor by "55 giường bệnh/1 vạn dân"), the right role ("Giám đốc Bệnh viện" is not
+   "Giám đốc Sở Y tế") and something the question did not already say. A calibrated model
+   (:mod:`rag.answer.scoring`, fitted by ``python -m eval.fit_scorer``) turns them into P(the unit
+   answers); the answerer abstains when the best P is under the fitted threshold. Only named
+   conflicts veto a unit outright: a sentence stating other years, or about another named unit.
 4. the best unit's span is bolded and its sentence (or the clauses around the span, for long
    sentences) quoted and cited.
-
-The constants below were calibrated on ``eval/gold.jsonl`` (see ``tests/test_answer.py``).
 """
 
 from __future__ import annotations
@@ -50,26 +50,19 @@ from rag.query.analysis import (
     split_question,
     words,
 )
+from rag.answer.scoring import Scorer, default_scorer
 from rag.text import fold, sentence_spans
 
 NOT_FOUND = "Không tìm thấy thông tin này trong các báo cáo hiện có."
 
 # ---------------------------------------------------------------------------------------------
-# Calibration constants (tuned on eval/gold.jsonl; see tests/test_answer.py for the measurement)
+# Candidate and quote parameters (the answer/abstain decision is the scorer's: rag/answer/scoring.py)
 # ---------------------------------------------------------------------------------------------
 MAX_PASSAGES = 8  # passages considered per (sub-)question
-MIN_TOPIC_COVERAGE = 0.4  # idf-weighted share of the question's topic words the unit must contain
-MIN_TOPIC_COVERAGE_UNTYPED = 0.45  # the same for list / yes-no / other questions (no span to check)
-MIN_COVERAGE_ROLE_MATCH = 0.25  # a person whose title matches the asked role and organisation
 MIN_TOPIC_WEIGHT = 0.5  # below this total topic weight the question is all entities: rely on them
 SENTENCE_CONTEXT_WEIGHT = 0.4  # a keyword found only in another clause of the unit's sentence
 TITLE_CONTEXT_WEIGHT = 0.5  # a keyword found only in the document title / lead
-BIGRAM_BONUS = 0.25  # × share of the question's keyword bigrams found contiguous in the sentence
-RANK_BONUS = 0.1  # × 1/rank of the passage
-SPAN_BONUS = 0.15  # the unit has a span of the requested type
-ENTITY_IN_SENTENCE_BONUS = 0.05  # per question entity named in the sentence itself (not only in context)
 QUOTE_MAX_CHARS = 420  # longer sentences are quoted by the clauses around the answer
-PREV_SPAN_PENALTY = 0.1  # the answer span is in the previous sentence of the paragraph
 LEAD_MAX_CHARS = 400  # how much of a document's beginning counts as its lead (context for entities)
 RELATED_MAX = 3
 
@@ -150,6 +143,8 @@ class Fact:
     quotes: list[tuple[int, int]]
     score: float
     coverage: float
+    confidence: float = 0.0  # P(the answer is right), the scorer's answer model
+    lead: bool = True  # the span is bolded as the answer; False: the quote alone (the span is doubtful)
 
 
 @dataclass
@@ -168,6 +163,7 @@ class ExtractiveAnswer:
     citations: list[QuoteRef]
     related: list[QuoteRef]
     reasons: list[str]
+    confidence: float = 0.0  # the least sure part's P(right); for an abstention, the best P seen
 
 
 # ---------------------------------------------------------------------------------------------
@@ -769,11 +765,14 @@ def _idf(units: list[Unit]) -> Callable[[tuple[str, ...]], float]:
 @dataclass
 class Scored:
     unit: Unit
-    score: float
+    score: float  # P(this unit answers the question), from the calibrated scorer
     coverage: float
     span: Span | None
-    rejected: str | None  # why this unit cannot answer
+    rejected: str | None  # a named conflict that rules the unit out (another year, another unit)
     span_in_prev: bool = False  # the span is in the previous sentence (context)
+    features: dict[str, float] = field(default_factory=dict)
+    doubt: str | None = None  # the strongest reason against the unit (shown when it is below the threshold)
+    confidence: float | None = None  # the answer model's P, for the best unit only
 
 
 def _entity_ok(qt: QuestionType, question: str, unit: Unit) -> str | None:
@@ -805,7 +804,11 @@ def _entity_ok(qt: QuestionType, question: str, unit: Unit) -> str | None:
             if unit.prev_start is not None and year in _years_stated(p.text[unit.prev_start : unit.prev_end]):
                 continue
             return f"year {ent.text} not mentioned"
+        if ent.kind in ("facility", "place", "name", "person"):
+            toks = _name_tokens(ent.text, toks)  # "BV Hữu nghị" is "Bệnh viện Hữu nghị"
         if _contains_run(unit.sent_tokens, toks) or _contains_run(unit.prev_tokens, toks):
+            continue
+        if ent.kind == "number" and any(_number_mentioned(toks, t) for t in (unit.sent_tokens, unit.prev_tokens)):
             continue
         if ent.kind == "number":
             if _contains_run(p.title_tokens, toks):
@@ -835,6 +838,27 @@ def _entity_ok(qt: QuestionType, question: str, unit: Unit) -> str | None:
                 continue
         return f"{ent.kind} {ent.text} not mentioned"
     return None
+
+
+def _name_tokens(text: str, tokens: Sequence[str]) -> list[str]:
+    """A name's tokens with abbreviations expanded and a lone leading head abbreviation kept
+    expanded ("BV Hữu" → benh vien huu), as the reports write them."""
+    expanded = match_tokens(text)
+    return expanded if expanded else list(tokens)
+
+
+def _number_mentioned(number: Sequence[str], sentence_tokens: Sequence[str]) -> bool:
+    """A question's number written otherwise in the sentence: "15" or "15/9" in "15/9/2024",
+    "100" (of "100 nghìn") in "100.000"."""
+    if len(number) != 1 or not number[0][:1].isdigit():
+        return False
+    n = number[0]
+    for t in sentence_tokens:
+        if t.startswith(n + "/") or t.startswith(n + "."):
+            return True
+        if t.isdigit() and n.isdigit() and int(t) in (int(n) * 1000, int(n) * 1_000_000):
+            return True
+    return False
 
 
 def lookup_text(p: Passage) -> str:
@@ -923,8 +947,11 @@ def _unit_satisfies(unit_words: str, before: str, wanted: Sequence[str]) -> bool
         if _contains_run(head, ut):
             return True
     if not head:
+        # the words just before a bare number name what it counts ("số trẻ được tiêm là 7.412"),
+        # but not past another number: "7.412 trẻ em dưới 1 tuổi" does not make "1" a count of children
         btoks = before.split()
-        return any(_contains_run(btoks[-6:], u.split()) for u in wanted)
+        since_number = btoks[max((i for i, t in enumerate(btoks) if t[:1].isdigit()), default=-1) + 1 :]
+        return any(_contains_run(since_number[-6:], u.split()) for u in wanted)
     return False
 
 
@@ -997,7 +1024,9 @@ def _span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=Non
     return True, pref
 
 
-def _score_units(qt: QuestionType, question: str, units: list[Unit]) -> list[Scored]:
+def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Scorer | None = None) -> list[Scored]:
+    """Every unit with its features and calibrated probability, best first (vetoed units last)."""
+    scorer = scorer or default_scorer()
     measure_tokens = (
         {t for t in (qt.measure or "").split() if any(t in u.split() for u in qt.units)}
         if qt.units and qt.measure != "ordinal"
@@ -1012,60 +1041,102 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit]) -> list[Sco
     bigrams = list(zip(qt.keywords_folded, qt.keywords_folded[1:]))
     want_years = any(p in ("nam nao", "what year", "which year") for p in qt.qwords)
     q_role = question_role(question) or (question_role(" ".join(qt.keywords_folded)) if qt.english else None)
+    q_tokens = set(match_tokens(question))
+    typed = qt.kind in ("quantity", "person", "date", "place")
     out: list[Scored] = []
     for u in units:
         p = u.passage
-        unit_set, sent_set = set(u.tokens), set(u.sent_tokens)
-        ctx_set = set(p.title_tokens) | set(p.lead_tokens)
-        total = got = 0.0
-        for g in topic:
-            best_w, best_level = 0.0, 0.0
-            for alt in g.alts:
-                w = g.weight * (sum(idf((t,)) for t in alt) if g.compound else idf(alt))
-                best_w = max(best_w, w)
-                if (len(alt) == 1 and alt[0] in unit_set) or (len(alt) > 1 and _contains_run(u.tokens, alt)):
-                    level = 1.0
-                elif (len(alt) == 1 and alt[0] in sent_set) or (len(alt) > 1 and _contains_run(u.sent_tokens, alt)):
-                    level = SENTENCE_CONTEXT_WEIGHT
-                elif (len(alt) == 1 and alt[0] in ctx_set) or (
-                    len(alt) > 1 and (_contains_run(p.title_tokens, alt) or _contains_run(p.lead_tokens, alt))
-                ):
-                    level = TITLE_CONTEXT_WEIGHT
-                else:
-                    level = 0.0
-                best_level = max(best_level, level * w)
-            total += best_w
-            got += best_level
-        coverage = got / total if total >= MIN_TOPIC_WEIGHT else 1.0
+        coverage, coverage_unit = _coverage(topic, idf, u)
         bigram_cov = sum(1 for a, b in bigrams if _contains_run(u.tokens, (a, b))) / len(bigrams) if bigrams else 0.0
         in_sentence = sum(1 for e in qt.entities if e.kind != "year" and _contains_run(u.sent_tokens, list(e.tokens)))
-        score = coverage + BIGRAM_BONUS * bigram_cov + RANK_BONUS / (p.index + 1) + ENTITY_IN_SENTENCE_BONUS * in_sentence
-        rejected = _entity_ok(qt, question, u) or _period_ok(question, u)
+        entity_issue = _entity_ok(qt, question, u)
+        period_issue = _period_ok(question, u)
+        rejected = entity_issue if entity_issue and _is_conflict(entity_issue) else None
         span: Span | None = None
         in_prev = False
-        if qt.kind in ("quantity", "person", "date", "place"):
+        pref = 0.0
+        if typed:
             best = _best_span(qt, question, u, find_spans(qt.kind, p.text, u.start, u.end, years=want_years), q_role)
             if best is None and qt.kind in ("place", "person") and u.prev_start is not None:
                 # "Đối với Trung tâm Y tế khu vực Lạc Thủy. TS. Lê Hồng Trung … yêu cầu …"
                 best = _best_span(qt, question, u, find_spans(qt.kind, p.text, u.prev_start, u.prev_end or u.prev_start), q_role)
-                if best is not None:
-                    best = (best[0] - PREV_SPAN_PENALTY, best[1])
-                    in_prev = True
-            if best is None:
-                rejected = rejected or f"no {qt.kind} span"
-            else:
-                span = best[1]
-                score += SPAN_BONUS + min(0.0, best[0])
-        floor = MIN_TOPIC_COVERAGE if qt.kind in ("quantity", "person", "date", "place") else MIN_TOPIC_COVERAGE_UNTYPED
-        if span is not None and span.kind == "person" and q_role and q_role[2] and any(
-            _role_matches(q_role, r) and r[2] == q_role[2] for r in span.roles
-        ):
-            floor = MIN_COVERAGE_ROLE_MATCH  # "đứng đầu Bệnh viện …" matched "– Giám đốc, Bệnh viện …"
-        if rejected is None and coverage < floor:
-            rejected = f"topic coverage {coverage:.2f} < {floor}"
-        out.append(Scored(u, score, coverage, span, rejected, in_prev))
+                in_prev = best is not None
+            if best is not None:
+                pref, span = best
+        ranks = (p.doc.metadata or {}).get("ranks") or {}
+        lexical = [r for name, r in ranks.items() if name != "dense" and r]
+        unit_tokens = [t for t in u.tokens if t]
+        features = {
+            "coverage": coverage,
+            "coverage_unit": coverage_unit,
+            "bigram": bigram_cov,
+            "passage_rr": 1.0 / (p.index + 1),
+            "dense_rr": 1.0 / ranks["dense"] if ranks.get("dense") else 0.0,
+            "lexical_rr": 1.0 / min(lexical) if lexical else 0.0,
+            "first_passage": float(p.index == 0),
+            "typed": float(typed),
+            "span": float(span is not None and not in_prev),
+            "span_prev": float(in_prev),
+            "span_pref": max(-1.0, min(0.5, pref)),
+            "no_span": float(typed and span is None),
+            "entities": float(len(qt.entities)),
+            "entities_in_sentence": float(in_sentence),
+            "entity_missing": float(bool(entity_issue) and "not mentioned" in entity_issue and not entity_issue.startswith("year")),
+            "year_missing": float(bool(entity_issue) and entity_issue.startswith("year")),
+            "wider_scope": float(bool(entity_issue) and "wider scope" in entity_issue),
+            "partial_period": float(period_issue is not None),
+            "novelty": sum(1 for t in unit_tokens if t not in q_tokens) / max(1, len(unit_tokens)),
+            "length": math.log1p(u.end - u.start) / 6.0,
+            **{f"kind_{k}": float(qt.kind == k) for k in ("quantity", "person", "date", "place", "list", "other")},
+        }
+        features["coverage_x_span"] = coverage * features["span"]
+        features["coverage_x_first"] = coverage * features["first_passage"]
+        features["coverage_x_no_span"] = coverage * features["no_span"]
+        features["coverage_x_entity_missing"] = coverage * features["entity_missing"]
+        features["dense_x_lexical"] = features["dense_rr"] * features["lexical_rr"]
+        features["span_x_first"] = features["span"] * features["first_passage"]
+        doubt = entity_issue or period_issue or (f"no {qt.kind} span" if typed and span is None else None)
+        out.append(Scored(u, scorer.probability(features), coverage, span, rejected, in_prev, features, doubt))
     out.sort(key=lambda s: (s.rejected is not None, -s.score))
     return out
+
+
+def _coverage(topic: list[KeywordGroup], idf: Callable[[tuple[str, ...]], float], u: Unit) -> tuple[float, float]:
+    """(topic coverage with context, coverage by the unit's own words): idf-weighted shares of the
+    question's topic words; a word found only in another clause or in the title/lead counts less."""
+    p = u.passage
+    unit_set, sent_set = set(u.tokens), set(u.sent_tokens)
+    ctx_set = set(p.title_tokens) | set(p.lead_tokens)
+    total = got = own = 0.0
+    for g in topic:
+        best_w = best_level = best_own = 0.0
+        for alt in g.alts:
+            w = g.weight * (sum(idf((t,)) for t in alt) if g.compound else idf(alt))
+            best_w = max(best_w, w)
+            if (len(alt) == 1 and alt[0] in unit_set) or (len(alt) > 1 and _contains_run(u.tokens, alt)):
+                level = 1.0
+                best_own = max(best_own, w)
+            elif (len(alt) == 1 and alt[0] in sent_set) or (len(alt) > 1 and _contains_run(u.sent_tokens, alt)):
+                level = SENTENCE_CONTEXT_WEIGHT
+            elif (len(alt) == 1 and alt[0] in ctx_set) or (
+                len(alt) > 1 and (_contains_run(p.title_tokens, alt) or _contains_run(p.lead_tokens, alt))
+            ):
+                level = TITLE_CONTEXT_WEIGHT
+            else:
+                level = 0.0
+            best_level = max(best_level, level * w)
+        total += best_w
+        got += best_level
+        own += best_own
+    if total < MIN_TOPIC_WEIGHT:  # the question is all entities: rely on them
+        return 1.0, 1.0
+    return got / total, own / total
+
+
+def _is_conflict(issue: str) -> bool:
+    """A named conflict, always a reason not to answer: the sentence states another year, or is
+    about another named unit than the one asked."""
+    return issue.startswith("the sentence is about ") or issue.endswith("the sentence is about another unit")
 
 
 def _best_span(qt: QuestionType, question: str, u: Unit, candidates: list[Span], q_role) -> tuple[float, Span] | None:
@@ -1153,9 +1224,24 @@ def _fact_from(scored: Scored, qt: QuestionType) -> Fact:
 def _render_fact(fact: Fact, numbers: list[int]) -> str:
     text = fact.unit.passage.text
     quotes = " … ".join(f"“{text[a:b].replace(chr(10), ' ')}” [{n}]" for (a, b), n in zip(fact.quotes, numbers))
-    if fact.span is not None:
+    if fact.span is not None and fact.lead:
         return f"**{fact.span.text}** — {quotes}"
     return quotes
+
+
+LEAD_MIN_PREFERENCE = -0.05  # a span with any doubt (another measure, a change, a rate, in brackets) is not bolded
+
+
+def _sure_lead(scored: Scored, qt: QuestionType) -> bool:
+    """Bold the span only when it is the asked-for thing: found in the unit itself, with no doubt
+    about its measure, unit or role, and for a quantity question that names a measure, a span
+    whose unit is that measure ("bao nhiêu trẻ" is not answered in bold by "dưới 1 tuổi")."""
+    span = scored.span
+    if span is None or scored.span_in_prev or scored.features.get("span_pref", 0.0) < LEAD_MIN_PREFERENCE:
+        return False
+    if span.kind == "quantity" and qt.units and qt.measure != "ordinal":
+        return _unit_satisfies(span.unit, span.before, qt.units) and bool(span.unit)
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1163,17 +1249,35 @@ def _render_fact(fact: Fact, numbers: list[int]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def best_fact(question: str, docs: Sequence[Document], lookup: Lookup | None = None, qt: QuestionType | None = None) -> tuple[Fact | None, list[Scored]]:
-    """The best answering fact for one (sub-)question, or None with the ranked candidates."""
+def best_fact(
+    question: str,
+    docs: Sequence[Document],
+    lookup: Lookup | None = None,
+    qt: QuestionType | None = None,
+    scorer: Scorer | None = None,
+) -> tuple[Fact | None, list[Scored]]:
+    """The best answering fact for one (sub-)question, or None with the ranked candidates.
+
+    None when no unit reaches the scorer's threshold (or every unit names a conflict)."""
     qt = qt or analyze(question)
     passages = _passages(docs, lookup)
     units = _units(passages, by_sentence=qt.kind in ("list", "other", "yesno"))
     if not units:
         return None, []
-    scored = _score_units(qt, question, units)
-    if not scored or scored[0].rejected is not None:
+    scorer = scorer or default_scorer()
+    scored = _score_units(qt, question, units, scorer)
+    open_units = [s for s in scored if s.rejected is None]
+    if not open_units:
         return None, scored
-    return _fact_from(scored[0], qt), scored
+    best = open_units[0]
+    confidence = scorer.confidence(best.features, best.score, open_units[1].score if len(open_units) > 1 else 0.0)
+    best.confidence = confidence
+    if confidence < scorer.threshold:
+        return None, scored
+    fact = _fact_from(best, qt)
+    fact.confidence = confidence
+    fact.lead = _sure_lead(best, qt)
+    return fact, scored
 
 
 def sub_questions(question: str) -> list[str]:
@@ -1266,6 +1370,7 @@ def answer_extractive(
     retrieve: Callable[[str], Sequence[Document]] | None = None,
     docs: Sequence[Document] | None = None,
     lookup: Lookup | None = None,
+    scorer: Scorer | None = None,
 ) -> ExtractiveAnswer:
     """Answer ``question`` from passages: either ``docs`` already retrieved, or ``retrieve(query)``.
 
@@ -1290,10 +1395,18 @@ def answer_extractive(
         ]
     facts: list[Fact | None] = []
     reasons: list[str] = []
+    seen_confidence: list[float] = []
     for part, pdocs in zip(parts, part_docs):
-        fact, scored = best_fact(part, pdocs, lookup)
+        fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
         if fact is None:
-            why = scored[0].rejected if scored else "no passages"
+            top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
+            if top is None:
+                why = "no passages"
+            elif top.rejected:
+                why = top.rejected
+            else:
+                why = f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})"
+                seen_confidence.append(top.confidence or 0.0)
             reasons.append(f"{part}: {why}")
         facts.append(fact)
     # two halves answered by the same quote of the same passage: one fact is enough
@@ -1304,7 +1417,7 @@ def answer_extractive(
     found = [f for f in facts if f is not None]
     if not found:
         related = _related(base_docs, question, lookup)
-        return ExtractiveAnswer(NOT_FOUND, True, [], related, reasons)
+        return ExtractiveAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
 
     citations: list[QuoteRef] = []
     keys: dict[tuple[str, int, int], int] = {}
@@ -1323,7 +1436,7 @@ def answer_extractive(
             numbers.append(keys[key])
         lines.append(_render_fact(fact, numbers))
     text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
-    return ExtractiveAnswer(text, False, citations, [], reasons)
+    return ExtractiveAnswer(text, False, citations, [], reasons, min(f.confidence for f in found))
 
 
 def _interleave(lists: list[list[Document]]) -> list[Document]:

@@ -1,5 +1,5 @@
 """The Answer model and AnswerChain: validation, Runnable interface, LLM path with verification,
-injection, and (with the real index) accuracy and abstention on the gold set."""
+injection, and (with the real index) exact citations over many real questions."""
 
 from __future__ import annotations
 
@@ -386,48 +386,18 @@ def real_chain(retriever):
 
 
 @pytest.mark.skipif(not GOLD.is_file(), reason="eval/gold.jsonl not present")
-def test_gold_accuracy_and_abstention(real_chain, capsys):
-    items = _gold()
-    answerable = [g for g in items if g["category"] != "unanswerable"]
-    unanswerable = [g for g in items if g["category"] == "unanswerable"]
-    correct = wrong = abstained_answerable = abstained_unanswerable = 0
-    failures = []
-    for g in items:
+def test_every_citation_is_exact_against_the_index(real_chain):
+    """Over many real questions (the gold file as a source of questions; its accuracy lives in the
+    eval report, python -m eval.run), every citation and quote is an exact slice of its document
+    and an answer always carries a confidence between 0 and 1."""
+    store = real_chain.retriever.store
+    for g in _gold():
         answer = real_chain.answer(g["question"], g.get("history") or [])
-        store = real_chain.retriever.store
-        for c in answer.citations + answer.related:  # every citation is exact against the index
+        assert 0.0 <= answer.confidence <= 1.0
+        assert answer.abstained or answer.citations
+        for c in answer.citations + answer.related:
             text = store.document(c.doc_id).text
             assert text[c.start : c.end] == c.text and text[c.quote_start : c.quote_end] == c.quote
-        if g["category"] == "unanswerable":
-            abstained_unanswerable += answer.abstained
-            if not answer.abstained:
-                failures.append(f"answered unanswerable {g['id']}: {answer.answer[:120]}")
-            continue
-        if answer.abstained:
-            abstained_answerable += 1
-            failures.append(f"abstained {g['id']}")
-        elif all(m in answer.answer for m in g["must_contain"]):
-            correct += 1
-        else:
-            wrong += 1
-            failures.append(f"wrong {g['id']}: {answer.answer[:120]}")
-    accuracy = correct / len(answerable)
-    abstentions = abstained_unanswerable + abstained_answerable
-    precision = abstained_unanswerable / abstentions if abstentions else 1.0
-    recall = abstained_unanswerable / len(unanswerable) if unanswerable else 1.0
-    with capsys.disabled():
-        print(
-            f"\n[gold] answer accuracy {correct}/{len(answerable)} = {accuracy:.3f}; wrong {wrong}; "
-            f"abstained on answerable {abstained_answerable}; abstention precision {precision:.3f}, "
-            f"recall {abstained_unanswerable}/{len(unanswerable)} = {recall:.3f}"
-        )
-        for f in failures:
-            print("   ", f)
-    # floors set below the measured values (accuracy 0.95, precision 0.88, recall 1.0 at top_k=5)
-    assert accuracy >= 0.85
-    assert recall >= 0.9
-    assert precision >= 0.75
-    assert wrong <= max(3, len(answerable) // 20)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,212 @@
+"""Refit the extractive answerer's calibrated scorer (rag/answer/scoring.py) and write its weights.
+
+    python -m eval.fit_scorer [--precision 0.9] [--out rag/answer/scorer.json] [--check]
+
+Fitting data, never test data: the fitting set ``eval/train/gold.jsonl`` (over its own reports) and
+the **dev** half of ``eval/gold.jsonl`` (:func:`dev_test_split`). For every question (follow-ups
+rewritten with their history, two-fact questions left out: their halves have no labels) the
+top passages are retrieved by the real hybrid retriever over the real index and every candidate
+unit's features computed; a unit is labelled correct when the answer drawn from it would be (:func:`_answers`), never for an
+unanswerable question. A standardised logistic regression (scikit-learn) is fitted on the units; the
+answer model on each question's best unit (its unit P and margin over the runner-up, label: that
+unit is correct), and the abstention threshold is the lowest confidence at which the answered
+questions of the fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.gold import GoldItem, load_gold
+from eval.metrics import contains_answer
+
+ROOT = Path(__file__).resolve().parent.parent
+FIT_SETS = (
+    (ROOT / "eval" / "train" / "gold.jsonl", ROOT / "eval" / "train" / "corpus", "all"),
+    (ROOT / "eval" / "gold.jsonl", ROOT / "corpus", "dev"),
+)
+C = 1.0  # inverse regularisation strength of the logistic regression
+SEED = 0
+PRECISION = 0.8  # stated answer precision on the fitting data; the threshold maximises right decisions above it
+
+
+def dev_test_split(items: Sequence[GoldItem]) -> tuple[list[GoldItem], list[GoldItem]]:
+    """Stratified by category; within each category in id order alternate dev, test (first → dev)."""
+    dev: list[GoldItem] = []
+    test: list[GoldItem] = []
+    seen: dict[str, int] = {}
+    for item in sorted(items, key=lambda i: i.id):
+        n = seen.get(item.category, 0)
+        seen[item.category] = n + 1
+        (dev if n % 2 == 0 else test).append(item)
+    return dev, test
+
+
+def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[tuple[str, list[dict[str, float]], list[int], list[float], bool]]:
+    """(question id, unit features, unit labels, unit veto flags, answerable) per usable question."""
+    from rag.answer.extractive import best_fact, sub_questions
+    from rag.backend import load_retriever
+    from rag.config import get_settings
+    from rag.ingest.local import ingest
+    from rag.query.followup import rewrite
+
+    out = []
+    with tempfile.TemporaryDirectory(prefix="hdyt-fit-") as tmp:
+        settings = get_settings(index_dir=Path(tmp) / "index")
+        report = ingest([corpus], settings, embeddings=embeddings)
+        if report.errors:
+            raise SystemExit(f"error: ingest of {corpus} failed: {report.errors}")
+        retriever = load_retriever(settings)
+        lookup = lambda doc_id: (r.text if (r := retriever.store.document(doc_id)) else None)  # noqa: E731
+        for item in items:
+            question = item.question
+            if item.history:
+                question = rewrite(question, [tuple(t) for t in item.history]) or question
+            if len(sub_questions(question)) > 1:
+                continue
+            docs = retriever.invoke(question)
+            _, scored = best_fact(question, docs, lookup, scorer=scorer)
+            rows, labels, vetoed = [], [], []
+            for s in scored:
+                good = item.category != "unanswerable" and _answers(s, item.must_contain)
+                rows.append(s.features)
+                labels.append(int(good))
+                vetoed.append(float(s.rejected is not None))
+            out.append((item.id, rows, labels, vetoed, item.category != "unanswerable"))
+        retriever.store.close()
+    return out
+
+
+def _answers(scored: Any, must_contain: Sequence[str]) -> bool:
+    """Whether the answer drawn from this unit would be right: its quoted sentence holds every
+    expected string (with the previous sentence only when the span found there is one of them:
+    a unit does not earn its neighbour's answer)."""
+    if not must_contain:
+        return False
+    unit = scored.unit
+    text = unit.sentence
+    if scored.span_in_prev and unit.prev_start is not None:
+        if not any(contains_answer(scored.span.text, m) for m in must_contain):
+            return False
+        text = unit.passage.text[unit.prev_start : unit.prev_end] + " " + text
+    return all(contains_answer(text, m) for m in must_contain)
+
+
+def _top_two(probs: list[float], vetoed: list[float]) -> tuple[int | None, float]:
+    """Index of the best open unit and the runner-up's probability."""
+    order = sorted((i for i, v in enumerate(vetoed) if not v), key=lambda i: -probs[i])
+    if not order:
+        return None, 0.0
+    return order[0], probs[order[1]] if len(order) > 1 else 0.0
+
+
+def _logistic(X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Any:
+    from sklearn.linear_model import LogisticRegression
+
+    from rag.answer.scoring import Logistic
+
+    mean = X.mean(axis=0)
+    scale = X.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=C, max_iter=5000, random_state=SEED).fit((X - mean) / scale, y)
+    return Logistic(names, tuple(mean.round(6)), tuple(scale.round(6)), tuple(model.coef_[0].round(6)), round(float(model.intercept_[0]), 6))
+
+
+def _threshold(confidence: list[float], correct: list[bool], answerable: list[bool], precision: float) -> tuple[float, dict[str, float]]:
+    """The threshold with the most right decisions (right answers + abstentions on unanswerable
+    questions) among those whose answered questions reach ``precision``; what it gives there."""
+    n_answerable = sum(answerable) or 1
+    n_unanswerable = (len(answerable) - sum(answerable)) or 1
+    best: tuple[int, float] | None = None
+    stats: dict[str, float] = {}
+    for t in sorted(set(confidence)):
+        answered = [ok for c, ok in zip(confidence, correct) if c >= t]
+        if not answered or sum(answered) / len(answered) < precision:
+            continue
+        abstained_right = sum(1 for c, a in zip(confidence, answerable) if c < t and not a)
+        score = sum(answered) + abstained_right
+        if best is None or score > best[0]:
+            best = (score, t)
+            stats = {
+                "precision": round(sum(answered) / len(answered), 4),
+                "coverage": round(len(answered) / len(confidence), 4),
+                "accuracy_answerable": round(sum(answered) / n_answerable, 4),
+                "abstention_recall": round(abstained_right / n_unanswerable, 4),
+            }
+    return (best[1] if best else 1.0), stats
+
+
+def fit(precision: float = PRECISION) -> Any:
+    """Fit on the fitting sets and return the :class:`~rag.answer.scoring.Scorer`."""
+    from rag.answer.scoring import ANSWER_FEATURES, FEATURES, Scorer
+    from rag.embeddings import get_embeddings
+
+    embeddings = get_embeddings()
+    examples = []
+    for gold, corpus, part in FIT_SETS:
+        items = load_gold(gold)
+        if part == "dev":
+            items = dev_test_split(items)[0]
+        examples.extend(_examples(items, corpus, embeddings, Scorer.neutral()))
+    examples = [e for e in examples if e[1]]
+    X = np.array([[row[f] for f in FEATURES] for _, rows, _, _, _ in examples for row in rows], dtype=np.float64)
+    y = np.array([label for _, _, labels, _, _ in examples for label in labels])
+    unit = _logistic(X, y, FEATURES)
+    # the answer model: one row per question, the best open unit by the unit model
+    rows, correct, answerable = [], [], []
+    for _, feats, labels, vetoed, can in examples:
+        probs = unit.probabilities(feats)
+        best, runner_up = _top_two(probs, vetoed)
+        if best is None:
+            continue
+        rows.append([probs[best], probs[best] - runner_up] + [feats[best][f] for f in FEATURES])
+        correct.append(bool(labels[best]))
+        answerable.append(can)
+    answer = _logistic(np.array(rows, dtype=np.float64), np.array(correct, dtype=int), ANSWER_FEATURES)
+    confidence = [answer.probability(dict(zip(ANSWER_FEATURES, r))) for r in rows]
+    threshold, stats = _threshold(confidence, correct, answerable, precision)
+    meta = {
+        "fitted_on": ["eval/train/gold.jsonl", "eval/gold.jsonl (dev half)"],
+        "questions": len(examples),
+        "units": int(len(y)),
+        "positive_units": int(y.sum()),
+        "target_precision": precision,
+        "at_threshold": stats,
+        "C": C,
+    }
+    return Scorer(unit, answer, round(threshold, 4), meta)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rag.answer.scoring import WEIGHTS, Scorer
+
+    p = argparse.ArgumentParser(prog="python -m eval.fit_scorer", description=__doc__.splitlines()[0])
+    p.add_argument("--precision", type=float, default=PRECISION, help="answer precision the threshold must reach on the fitting data")
+    p.add_argument("--out", type=Path, default=WEIGHTS, help=f"where to write the weights (default {WEIGHTS})")
+    p.add_argument("--check", action="store_true", help="refit and compare with --out instead of writing it")
+    args = p.parse_args(argv)
+    scorer = fit(args.precision)
+    if args.check:
+        shipped = Scorer.load(args.out)
+        same = (
+            all(a.features == b.features and np.allclose(a.coef, b.coef, atol=1e-3) for a, b in ((shipped.unit, scorer.unit), (shipped.answer, scorer.answer)))
+            and abs(shipped.threshold - scorer.threshold) < 1e-3
+        )
+        print("weights match the refit" if same else "weights differ from the refit", file=sys.stderr)
+        return 0 if same else 1
+    scorer.save(args.out)
+    print(json.dumps(scorer.meta, ensure_ascii=False, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The calibrated answer scorer: which unit answers, and how likely that answer is right.
+
+Replaces the hand-tuned coverage floors and most vetoes of the extractive answerer with two small
+logistic regressions, fitted by ``python -m eval.fit_scorer`` on the fitting questions (eval/train)
+and the dev half of eval/gold.jsonl:
+
+* the **unit model** ranks the candidate units of a question (every clause or sentence of the top
+  passages) by P(this unit holds the answer), from the features of :data:`FEATURES` computed by
+  :mod:`rag.answer.extractive`;
+* the **answer model** gives P(the best unit's answer is right) from that unit's features, its
+  unit-model probability and its margin over the runner-up (:data:`ANSWER_FEATURES`): the
+  answer's confidence. The answerer abstains below ``threshold``, chosen on the fitting data for a
+  stated answer precision.
+
+The weights live in ``scorer.json`` beside this module (JSON, no pickle); inference is two dot
+products and sigmoids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+WEIGHTS = Path(__file__).resolve().parent / "scorer.json"
+
+# Every feature is a float in a small range; booleans are 0/1. Order is the weight vector's.
+FEATURES: tuple[str, ...] = (
+    "coverage",  # idf-weighted share of the question's topic words in the unit (context counts less)
+    "coverage_unit",  # the same, words of the unit itself only
+    "bigram",  # share of the question's keyword bigrams found contiguous in the unit
+    "passage_rr",  # 1 / rank of the passage in the fused list
+    "dense_rr",  # 1 / rank of the passage in the dense list (0 when not in it)
+    "lexical_rr",  # 1 / best rank of the passage in the BM25 lists (0 when in neither)
+    "first_passage",  # the unit is in the top passage
+    "typed",  # the question asks for a typed span (quantity, person, date, place)
+    "span",  # typed, and the unit has an acceptable span of that type
+    "span_prev",  # typed, and the span is only in the previous sentence of its paragraph
+    "span_pref",  # preference of the chosen span (unit, role, change… agreement; ≤ 0 when doubtful)
+    "no_span",  # typed, and no acceptable span
+    "entities",  # how many entities the question names
+    "entities_in_sentence",  # how many of them the sentence itself names
+    "entity_missing",  # an entity of the question is named nowhere in the unit's context
+    "year_missing",  # the question's year is not stated for this unit
+    "wider_scope",  # the sentence speaks of a wider scope than the named unit (toàn tỉnh…)
+    "partial_period",  # a full-year question, a part-year figure
+    "novelty",  # share of the unit's words that the question does not already contain
+    "length",  # log of the unit's length in characters, scaled
+    "kind_quantity",
+    "kind_person",
+    "kind_date",
+    "kind_place",
+    "kind_list",
+    "kind_other",
+    "coverage_x_span",  # interactions a linear model cannot form itself
+    "coverage_x_first",
+    "coverage_x_no_span",
+    "coverage_x_entity_missing",
+    "dense_x_lexical",
+    "span_x_first",
+)
+ANSWER_FEATURES: tuple[str, ...] = ("unit_p", "margin", *FEATURES)
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """Standardised logistic regression: P = σ(b + Σ wᵢ (xᵢ − μᵢ) / sᵢ)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        z = self.intercept
+        for name, mu, s, w in zip(self.features, self.mean, self.scale, self.coef):
+            z += w * ((float(values.get(name, 0.0)) - mu) / s)
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:
+        return [self.probability(r) for r in rows]
+
+    @classmethod
+    def neutral(cls, features: tuple[str, ...]) -> Logistic:
+        """P = 0.5 for everything (features are still computed: what the fitting script needs)."""
+        n = len(features)
+        return cls(features, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Logistic:
+        names = tuple(data["features"])
+        arrays = [tuple(float(x) for x in data[k]) for k in ("mean", "scale", "coef")]
+        if any(len(a) != len(names) for a in arrays) or any(s <= 0 for s in arrays[1]):
+            raise ValueError("scorer weights: mean, scale and coef must match the features (scale > 0)")
+        return cls(names, *arrays, float(data["intercept"]))
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The unit model, the answer model and the abstention threshold."""
+
+    unit: Logistic
+    answer: Logistic
+    threshold: float  # answer when the answer model's P is at least this
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        """P(this unit holds the answer)."""
+        return self.unit.probability(values)
+
+    def confidence(self, best: Mapping[str, float], best_p: float, runner_up_p: float) -> float:
+        """P(the answer drawn from the best unit is right)."""
+        return self.answer.probability({**best, "unit_p": best_p, "margin": best_p - runner_up_p})
+
+    @classmethod
+    def neutral(cls) -> Scorer:
+        return cls(Logistic.neutral(FEATURES), Logistic.neutral(ANSWER_FEATURES), 0.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unit": self.unit.to_json(), "answer": self.answer.to_json(), "threshold": self.threshold, "meta": self.meta}
+
+    def save(self, path: Path = WEIGHTS) -> None:
+        path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Scorer:
+        return cls(Logistic.from_json(data["unit"]), Logistic.from_json(data["answer"]), float(data["threshold"]), dict(data.get("meta", {})))
+
+    @classmethod
+    def load(cls, path: Path = WEIGHTS) -> Scorer:
+        return cls.from_json(json.loads(path.read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def default_scorer() -> Scorer:
+    """The shipped weights (``scorer.json``), loaded once."""
+    return Scorer.load(WEIGHTS)
+
+
+__all__ = ["ANSWER_FEATURES", "FEATURES", "Logistic", "Scorer", "WEIGHTS", "default_scorer"]
