@@ -278,7 +278,7 @@ def computation_result(line: str) -> tuple[list[str], str] | None:
 
 
 def unsupported_numbers(answer: str, cited: Sequence[str], computed: Sequence[str] = ()) -> list[str]:
-    """Numbers of ``answer`` that no cited passage contains (as written, whole-number matching).
+    """Numbers of ``answer`` (each once) that no cited passage contains (as written, whole-number matching).
 
     A number is also supported when it is the result of one of the ``computed`` lines ("a − b =
     c", marked as computed by the answerer) whose operands all occur in the cited passages and
@@ -292,7 +292,7 @@ def unsupported_numbers(answer: str, cited: Sequence[str], computed: Sequence[st
         found = computation_result(line)
         if found and all(cited_has(o) for o in found[0]):
             derived.add(found[1])
-    return [n for n in numbers_in(answer) if not cited_has(n) and n not in derived]
+    return [n for n in dict.fromkeys(numbers_in(answer)) if not cited_has(n) and n not in derived]
 
 
 def numbers_faithful(answer: str, cited: Sequence[str], computed: Sequence[str] = ()) -> bool:

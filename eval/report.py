@@ -53,8 +53,8 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns:
 def format_summary_table(summary: dict[str, Any]) -> str:
     """Markdown table: one row per system, the headline metrics as columns."""
     k = summary["k"]
-    header = ["system", "hit@1", f"hit@{k}", "MRR@10", f"evid. recall@{k}", "accuracy", "abst. P", "abst. R",
-              "cit. P", "cit. R", "p50 ms", "p95 ms", "index build s"]
+    header = ["system", "hit@1", f"hit@{k}", "MRR@10", f"evid. recall@{k}", "accuracy", "lead acc.", "abst. P", "abst. R",
+              "cit. P", "cit. R", "num. faithful", "p50 ms", "p95 ms", "index build s"]
     rows = []
     retrieval_only = False
     for name in _systems(summary):
@@ -65,8 +65,8 @@ def format_summary_table(summary: dict[str, Any]) -> str:
             mark, retrieval_only = " †", True
         rows.append([
             s["label"], fmt(o["hit@1"]), fmt(o[f"hit@{k}"]), fmt(o["mrr@10"]), fmt(o[f"evidence_recall@{k}"]),
-            fmt(o["accuracy"]), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
-            fmt(o["citation_precision"]), fmt(o["citation_recall"]),
+            fmt(o["accuracy"]), fmt(o.get("lead_accuracy")), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
+            fmt(o["citation_precision"]), fmt(o["citation_recall"]), fmt(o.get("number_faithfulness")),
             fmt(o["latency_p50_ms"], 1) + mark, fmt(o["latency_p95_ms"], 1) + mark,
             fmt(s.get("index_build_s"), 1),
         ])
@@ -94,13 +94,15 @@ def format_category_table(summary: dict[str, Any], system: str) -> str:
     """Markdown table of one system's metrics per category."""
     k = summary["k"]
     s = summary["systems"][system]
-    header = ["category", "n", "hit@1", f"hit@{k}", "MRR@10", "accuracy", "abst. P", "abst. R", "cit. P", "cit. R", "p50 ms"]
+    header = ["category", "n", "hit@1", f"hit@{k}", "MRR@10", "accuracy", "lead acc.", "abst. P", "abst. R", "cit. P",
+              "cit. R", "num. faithful", "p50 ms"]
     rows = []
     for cat, o in s["per_category"].items():
         rows.append([
             cat, str(o["n"]), fmt(o["hit@1"]), fmt(o[f"hit@{k}"]), fmt(o["mrr@10"]), fmt(o["accuracy"]),
-            fmt(o["abstention_precision"]), fmt(o["abstention_recall"]), fmt(o["citation_precision"]),
-            fmt(o["citation_recall"]), fmt(o["latency_p50_ms"], 1),
+            fmt(o.get("lead_accuracy")), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
+            fmt(o["citation_precision"]), fmt(o["citation_recall"]), fmt(o.get("number_faithfulness")),
+            fmt(o["latency_p50_ms"], 1),
         ])
     return md_table(header, rows)
 

@@ -140,20 +140,20 @@ def suite_summary(specs: list[EvalSet], runs: dict[str, SystemRun], k: int, fold
             "sets": sets, "skipped": skipped}
 
 
-def run_suite(args: argparse.Namespace) -> int:
-    """``--suite``: evaluate the chosen sets, print the table, write the report and JSON."""
+def run_suite(args: argparse.Namespace, root: Path = ROOT) -> int:
+    """``--suite``: evaluate the chosen sets of the checkout at ``root``, print the table, write the report and JSON."""
     from eval.suite_report import format_suite_table, write_suite_report
 
     def say(msg: str) -> None:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
-    available = default_sets(ROOT, args.viquad)
+    available = default_sets(root, args.viquad)
     skipped: dict[str, str] = {}
     specs: list[EvalSet] = []
     for name in args.sets:
         if name not in available:
-            where = args.viquad or f"{ROOT.parent / 'shared' / VIQUAD_SUBDIR}"
+            where = args.viquad or root.parent / "shared" / VIQUAD_SUBDIR
             skipped[name] = f"not found: {where} (needs gold.jsonl and corpus/)"
             print(f"skipping {name}: {skipped[name]}", file=sys.stderr)
             continue
