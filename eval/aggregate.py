@@ -66,7 +66,9 @@ def aggregate(records: Sequence[dict[str, Any]], k: int, answers: bool = True) -
         accuracy=M.mean(r["correct"] for r in answerable),
         abstention_precision=precision,
         abstention_recall=recall,
-        citation_precision=M.safe_ratio(sum(r["citation_relevant"] for r in answerable), sum(r["citation_total"] for r in answerable)),
+        citation_precision=M.safe_ratio(
+            sum(r["citation_relevant"] for r in answerable), sum(r["citation_total"] for r in answerable)
+        ),
         citation_recall=M.safe_ratio(sum(r["evidence_cited"] for r in answerable), sum(r["evidence_total"] for r in answerable)),
         n_errors=sum(1 for r in records if r.get("error")),
         n_answered=len(answered),

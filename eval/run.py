@@ -53,7 +53,7 @@ __all__ = ["SYSTEM_LABELS", "TARGETS", "aggregate", "check_targets", "main", "pa
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m eval.run", description=__doc__.splitlines()[0])
-    p.add_argument("--gold", type=Path, default=None, help="gold questions (JSONL, eval/gold.py format); required without --suite")
+    p.add_argument("--gold", type=Path, default=None, help="gold questions (JSONL, eval/gold.py format; not with --suite)")
     p.add_argument("--corpus", type=Path, default=None, help="documents to index (default: settings corpus_dir, corpus/)")
     p.add_argument("--index", type=Path, default=None, help="use this built index instead of building one from --corpus")
     p.add_argument("--json", type=Path, default=None, help="write the summary metrics here")
@@ -66,8 +66,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--split", choices=SPLITS, default=None, help="only the dev or the test half of --gold (eval/split.py)")
     p.add_argument("--fold-questions", action="store_true", help="ask every question without its diacritics (rag.text.fold)")
     p.add_argument("--suite", action="store_true", help="evaluate every set side by side, each over its own index")
-    p.add_argument("--sets", default=",".join(SET_NAMES), help=f"sets of --suite, comma-separated (default {','.join(SET_NAMES)})")
-    p.add_argument("--viquad", type=Path, default=None, help="folder of the viquad set (default: <repo>/../shared/benchmarks/viquad-train)")
+    p.add_argument("--sets", default=",".join(SET_NAMES), help="sets of --suite, comma-separated (default: all)")
+    p.add_argument("--viquad", type=Path, default=None, help="viquad folder (default <repo>/../shared/benchmarks/viquad-train)")
     args = p.parse_args(argv)
     if args.k < 1:
         p.error("--k must be at least 1")

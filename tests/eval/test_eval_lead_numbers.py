@@ -18,7 +18,8 @@ def test_lead_is_the_bold_outside_quotes():
     assert M.lead_spans(answer) == ["7.412 ca"]
     assert M.lead_spans("“**trong trích dẫn**” [1]") == []
     assert M.lead_spans("Không có chữ đậm [1]") == []
-    assert M.lead_spans("**Bệnh viện Bãi Cháy** và **Trung tâm Y tế Tiên Du**") == ["Bệnh viện Bãi Cháy", "Trung tâm Y tế Tiên Du"]
+    two = "**Bệnh viện Bãi Cháy** và **Trung tâm Y tế Tiên Du**"
+    assert M.lead_spans(two) == ["Bệnh viện Bãi Cháy", "Trung tâm Y tế Tiên Du"]
 
 
 def test_lead_below_one_is_a_miss_when_7412_was_asked_even_if_the_quote_has_it():
@@ -77,7 +78,8 @@ def test_a_computed_result_is_supported_only_when_its_operands_are_cited_and_it_
     answer = "**2.345 ca** — 12.345 − 10.000 = 2.345 [1]"
     assert M.unsupported_numbers(answer, cited) == ["2.345"]  # not marked as computed
     assert M.numbers_faithful(answer, cited, ["12.345 − 10.000 = 2.345"])
-    assert M.unsupported_numbers(answer, ["Năm 2023 có 12.345 ca."], ["12.345 − 10.000 = 2.345"]) == ["2.345", "10.000"]  # in answer order
+    one_cited = ["Năm 2023 có 12.345 ca."]
+    assert M.unsupported_numbers(answer, one_cited, ["12.345 − 10.000 = 2.345"]) == ["2.345", "10.000"]  # answer order
     wrong = "**2.355 ca** — 12.345 − 10.000 = 2.355 [1]"
     assert M.unsupported_numbers(wrong, cited, ["12.345 − 10.000 = 2.355"]) == ["2.355"]
 

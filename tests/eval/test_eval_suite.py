@@ -53,9 +53,11 @@ def test_every_set_is_evaluated_over_its_own_index_and_dev_test_share_one(suite_
     assert "viquad" in summary["skipped"] and "no-viquad" in summary["skipped"]["viquad"]
     dev, test, extra = (summary["sets"][n] for n in ("dev", "test", "extra"))
     # the split: g1, g2 to dev (first of each category), g3, g4 to test
-    ids = {n: [json.loads(line)["id"] for line in (out / "rep" / f"per_question_{n}.jsonl").read_text(encoding="utf-8").splitlines()]
-           for n in ("dev", "test", "extra")}
-    assert ids == {"dev": ["g1", "g2"], "test": ["g3", "g4"], "extra": ["x1"]}
+    def ids(name: str) -> list[str]:
+        lines = (out / "rep" / f"per_question_{name}.jsonl").read_text(encoding="utf-8").splitlines()
+        return [json.loads(line)["id"] for line in lines]
+
+    assert (ids("dev"), ids("test"), ids("extra")) == (["g1", "g2"], ["g3", "g4"], ["x1"])
     assert dev["info"]["shared_index_with"] == ["test"] and test["info"]["shared_index_with"] == ["dev"]
     assert dev["index_build_s"] == test["index_build_s"] and extra["info"]["shared_index_with"] == []
     for s in (dev, test, extra):
