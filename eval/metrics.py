@@ -12,6 +12,7 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 
 from rag.text import collapse_whitespace
@@ -22,17 +23,25 @@ __all__ = [
     "answer_correct",
     "citation_precision",
     "citation_recall",
+    "computation_result",
     "contains_answer",
     "evidence_ranks",
     "evidence_recall_at_k",
     "first_evidence_rank",
     "hit_at_k",
+    "lead_correct",
+    "lead_spans",
     "mean",
     "norm",
+    "numbers_faithful",
+    "numbers_in",
+    "parse_vn_number",
     "passage_has_evidence",
     "percentile",
     "reciprocal_rank",
+    "risk_coverage",
     "safe_ratio",
+    "unsupported_numbers",
 ]
 
 #: Characters that separate groups inside a number: 383.605, 95,25%, 5/1/2024.
@@ -174,6 +183,123 @@ def answer_correct(answer: str, must_contain: Sequence[str], abstained: bool, an
     return all(contains_answer(answer, needle) for needle in must_contain)
 
 
+# --------------------------------------------------------------------------- lead and numbers
+
+_QUOTED = re.compile(r"“[^”]*”|\"[^\"]*\"")
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_MARKER = re.compile(r"\[\d+\]")
+# A number as written: digit groups joined by separators ("383.605", "95,25", "5/1/2024"), not
+# glued to a letter on either side (so "H5N1" is a name, not two numbers).
+_NUMBER = re.compile(r"(?<!\w)\d+(?:[.,/]\d+)*(?![^\W\d_])")
+_OPERAND = r"\d+(?:[.,]\d+)*\s*%?"
+_OPERATORS = {"+": "+", "-": "-", "−": "-", "–": "-", "×": "*", "x": "*", "*": "*", "/": "/", "÷": "/", ":": "/"}
+_COMPUTATION = re.compile(
+    rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*/÷:]\s*{_OPERAND})+)\s*=\s*({_OPERAND})(?![\w])"
+)
+_TERM = re.compile(rf"({_OPERAND})|([-+−–×x*/÷:])")
+
+
+def lead_spans(answer: str) -> list[str]:
+    """The lead of an answer: its bold ``**…**`` spans that lie outside quotes (“…” or "…")."""
+    outside = _QUOTED.sub(" ", answer or "")
+    return [norm(m.group(1)) for m in _BOLD.finditer(outside) if norm(m.group(1))]
+
+
+def lead_correct(answer: str, must_contain: Sequence[str]) -> bool | None:
+    """Whether the lead holds an expected ``must_contain`` string (None: the answer has no lead).
+
+    The same whole-word / whole-number matching as :func:`contains_answer`; one expected string
+    is enough. A lead "dưới 1" is a miss for 7.412 even when the quote after it holds 7.412.
+    """
+    lead = lead_spans(answer)
+    if not lead:
+        return None
+    text = " · ".join(lead)
+    return any(contains_answer(text, needle) for needle in must_contain)
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers written in ``text``, as written, without the ``[n]`` citation markers."""
+    return [m.group(0) for m in _NUMBER.finditer(norm(_MARKER.sub(" ", text or "")))]
+
+
+def parse_vn_number(written: str) -> float:
+    """The value of a number in Vietnamese format: "." groups thousands, "," is the decimal mark."""
+    digits = written.strip().rstrip("%").strip().replace(".", "").replace(",", ".")
+    try:
+        return float(digits)
+    except ValueError as exc:
+        raise ValueError(f"not a number in Vietnamese format: {written!r}") from exc
+
+
+def _evaluate(expression: str) -> float | None:
+    """Value of "a op b op c…" with × and / before + and −; None for a division by zero."""
+    tokens = [(m.group(1), m.group(2)) for m in _TERM.finditer(expression)]
+    terms: list[float] = []
+    sign, value, op = 1.0, 0.0, None
+    for operand, operator in tokens:
+        if operand:
+            x = parse_vn_number(operand)
+            if op is None:
+                value = x
+            elif op == "*":
+                value *= x
+            elif x == 0:
+                return None
+            else:
+                value /= x
+            op = None
+        elif _OPERATORS[operator] in "+-":
+            terms.append(sign * value)
+            sign = 1.0 if _OPERATORS[operator] == "+" else -1.0
+        else:
+            op = _OPERATORS[operator]
+    terms.append(sign * value)
+    return sum(terms)
+
+
+def computation_result(line: str) -> tuple[list[str], str] | None:
+    """(operands, result) of the first "a − b = c" in ``line`` whose arithmetic holds, else None.
+
+    Numbers are read in Vietnamese format; the result must equal the computed value rounded to
+    the decimals written in it ("95,25% − 90,1% = 5,2" holds, "7.412 − 1.000 = 6.400" does not).
+    """
+    for m in _COMPUTATION.finditer(norm(line)):
+        left, result = m.group(1), m.group(2)
+        value = _evaluate(left)
+        if value is None:
+            continue
+        written = result.rstrip("%").strip()
+        decimals = len(written.split(",", 1)[1]) if "," in written else 0
+        if abs(value - parse_vn_number(result)) <= 0.5 * 10.0 ** -decimals + 1e-9:
+            operands = [t.group(1).rstrip("%").strip() for t in _TERM.finditer(left) if t.group(1)]
+            return operands, written
+    return None
+
+
+def unsupported_numbers(answer: str, cited: Sequence[str], computed: Sequence[str] = ()) -> list[str]:
+    """Numbers of ``answer`` (each once) that no cited passage contains (as written, whole-number matching).
+
+    A number is also supported when it is the result of one of the ``computed`` lines ("a − b =
+    c", marked as computed by the answerer) whose operands all occur in the cited passages and
+    whose arithmetic holds.
+    """
+    def cited_has(number: str) -> bool:
+        return any(contains_answer(passage, number) for passage in cited)
+
+    derived: set[str] = set()
+    for line in computed:
+        found = computation_result(line)
+        if found and all(cited_has(o) for o in found[0]):
+            derived.add(found[1])
+    return [n for n in dict.fromkeys(numbers_in(answer)) if not cited_has(n) and n not in derived]
+
+
+def numbers_faithful(answer: str, cited: Sequence[str], computed: Sequence[str] = ()) -> bool:
+    """True when every number in ``answer`` occurs in a cited passage (or is a checked computation)."""
+    return not unsupported_numbers(answer, cited, computed)
+
+
 # --------------------------------------------------------------------------- abstention
 
 
@@ -236,3 +362,26 @@ def percentile(values: Iterable[float], q: float) -> float | None:
     lo, hi = math.floor(pos), math.ceil(pos)
     return data[lo] + (data[hi] - data[lo]) * (pos - lo)
 
+
+
+def risk_coverage(
+    confidence: Sequence[float | None], answered: Sequence[bool], correct: Sequence[bool]
+) -> list[tuple[float, float]]:
+    """The risk–coverage curve: (coverage, accuracy among answered) as answers are kept by confidence.
+
+    The answered questions are sorted by ``confidence`` (highest first; ties keep their order,
+    a missing confidence sorts last); keeping the top m gives coverage m / (all questions) and
+    accuracy = correct ones among those m. The last point is the operating point: every
+    question the system answered. Empty when nothing was answered.
+    """
+    if not len(confidence) == len(answered) == len(correct):
+        raise ValueError("confidence, answered and correct must have the same length")
+    kept = sorted(
+        (i for i, a in enumerate(answered) if a),
+        key=lambda i: (confidence[i] is None, -(confidence[i] or 0.0)),
+    )
+    points, right = [], 0
+    for m, i in enumerate(kept, start=1):
+        right += bool(correct[i])
+        points.append((m / len(answered), right / m))
+    return points

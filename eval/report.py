@@ -42,7 +42,7 @@ def _systems(summary: dict[str, Any]) -> list[str]:
     return [name for name in ROW_ORDER if name in present] + [n for n in present if n not in ROW_ORDER]
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: int = 1) -> str:
     """A Markdown table; the first ``text_columns`` columns are left-aligned, the rest right-aligned."""
     align = ["---" if i < text_columns else "---:" for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
@@ -53,8 +53,8 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], text_columns: i
 def format_summary_table(summary: dict[str, Any]) -> str:
     """Markdown table: one row per system, the headline metrics as columns."""
     k = summary["k"]
-    header = ["system", "hit@1", f"hit@{k}", "MRR@10", f"evid. recall@{k}", "accuracy", "abst. P", "abst. R",
-              "cit. P", "cit. R", "p50 ms", "p95 ms", "index build s"]
+    header = ["system", "hit@1", f"hit@{k}", "MRR@10", f"evid. recall@{k}", "accuracy", "lead acc.", "abst. P", "abst. R",
+              "cit. P", "cit. R", "num. faithful", "p50 ms", "p95 ms", "index build s"]
     rows = []
     retrieval_only = False
     for name in _systems(summary):
@@ -65,12 +65,12 @@ def format_summary_table(summary: dict[str, Any]) -> str:
             mark, retrieval_only = " †", True
         rows.append([
             s["label"], fmt(o["hit@1"]), fmt(o[f"hit@{k}"]), fmt(o["mrr@10"]), fmt(o[f"evidence_recall@{k}"]),
-            fmt(o["accuracy"]), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
-            fmt(o["citation_precision"]), fmt(o["citation_recall"]),
+            fmt(o["accuracy"]), fmt(o.get("lead_accuracy")), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
+            fmt(o["citation_precision"]), fmt(o["citation_recall"]), fmt(o.get("number_faithfulness")),
             fmt(o["latency_p50_ms"], 1) + mark, fmt(o["latency_p95_ms"], 1) + mark,
             fmt(s.get("index_build_s"), 1),
         ])
-    table = _table(header, rows)
+    table = md_table(header, rows)
     first = summary["systems"][_systems(summary)[0]]["overall"]
     note = (
         f"\n\n{summary['n_items']} questions ({first['n_answerable']} answerable, {first['n_unanswerable']} unanswerable)."
@@ -94,15 +94,17 @@ def format_category_table(summary: dict[str, Any], system: str) -> str:
     """Markdown table of one system's metrics per category."""
     k = summary["k"]
     s = summary["systems"][system]
-    header = ["category", "n", "hit@1", f"hit@{k}", "MRR@10", "accuracy", "abst. P", "abst. R", "cit. P", "cit. R", "p50 ms"]
+    header = ["category", "n", "hit@1", f"hit@{k}", "MRR@10", "accuracy", "lead acc.", "abst. P", "abst. R", "cit. P",
+              "cit. R", "num. faithful", "p50 ms"]
     rows = []
     for cat, o in s["per_category"].items():
         rows.append([
             cat, str(o["n"]), fmt(o["hit@1"]), fmt(o[f"hit@{k}"]), fmt(o["mrr@10"]), fmt(o["accuracy"]),
-            fmt(o["abstention_precision"]), fmt(o["abstention_recall"]), fmt(o["citation_precision"]),
-            fmt(o["citation_recall"]), fmt(o["latency_p50_ms"], 1),
+            fmt(o.get("lead_accuracy")), fmt(o["abstention_precision"]), fmt(o["abstention_recall"]),
+            fmt(o["citation_precision"]), fmt(o["citation_recall"]), fmt(o.get("number_faithfulness")),
+            fmt(o["latency_p50_ms"], 1),
         ])
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def format_category_comparison(summary: dict[str, Any]) -> str:
@@ -119,7 +121,7 @@ def format_category_comparison(summary: dict[str, Any]) -> str:
         row += [fmt(summary["systems"][n]["per_category"].get(cat, {}).get(f"hit@{k}")) for n in names if n != "ablation_hybrid"]
         row += [fmt(summary["systems"][n]["per_category"].get(cat, {}).get("accuracy")) for n in answer_systems]
         rows.append(row)
-    return _table(header, rows)
+    return md_table(header, rows)
 
 
 def _short(name: str) -> str:
@@ -147,7 +149,7 @@ def format_failures(records: Sequence[dict[str, Any]], limit: int = 60) -> str:
         ])
     more = f"\n\n… and {len(wrong) - limit} more (see per_question.jsonl)." if len(wrong) > limit else ""
     header = ["id", "category", "what went wrong", "expected", "got", "cited documents", "evidence rank"]
-    return _table(header, rows, text_columns=6) + more
+    return md_table(header, rows, text_columns=6) + more
 
 
 def format_other_issues(records: Sequence[dict[str, Any]], k: int) -> str:
@@ -167,7 +169,7 @@ def format_other_issues(records: Sequence[dict[str, Any]], k: int) -> str:
             rows.append([r["id"], r["category"], "; ".join(issues), "yes" if r["correct"] else "no"])
     if not rows:
         return "None."
-    return _table(["id", "category", "issue", "answer correct"], rows, text_columns=4)
+    return md_table(["id", "category", "issue", "answer correct"], rows, text_columns=4)
 
 
 # --------------------------------------------------------------------------- plots
