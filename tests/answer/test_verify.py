@@ -41,7 +41,7 @@ def passages() -> list[Document]:
         "Bệnh viện đã khám 383605 lượt người [1].",  # without separators
         "Bệnh viện đã khám 383,605 lượt người [1].",  # English thousands separator
         "Tỷ lệ tham gia bảo hiểm y tế đạt trên 95.25% [3].",  # decimal point instead of comma
-        "Hội nghị diễn ra ngày 05/01/2024 [4].",  # zero-padded date
+        "Sở Y tế tổ chức hội nghị ngày 05/01/2024 [4].",  # zero-padded date
         "Nội soi cho trên 46.000 lượt bệnh nhân [1].",  # "46 nghìn" written out
         "Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng [2].",
         "- **383.605** lượt [1]\n- **Lê Ngọc Dũng** [2]",  # bullets and markdown
@@ -122,7 +122,9 @@ def test_number_values_normalise_spellings():
     assert not number_values("95,25") & number_values("9525")
 
 
-def test_names_in_skips_sentence_start_and_acronyms():
-    assert names_in("Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng.") == ["Bãi Cháy", "Lê Ngọc Dũng"]
-    assert names_in("Bệnh Viện đã khám.") == []  # a capitalised sentence start is not a name
-    assert names_in("TTYT và CBCNV đạt chỉ tiêu.") == []
+def test_names_in_keeps_names_of_any_length_and_acronyms():
+    assert names_in("Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng.") == ["Bệnh", "Bãi Cháy", "Lê Ngọc Dũng"]
+    assert names_in("Bệnh Viện đã khám.") == ["Viện"]  # a capitalised sentence start alone is not a name
+    assert names_in("Ông Bình là giám đốc.") == ["Bình"]
+    assert names_in("TTYT và CBCNV đạt chỉ tiêu.") == ["CBCNV"]
+    assert names_in("Bệnh viện hạng II.") == []  # a Roman numeral is a quantity
