@@ -152,7 +152,7 @@ def words_value(words: Sequence[str]) -> int | None:
 def _scan(text: str) -> list[_Tok]:
     """Words, quantities (digits, number words, ordinals, Roman numerals) and boundaries."""
     raw: list[_Tok] = []
-    for m in _TOKEN.finditer(_CITATION.sub(" ", text)):
+    for m in _TOKEN.finditer(_CITATION.sub("\n", text)):  # a marker ends a claim
         if m.group("num"):
             raw.append(_Tok("q", m.group(), frozenset(number_values(m.group()))))
         elif m.group("word"):
@@ -249,7 +249,8 @@ class _Passage:
     text: str  # passage + "\n" + title, NFC
     folded: str
     words: set[str]  # casefolded syllables
-    title_only: set[str]  # content words of the title absent from the passage (the subject, often)
+    title_words: set[str]  # content words of the document title (the subject, often)
+    body_words: set[str]  # content words of the passage itself
     quantities: list[_Quantity]
 
 
@@ -257,7 +258,7 @@ class _Passage:
 class _Quantity:
     values: frozenset[object]
     measure: str
-    window: set[str]  # content words next to it (up to the neighbouring quantities)
+    window: set[str]  # content words of its claim: up to 10 before it in its sentence, its unit after
     sentence: set[str]  # content words of its sentence
     after: list[str]  # the words right after it (its unit)
 
@@ -286,11 +287,12 @@ def _prepare(doc: Document) -> _Passage:
     quantities = []
     for i, t in enumerate(toks):
         if t.kind == "q":
-            before, after = _window(toks, i, 10, 4, stops=("hard", "q"))
+            before, _ = _window(toks, i, 10, 0, stops=("hard",))
+            _, after = _window(toks, i, 0, 4, stops=("hard", "q"))
             whole = _window(toks, i, 60, 60, stops=("hard",))
             quantities.append(_Quantity(t.values, t.measure, _content(before + after), _content(whole[0] + whole[1]), [w.casefold() for w in after[:3]]))
-    body = _content(_WORD.findall(doc.page_content))
-    return _Passage(text, text.casefold(), {w.casefold() for w in _WORD.findall(text)}, _content(_WORD.findall(title)) - body, quantities)
+    words = {w.casefold() for w in _WORD.findall(text)}
+    return _Passage(text, text.casefold(), words, _content(_WORD.findall(title)), _content(_WORD.findall(doc.page_content)), quantities)
 
 
 def verify(answer_text: str, passages: Sequence[Document]) -> VerifiedAnswer:
@@ -317,7 +319,7 @@ def verify(answer_text: str, passages: Sequence[Document]) -> VerifiedAnswer:
     for sentence in _sentences(text):
         cited = sorted({int(x) for m in _CITATION.finditer(sentence) for x in re.split(r"\s*,\s*", m.group(1))})
         body = _CITATION.sub(" ", sentence)
-        toks = _scan(body)
+        toks = _scan(sentence)
         names = names_in(body)
         if not cited:
             if any(t.kind == "q" for t in toks) or names or len(_WORD.findall(body)) > 3:
@@ -344,8 +346,10 @@ def _check_quantity(toks: list[_Tok], i: int, sources: list[_Passage], refs: str
     own = [q for p in sources for q in p.quantities if tok.values & q.values]
     if not tok.values or not own:
         return [f"number {tok.text} not in cited passage {refs}"]
-    before, after = _window(toks, i, 6, 3, stops=("hard", "soft", "q"))
-    claim = _content(before + after) - set().union(*(p.title_only for p in sources))
+    before, _ = _window(toks, i, 8, 0, stops=("hard",))
+    _, after = _window(toks, i, 0, 3, stops=("hard", "soft", "q"))
+    # words only the document titles hold name the subject, not the measure
+    claim = _content(before + after) - (set().union(*(p.title_words for p in sources)) - set().union(*(p.body_words for p in sources)))
     if claim:
         support = max(len(claim & q.window) for q in own)
         rival = max(

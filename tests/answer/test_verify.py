@@ -128,3 +128,67 @@ def test_names_in_keeps_names_of_any_length_and_acronyms():
     assert names_in("Ông Bình là giám đốc.") == ["Bình"]
     assert names_in("TTYT và CBCNV đạt chỉ tiêu.") == ["CBCNV"]
     assert names_in("Bệnh viện hạng II.") == []  # a Roman numeral is a quantity
+
+
+# ---------------------------------------------------------------------------------------------
+# Holes found against a real llama.cpp server (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def more() -> list[Document]:
+    return [
+        _passage("001", "Tổng số lượt khám bệnh: 2.617.843 lượt", after=180),
+        _passage("001", "Là bệnh viện đa khoa hạng I", after=60),
+        _passage("000", "Bệnh viện Chấn thương Chỉnh hình là bệnh viện chuyên khoa, hạng II", after=40),
+        _passage("001", "Bệnh viện đã khám cho trên 383.605 lượt người", after=450),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("Ông Bình là giám đốc bệnh viện [1].", "name “Bình”"),  # one syllable, not in the passage
+        ("Bệnh viện Bãi Cháy là bệnh viện đa khoa hạng II [2].", "number II not in cited passage [2]"),
+        ("Bệnh viện Chấn thương Chỉnh hình là bệnh viện hạng I [3].", "number I not in cited passage [3]"),
+        ("Bệnh viện đã khám cho trên ba trăm nghìn lượt người [1].", "number ba trăm nghìn not in cited passage"),
+        ("Tổng số lượt khám bệnh là 336.709 lượt [1].", "number 336.709 is not about"),  # a real number, another claim
+        ("Công suất giảm mạnh [4].", "words “giảm mạnh”"),  # no number, no name
+        ("Bệnh viện tổ chức hội nghị lần thứ hai [1].", "number thứ hai not in cited passage"),
+    ],
+)
+def test_rejects_the_holes_seen_with_a_small_model(more, answer, problem):
+    verdict = verify(answer, more)
+    assert not verdict.ok
+    assert any(p.startswith(problem) for p in verdict.problems), verdict.problems
+
+
+@pytest.mark.parametrize("answer", ["[1] [2]", "[1][2].", "**[1]**", " \n[1]\n"])
+def test_rejects_answers_that_say_nothing(more, answer):
+    verdict = verify(answer, more)
+    assert verdict.problems == ["the answer says nothing beyond citation markers"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Tổng số lượt khám bệnh là 2.617.843 lượt [1].",
+        "Số lượt điều trị nội trú là 336.709 lượt, bằng 114% so với cùng kỳ năm 2022 [1].",
+        "Bệnh viện Bãi Cháy là bệnh viện đa khoa hạng I [2].",
+        "Bệnh viện Chấn thương Chỉnh hình là bệnh viện chuyên khoa hạng II [3].",
+        "Số lượt điều trị nội trú là ba trăm ba mươi sáu nghìn bảy trăm lẻ chín lượt [1].",  # number in words
+    ],
+)
+def test_accepts_faithful_answers_to_those_passages(more, answer):
+    verdict = verify(answer, more)
+    assert verdict.ok, verdict.problems
+
+
+def test_words_value_reads_vietnamese_numbers():
+    from rag.answer.verify import words_value
+
+    assert words_value("ba trăm ba mươi sáu nghìn bảy trăm lẻ chín".split()) == 336709
+    assert words_value("hai mươi mốt".split()) == 21
+    assert words_value("mười lăm".split()) == 15
+    assert words_value("một triệu hai trăm nghìn".split()) == 1_200_000
+    assert words_value("hai ba".split()) is None  # two digits in a row are not one number
