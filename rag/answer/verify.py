@@ -51,6 +51,7 @@ _NUMBER = re.compile(rf"(?<![\w.,/])\d+(?:[.,]\d+)*(?:/\d+)*%?(?:\s+(?:{_SCALE_R
 _TOKEN = re.compile(rf"(?P<num>{_NUMBER.pattern})|(?P<word>[^\W\d_]+)|(?P<hard>[.;!?\n])|(?P<soft>[,:()–])", re.IGNORECASE)
 _WORD = re.compile(r"[^\W\d_]+")
 _MARKDOWN = re.compile(r"[*_`#>]+")
+_NOT_LETTER_BEFORE, _NOT_LETTER_AFTER = r"(?<![^\W\d_])", r"(?![^\W\d_])"  # "CK" in "CK2", "S" in "5S"
 _ROMAN = re.compile(r"^(?=[IVXL])L?X{0,3}(?:IX|IV|V?I{0,3})$")
 
 
@@ -368,8 +369,8 @@ def _has_name(name: str, passage: _Passage) -> bool:
     """Multi-syllable names compare without case; a single syllable or acronym keeps its case."""
     name = _norm(name)
     if " " in name:
-        return re.search(rf"(?<!\w){re.escape(name.casefold())}(?!\w)", passage.folded) is not None
-    return any(re.search(rf"(?<!\w){re.escape(form)}(?!\w)", passage.text) for form in (name, name.upper()))
+        return re.search(rf"{_NOT_LETTER_BEFORE}{re.escape(name.casefold())}{_NOT_LETTER_AFTER}", passage.folded) is not None
+    return any(re.search(rf"{_NOT_LETTER_BEFORE}{re.escape(form)}{_NOT_LETTER_AFTER}", passage.text) for form in (name, name.upper()))
 
 
 def _sentences(text: str) -> list[str]:

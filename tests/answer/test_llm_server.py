@@ -231,3 +231,26 @@ def test_call_chat_model_returns_the_text_of_a_real_stream(server):
     from langchain_core.messages import HumanMessage
 
     assert call_chat_model(build_chat_model(settings), [HumanMessage(content="x")], 5.0) == "Một hai ba."
+
+
+# -- the HTTP API (real index: slow tier) --------------------------------------------------------
+
+
+def test_api_reports_the_llm_and_can_skip_it(server, corpus_settings):
+    from fastapi.testclient import TestClient
+
+    from rag.service import Assistant
+    from rag.web import create_app
+
+    settings = corpus_settings.model_copy(update={"answer_backend": "openai", "llm_base_url": server.url, "llm_model": "scripted"})
+    server.default = ("answer", "[1] [2]")
+    client = TestClient(create_app(settings, Assistant(settings), ui=False))
+    health = client.get("/api/health").json()
+    assert health["llm"]["reachable"] is True and health["answer_backend"] == "openai"
+    quick = client.post("/api/ask", json={"question": QUESTION, "wait_for_llm": False}).json()
+    assert quick["backend"] == "extractive" and quick["fallback_reason"] is None and "383.605" in quick["answer"]
+    assert server.chat_requests() == 0
+    waited = client.post("/api/ask", json={"question": QUESTION}).json()
+    assert server.chat_requests() == 1
+    assert waited["backend"] == "extractive" and "says nothing" in waited["fallback_reason"]
+    assert waited["answer"] == quick["answer"]
