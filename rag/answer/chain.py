@@ -143,7 +143,7 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         yield result.model_copy(update={"provisional": True})
         yield self.invoke({"question": question, "history": hist}, config)
 
-    def without_llm(self) -> "AnswerChain":
+    def without_llm(self) -> AnswerChain:
         """This chain answering extractively only (the LLM not asked; no fallback_reason)."""
         return AnswerChain(self.retriever, self.settings, None, doc_text=self.doc_text)
 

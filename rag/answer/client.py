@@ -27,6 +27,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field
 
 from rag.errors import RagError
 
@@ -54,7 +55,7 @@ class OpenAICompatibleChat(BaseChatModel):
     timeout: float = 30.0
     max_tokens: int = 256
     temperature: float = 0.0
-    stop: list[str] = []
+    stop: list[str] = Field(default_factory=list)
     retries: int = 1
 
     @property

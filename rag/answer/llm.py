@@ -276,5 +276,15 @@ def llm_health(settings: Settings) -> dict[str, Any]:
     return result
 
 
-__all__ = ["LLMCallError", "LLMTimeoutError", "LLMUnavailableError", "NOT_FOUND", "build_chat_model", "build_messages",
-           "call_chat_model", "is_not_found", "llm_health", "parse_answer"]
+__all__ = [
+    "NOT_FOUND",
+    "LLMCallError",
+    "LLMTimeoutError",
+    "LLMUnavailableError",
+    "build_chat_model",
+    "build_messages",
+    "call_chat_model",
+    "is_not_found",
+    "llm_health",
+    "parse_answer",
+]

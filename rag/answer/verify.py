@@ -385,7 +385,7 @@ def _sentences(text: str) -> list[str]:
     # a marker right after a sentence end ("… lượt. [1]") belongs to that sentence
     merged: list[str] = []
     for piece in out:
-        m = re.match(r"^((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", piece, re.S)
+        m = re.match(r"^((?:\[\d+(?:\s*,\s*\d+)*\]\s*)+)(.*)$", piece, re.DOTALL)
         if merged and m and m.group(1):
             merged[-1] += " " + m.group(1).strip()
             piece = m.group(2)

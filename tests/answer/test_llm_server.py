@@ -91,6 +91,16 @@ def test_markdown_tags_and_labels_are_stripped_before_verification(server, lexic
     assert answer.answer == "Bệnh viện Bãi Cháy đã khám cho trên 383.605 lượt người [1]."
 
 
+def test_an_echoed_prompt_example_is_dropped(server, lexical):
+    from rag.answer.llm import EXAMPLE_ANSWER
+
+    server.script.extend([("answer", f"{EXAMPLE_ANSWER}\n{faithful(lexical)}"), ("answer", EXAMPLE_ANSWER)])
+    kept = chain_for(lexical, settings_for(server)).answer(QUESTION)
+    assert kept.backend == "llm" and "12.480" not in kept.answer and "383.605" in kept.answer
+    only_example = chain_for(lexical, settings_for(server)).answer(QUESTION)
+    assert only_example.backend == "extractive" and "says nothing" in only_example.fallback_reason
+
+
 # -- rejected -----------------------------------------------------------------------------------
 
 
