@@ -347,6 +347,8 @@ def _check_quantity(toks: list[_Tok], i: int, sources: list[_Passage], refs: str
     own = [q for p in sources for q in p.quantities if tok.values & q.values]
     if not tok.values or not own:
         return [f"number {tok.text} not in cited passage {refs}"]
+    if tok.measure == "year":
+        return []  # "năm 2023" dates the claim; it is not the claim's figure
     before, _ = _window(toks, i, 8, 0, stops=("hard",))
     _, after = _window(toks, i, 0, 3, stops=("hard", "soft", "q"))
     # words only the document titles hold name the subject, not the measure

@@ -145,6 +145,23 @@ def test_every_correct_answer_is_accepted(answer):
     assert verdict.ok, verdict.problems
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [  # paraphrases, as an instruct model writes them: connectives, a dating year, "theo báo cáo"
+        "Năm 2023, Bệnh viện Bãi Cháy khám bệnh cho hơn 383.605 lượt người [1].",
+        "Bệnh viện Bãi Cháy có tổng cộng 383.605 lượt khám trong năm 2023 [1].",
+        "Trong năm 2023, bệnh viện đã thực hiện trên 14 nghìn ca phẫu thuật [1].",
+        "Theo báo cáo, tỷ lệ dân số tham gia bảo hiểm y tế đạt trên 95,25% [3].",
+        "Có 2.617.843 lượt khám bệnh trong năm 2023 [5].",
+        "Ông Lê Ngọc Dũng là Giám đốc Bệnh viện Bãi Cháy [2].",
+        "Bệnh viện Bãi Cháy khám 383.605 lượt người, tăng 106,5% so với năm 2022 [1].",
+    ],
+)
+def test_faithful_paraphrases_are_accepted(answer):
+    verdict = verify(answer, PASSAGES)
+    assert verdict.ok, verdict.problems
+
+
 @pytest.mark.parametrize("kind", ["digit", "name", "move", "roman"])
 def test_every_mutant_is_rejected(kind):
     found = mutants(kind)
