@@ -43,6 +43,7 @@ _AMBIGUOUS_ALONE = frozenset(_WORDS["ambiguous_alone"])
 _ORDINAL_PREFIX = frozenset(_WORDS["ordinal_prefix"])
 _ORDINAL_WORDS: dict[str, int] = _WORDS["ordinal_words"]
 _ROMAN_HEADS = frozenset(_WORDS["roman_heads"])
+_COUNTERS = frozenset(_WORDS["counters"])  # "tháng 3": the word before the number is its measure
 _STOP = frozenset(_WORDS["stopwords"])
 
 _CITATION = re.compile(r"\[(\d+(?:\s*[,;–-]\s*\d+)*)\]")
@@ -262,6 +263,7 @@ class _Quantity:
     window: set[str]  # content words of its claim: up to 10 before it in its sentence, its unit after
     sentence: set[str]  # content words of its sentence
     after: list[str]  # the words right after it (its unit)
+    prev: str  # the word right before it, if nothing stands between
 
 
 def _window(toks: list[_Tok], i: int, left: int, right: int, stops: tuple[str, ...]) -> tuple[list[str], list[str]]:
@@ -291,7 +293,8 @@ def _prepare(doc: Document) -> _Passage:
             before, _ = _window(toks, i, 10, 0, stops=("hard",))
             _, after = _window(toks, i, 0, 4, stops=("hard", "q"))
             whole = _window(toks, i, 60, 60, stops=("hard",))
-            quantities.append(_Quantity(t.values, t.measure, _content(before + after), _content(whole[0] + whole[1]), [w.casefold() for w in after[:3]]))
+            prev = toks[i - 1].text.casefold() if i and toks[i - 1].kind == "w" else ""
+            quantities.append(_Quantity(t.values, t.measure, _content(before + after), _content(whole[0] + whole[1]), [w.casefold() for w in after[:3]], prev))
     words = {w.casefold() for w in _WORD.findall(text)}
     return _Passage(text, text.casefold(), words, _content(_WORD.findall(title)), _content(_WORD.findall(doc.page_content)), quantities)
 
@@ -347,6 +350,9 @@ def _check_quantity(toks: list[_Tok], i: int, sources: list[_Passage], refs: str
     own = [q for p in sources for q in p.quantities if tok.values & q.values]
     if not tok.values or not own:
         return [f"number {tok.text} not in cited passage {refs}"]
+    prev = toks[i - 1].text.casefold() if i and toks[i - 1].kind == "w" else ""
+    if prev in _COUNTERS and not any(q.prev == prev for q in own):
+        return [f"number {tok.text} is not a “{prev}” in cited passage {refs}"]
     if tok.measure == "year":
         return []  # "năm 2023" dates the claim; it is not the claim's figure
     before, _ = _window(toks, i, 8, 0, stops=("hard",))
@@ -362,7 +368,7 @@ def _check_quantity(toks: list[_Tok], i: int, sources: list[_Passage], refs: str
         if rival > support or not any(claim & q.sentence for q in own):
             return [f"number {tok.text} is not about “{' '.join(sorted(claim))}” in cited passage {refs}"]
     unit = after[0].casefold() if after else ""
-    if unit and unit not in _STOP and any(q.after for q in own) and not any(unit in q.after for q in own):
+    if unit and (unit not in _STOP or unit in _COUNTERS) and any(q.after for q in own) and not any(unit in q.after for q in own):
         return [f"number {tok.text} is not counted in “{after[0]}” in cited passage {refs}"]
     return []
 

@@ -189,3 +189,12 @@ def test_words_value_reads_vietnamese_numbers():
     assert words_value(["mười", "lăm"]) == 15
     assert words_value(["một", "triệu", "hai", "trăm", "nghìn"]) == 1_200_000
     assert words_value(["hai", "ba"]) is None  # two digits in a row are not one number
+
+
+def test_counters_before_and_after_a_number_must_match():
+    text = "Năm 2024, bệnh viện khám 1.200 lượt trong 6 tháng đầu năm; tháng 9 đã tổ chức 3 đợt tập huấn."
+    passage = [Document(page_content=text, metadata={"title": "Báo cáo 2024"})]
+    assert verify("Bệnh viện khám 1.200 lượt trong 6 tháng đầu năm [1].", passage).ok
+    assert not verify("Bệnh viện khám 1.200 lượt trong 3 tháng đầu năm [1].", passage).ok  # 3 counts đợt
+    assert not verify("Bệnh viện đã tổ chức tập huấn vào tháng 6 [1].", passage).ok  # 6 counts months, not "tháng 6"
+    assert verify("Tháng 9, bệnh viện đã tổ chức 3 đợt tập huấn [1].", passage).ok
