@@ -51,7 +51,12 @@ class Settings(BaseSettings):
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server…)")
     llm_model: str | None = Field(None, description="Model name at that endpoint")
     llm_api_key: SecretStr | None = Field(None, description="Key for that endpoint")
-    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call is abandoned")
+    llm_timeout: float = Field(30.0, gt=0, description="Seconds before an LLM call is abandoned (the whole call, retry included; the connection is closed so the server stops generating)")
+    llm_max_tokens: int = Field(256, gt=0, le=8192, description="Most tokens the LLM may write (sent as max_tokens and max_completion_tokens: servers honour one or the other)")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature of the LLM (0 = deterministic)")
+    llm_stop: list[str] = Field(default_factory=lambda: ["</answer>", "\n\n\n", "\nCâu hỏi:"], max_length=4, description="Stop sequences sent to the LLM (JSON list; OpenAI allows at most 4)")
+    llm_retries: int = Field(1, ge=0, le=1, description="Retries of a failed LLM call (server error, broken reply) when time remains; never after a timeout")
+    llm_probe_ttl: float = Field(60.0, ge=0, description="Seconds /api/health caches whether the LLM answers")
     gguf_path: str | None = Field(None, description="Local GGUF file for llama-cpp-python")
     max_question_chars: int = Field(2000, gt=0, description="Longest accepted question")
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rag.answer.llm import llm_health
 from rag.backend import delete_any, index_exists, ingest_any, load_retriever, open_library
 from rag.config import Settings
 from rag.ingest.report import IngestReport
@@ -80,8 +81,10 @@ class Assistant:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Sequence[str]] = ()):
-        return self.chain.answer(question, list(history))
+    def ask(self, question: str, history: Sequence[Sequence[str]] = (), wait_for_llm: bool = True):
+        """The answer; ``wait_for_llm=False`` returns the extractive answer without asking the LLM."""
+        chain = self.chain if wait_for_llm else self.chain.without_llm()
+        return chain.answer(question, list(history))
 
     def stream(self, question: str, history: Sequence[Sequence[str]] = ()) -> Iterator[Any]:
         return self.chain.stream({"question": question, "history": list(history)})
@@ -125,6 +128,7 @@ class Assistant:
             "model_id": store.manifest.model_id,
             "dense_index": store.manifest.dense_kind,
             "answer_backend": self.settings.answer_backend,
+            "llm": llm_health(self.settings),
         }
 
     def add_files(

@@ -7,14 +7,15 @@
 * retrieval through any injected ``str -> list[Document]`` callable or Runnable;
 * the extractive answerer (:mod:`rag.extractive`), always computed: it is the answer when no
   LLM is configured and the fallback when the LLM's answer fails verification, errors or times out;
-* optionally an LLM answer, shown only when :func:`rag.verify.verify` accepts it.
+* optionally an LLM answer, shown only when :func:`rag.answer.verify.verify` accepts it
+  (``stream`` yields the extractive answer first, then the LLM's or the reason it was not used).
 
 Public JSON shape (``Answer.to_json_dict``)::
 
     {"answer", "abstained", "rewritten_query",
      "citations": [{"n", "doc_id", "title", "text", "start", "end", "quote", "quote_start",
                     "quote_end", "score"}],
-     "latency_ms"}
+     "latency_ms", "backend", "fallback_reason"}
 
 For every citation ``text == doc_text[start:end]``, ``quote`` is a substring of ``text`` and
 ``doc_text[quote_start:quote_end] == quote``.
@@ -64,8 +65,9 @@ class Answer(BaseModel):
     rewritten_query: str | None = None
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(default_factory=list)  # "có thể liên quan": shown, never claimed
-    backend: str = "extractive"
-    fallback_reason: str | None = None
+    backend: str = "extractive"  # who wrote ``answer``: "extractive" or "llm"
+    fallback_reason: str | None = None  # why an LLM was configured but its answer is not shown
+    provisional: bool = False  # a first answer that a verified LLM answer may replace (stream)
     confidence: float = 0.0  # P(the answer is right) from the calibrated scorer (abstention: the best P seen)
     latency_ms: float = 0.0
     # where the time went (not in the JSON contract): "retrieve" (all searches), "searches" (how many)
@@ -79,6 +81,9 @@ class Answer(BaseModel):
             "rewritten_query": self.rewritten_query,
             "citations": [c.model_dump() for c in self.citations],
             "latency_ms": round(self.latency_ms, 1),
+            "backend": self.backend,
+            "fallback_reason": self.fallback_reason,
+            "confidence": round(self.confidence, 4),
         }
 
 
@@ -118,19 +123,31 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
     def stream(  # type: ignore[override]
         self, input: Any, history: Any = None, config: RunnableConfig | None = None, **kwargs: Any
     ) -> Iterator[str | Answer]:
-        """Text deltas of the answer, then the final :class:`Answer` object.
+        """Text deltas of the first answer, then :class:`Answer` objects, the last one final.
 
         ``chain.stream(question, history)`` or ``chain.stream({"question": …, "history": …})``;
         a dict in second place is taken as a RunnableConfig (``Runnable.stream(input, config)``).
-        The answer is complete (and, for an LLM, verified) before the first delta, so what is
-        streamed is exactly what was checked; joining the deltas gives ``Answer.answer``.
+        Without an LLM: the deltas, then the Answer. With one, the extractive answer comes at once
+        (deltas, then an Answer with ``provisional=True``) and the LLM's answer after it: a final
+        Answer that replaces it (``backend="llm"``) or keeps it (``backend="extractive"`` and
+        ``fallback_reason``). Joining the deltas gives the first Answer's text; nothing an LLM
+        wrote is streamed before it is verified.
         """
         if isinstance(history, dict):
             config, history = history, None
         question, hist = _unpack(input, history)
-        result = self.invoke({"question": question, "history": hist}, config)
+        first = self.without_llm() if self.llm is not None else self
+        result = first.invoke({"question": question, "history": hist}, config)
         yield from (m.group() for m in re.finditer(r"\S+\s*|\s+", result.answer))
-        yield result
+        if first is self:
+            yield result
+            return
+        yield result.model_copy(update={"provisional": True})
+        yield self.invoke({"question": question, "history": hist}, config)
+
+    def without_llm(self) -> AnswerChain:
+        """This chain answering extractively only (the LLM not asked; no fallback_reason)."""
+        return AnswerChain(self.retriever, self.settings, None, doc_text=self.doc_text)
 
     # -- the work ----------------------------------------------------------------------------
 
@@ -211,21 +228,21 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         extractive: ExtractiveAnswer,
         fallback: Answer,
     ) -> Answer:
-        from rag.answer.llm import LLMCallError, build_messages, call_chat_model, is_not_found
+        from rag.answer.llm import LLMCallError, build_messages, call_chat_model, is_not_found, parse_answer
         from rag.answer.verify import verify
 
-        backend = self.settings.answer_backend if self.settings.answer_backend != "extractive" else "llm"
         if not passages:
             fallback.fallback_reason = "no passages retrieved; LLM not called"
             return fallback
         try:
-            text = call_chat_model(self.llm, build_messages(query, passages, turns), self.settings.llm_timeout)
+            raw = call_chat_model(self.llm, build_messages(query, passages, turns), self.settings.llm_timeout)
         except LLMCallError as exc:
             fallback.fallback_reason = str(exc)
             return fallback
+        text = parse_answer(raw)
         if is_not_found(text):
             if extractive.abstained:
-                fallback.backend = backend
+                fallback.backend = "llm"
                 return fallback
             fallback.fallback_reason = "LLM found no answer; the extractive answer is shown"
             return fallback
@@ -237,7 +254,7 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         if not citations:
             fallback.fallback_reason = "LLM answer rejected: no citation"
             return fallback
-        return Answer(answer=answer_text, abstained=False, citations=citations, backend=backend)
+        return Answer(answer=answer_text, abstained=False, citations=citations, backend="llm")
 
 
 def _unpack(input: Any, history: Any) -> tuple[Any, Any]:

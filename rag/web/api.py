@@ -72,6 +72,10 @@ class AskRequest(BaseModel):
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first, each a [question, answer] pair",
     )
+    wait_for_llm: bool = Field(
+        True,
+        description="With an LLM configured: false returns the extractive answer at once, without asking the LLM",
+    )
 
 
 class CitationModel(BaseModel):
@@ -102,6 +106,9 @@ class AskResponse(BaseModel):
     citations: list[CitationModel]
     related: list[CitationModel] = Field(default_factory=list, description="Possibly relevant, not cited")
     latency_ms: float | None = None
+    backend: str = Field("extractive", description="Who wrote the answer: extractive or llm")
+    fallback_reason: str | None = Field(None, description="Why the configured LLM's answer is not the one shown")
+    confidence: float | None = Field(None, description="P(the answer is right) from the calibrated scorer; for an abstention, the best seen")
 
 
 class HealthResponse(BaseModel):
@@ -350,12 +357,12 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
                 "question_too_long",
                 f"Câu hỏi quá dài / the question is longer than {settings.max_question_chars} characters",
             )
-        answer = assistant.ask(question, [list(turn) for turn in req.history])
+        answer = assistant.ask(question, [list(turn) for turn in req.history], wait_for_llm=req.wait_for_llm)
         return JSONResponse(answer.to_json_dict())
 
     @app.get("/api/health", response_model=HealthResponse, responses={503: ERROR_RESPONSES[503]}, tags=["api"])
     def health() -> Response:
-        """Index loaded, document and chunk counts, embedding model id."""
+        """Index loaded, document and chunk counts, embedding model id, whether the LLM answers (cached)."""
         return JSONResponse(assistant.health())
 
     @app.get("/widget.js", include_in_schema=False)
@@ -399,8 +406,10 @@ code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{
 <pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\
   -d '{"question": "Giám đốc Bệnh viện Bãi Cháy là ai?", "history": []}'</pre>
 <p>Trả về <code>{"answer", "abstained", "rewritten_query", "citations": [{"n", "doc_id", "title", "text",
-"start", "end", "quote", "quote_start", "quote_end", "score"}], "related", "latency_ms"}</code>,
-giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.</p>
+"start", "end", "quote", "quote_start", "quote_end", "score"}], "related", "latency_ms", "backend",
+"fallback_reason"}</code>,
+giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.
+<code>"wait_for_llm": false</code> trả ngay câu trả lời trích xuất, không chờ LLM.</p>
 <p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
 <h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
 <h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>

@@ -76,6 +76,9 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     text += part
                     chat[-1] = {"role": "assistant", "content": render.render_streaming_message(text)}
                     yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
+                elif getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
+                    chat[-1] = {"role": "assistant", "content": render.render_answer_message(part.model_dump(), len(turns) + 1)}
+                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
                 else:
                     final = part
             if final is None:

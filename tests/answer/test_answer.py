@@ -37,6 +37,10 @@ class RecordingFake(FakeListChatModel):
         self.seen.append(list(messages))
         return super()._call(messages, stop, run_manager, **kwargs)
 
+    def _stream(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
+        self.seen.append(list(messages))  # the chain streams the model so that a timeout can stop it
+        return super()._stream(messages, stop, run_manager, **kwargs)
+
 
 class Broken:
     """A chat model whose every call fails."""
@@ -142,7 +146,9 @@ def test_input_dict_needs_a_question(chain):
 def test_json_shape_is_exactly_the_public_contract(chain):
     answer = chain.answer("Bệnh viện Bãi Cháy đã khám cho bao nhiêu lượt người năm 2023?")
     data = answer.to_json_dict()
-    assert set(data) == {"answer", "abstained", "rewritten_query", "citations", "latency_ms"}
+    assert set(data) == {"answer", "abstained", "rewritten_query", "citations", "latency_ms", "backend", "fallback_reason", "confidence"}
+    assert data["backend"] == "extractive" and data["fallback_reason"] is None
+    assert 0.0 < data["confidence"] <= 1.0
     assert data["citations"] and all(set(c) == CITATION_KEYS for c in data["citations"])
     json.dumps(data, ensure_ascii=False)  # serialisable as is
     assert "383.605" in data["answer"]
@@ -302,9 +308,10 @@ def test_unavailable_backend_is_reported_not_raised(lexical):
 def test_build_chat_model_errors_are_clear():
     import importlib.util
 
-    if importlib.util.find_spec("langchain_openai") is None:
-        with pytest.raises(LLMUnavailableError, match=r"pip install -e '\.\[llm\]'"):
-            build_chat_model(Settings(answer_backend="openai", llm_model="m"))
+    with pytest.raises(LLMUnavailableError, match="HDYT_LLM_BASE_URL"):
+        build_chat_model(Settings(answer_backend="openai", llm_model="m"))
+    with pytest.raises(LLMUnavailableError, match="HDYT_LLM_MODEL"):
+        build_chat_model(Settings(answer_backend="openai", llm_base_url="http://127.0.0.1:9/v1"))
     if importlib.util.find_spec("llama_cpp") is None:
         with pytest.raises(LLMUnavailableError, match="llama-cpp-python"):
             build_chat_model(Settings(answer_backend="gguf", gguf_path="model.gguf"))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
-
-from tests.helpers import CORPUS
 from langchain_core.documents import Document
 
-from rag.ingest.loaders import load_document
 from rag.answer.verify import names_in, number_values, verify
-
+from rag.ingest.loaders import load_document
+from tests.helpers import CORPUS
 
 
 def _passage(doc_id_prefix: str, needle: str, before: int = 0, after: int = 200) -> Document:
@@ -41,7 +38,7 @@ def passages() -> list[Document]:
         "Bệnh viện đã khám 383605 lượt người [1].",  # without separators
         "Bệnh viện đã khám 383,605 lượt người [1].",  # English thousands separator
         "Tỷ lệ tham gia bảo hiểm y tế đạt trên 95.25% [3].",  # decimal point instead of comma
-        "Hội nghị diễn ra ngày 05/01/2024 [4].",  # zero-padded date
+        "Sở Y tế tổ chức hội nghị ngày 05/01/2024 [4].",  # zero-padded date
         "Nội soi cho trên 46.000 lượt bệnh nhân [1].",  # "46 nghìn" written out
         "Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng [2].",
         "- **383.605** lượt [1]\n- **Lê Ngọc Dũng** [2]",  # bullets and markdown
@@ -122,7 +119,82 @@ def test_number_values_normalise_spellings():
     assert not number_values("95,25") & number_values("9525")
 
 
-def test_names_in_skips_sentence_start_and_acronyms():
-    assert names_in("Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng.") == ["Bãi Cháy", "Lê Ngọc Dũng"]
-    assert names_in("Bệnh Viện đã khám.") == []  # a capitalised sentence start is not a name
-    assert names_in("TTYT và CBCNV đạt chỉ tiêu.") == []
+def test_names_in_keeps_names_of_any_length_and_acronyms():
+    assert names_in("Giám đốc Bệnh viện Bãi Cháy là Lê Ngọc Dũng.") == ["Bệnh", "Bãi Cháy", "Lê Ngọc Dũng"]
+    assert names_in("Bệnh Viện đã khám.") == ["Viện"]  # a capitalised sentence start alone is not a name
+    assert names_in("Ông Bình là giám đốc.") == ["Bình"]
+    assert names_in("TTYT và CBCNV đạt chỉ tiêu.") == ["CBCNV"]
+    assert names_in("Bệnh viện hạng II.") == []  # a Roman numeral is a quantity
+
+
+# ---------------------------------------------------------------------------------------------
+# Holes found against a real llama.cpp server (issue 20)
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def more() -> list[Document]:
+    return [
+        _passage("001", "Tổng số lượt khám bệnh: 2.617.843 lượt", after=180),
+        _passage("001", "Là bệnh viện đa khoa hạng I", after=60),
+        _passage("000", "Bệnh viện Chấn thương Chỉnh hình là bệnh viện chuyên khoa, hạng II", after=40),
+        _passage("001", "Bệnh viện đã khám cho trên 383.605 lượt người", after=450),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ("Ông Bình là giám đốc bệnh viện [1].", "name “Bình”"),  # one syllable, not in the passage
+        ("Bệnh viện Bãi Cháy là bệnh viện đa khoa hạng II [2].", "number II not in cited passage [2]"),
+        ("Bệnh viện Chấn thương Chỉnh hình là bệnh viện hạng I [3].", "number I not in cited passage [3]"),
+        ("Bệnh viện đã khám cho trên ba trăm nghìn lượt người [1].", "number ba trăm nghìn not in cited passage"),
+        ("Tổng số lượt khám bệnh là 336.709 lượt [1].", "number 336.709 is not about"),  # a real number, another claim
+        ("Công suất giảm mạnh [4].", "words “giảm mạnh”"),  # no number, no name
+        ("Bệnh viện tổ chức hội nghị lần thứ hai [1].", "number thứ hai not in cited passage"),
+    ],
+)
+def test_rejects_the_holes_seen_with_a_small_model(more, answer, problem):
+    verdict = verify(answer, more)
+    assert not verdict.ok
+    assert any(p.startswith(problem) for p in verdict.problems), verdict.problems
+
+
+@pytest.mark.parametrize("answer", ["[1] [2]", "[1][2].", "**[1]**", " \n[1]\n"])
+def test_rejects_answers_that_say_nothing(more, answer):
+    verdict = verify(answer, more)
+    assert verdict.problems == ["the answer says nothing beyond citation markers"]
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Tổng số lượt khám bệnh là 2.617.843 lượt [1].",
+        "Số lượt điều trị nội trú là 336.709 lượt, bằng 114% so với cùng kỳ năm 2022 [1].",
+        "Bệnh viện Bãi Cháy là bệnh viện đa khoa hạng I [2].",
+        "Bệnh viện Chấn thương Chỉnh hình là bệnh viện chuyên khoa hạng II [3].",
+        "Số lượt điều trị nội trú là ba trăm ba mươi sáu nghìn bảy trăm lẻ chín lượt [1].",  # number in words
+    ],
+)
+def test_accepts_faithful_answers_to_those_passages(more, answer):
+    verdict = verify(answer, more)
+    assert verdict.ok, verdict.problems
+
+
+def test_words_value_reads_vietnamese_numbers():
+    from rag.answer.verify import words_value
+
+    assert words_value(["ba", "trăm", "ba", "mươi", "sáu", "nghìn", "bảy", "trăm", "lẻ", "chín"]) == 336709
+    assert words_value(["hai", "mươi", "mốt"]) == 21
+    assert words_value(["mười", "lăm"]) == 15
+    assert words_value(["một", "triệu", "hai", "trăm", "nghìn"]) == 1_200_000
+    assert words_value(["hai", "ba"]) is None  # two digits in a row are not one number
+
+
+def test_counters_before_and_after_a_number_must_match():
+    text = "Năm 2024, bệnh viện khám 1.200 lượt trong 6 tháng đầu năm; tháng 9 đã tổ chức 3 đợt tập huấn."
+    passage = [Document(page_content=text, metadata={"title": "Báo cáo 2024"})]
+    assert verify("Bệnh viện khám 1.200 lượt trong 6 tháng đầu năm [1].", passage).ok
+    assert not verify("Bệnh viện khám 1.200 lượt trong 3 tháng đầu năm [1].", passage).ok  # 3 counts đợt
+    assert not verify("Bệnh viện đã tổ chức tập huấn vào tháng 6 [1].", passage).ok  # 6 counts months, not "tháng 6"
+    assert verify("Tháng 9, bệnh viện đã tổ chức 3 đợt tập huấn [1].", passage).ok
