@@ -3,7 +3,7 @@
     python -m eval.fit_scorer [--precision 0.9] [--out rag/answer/scorer.json] [--check]
 
 Fitting data, never test data: the fitting set ``eval/train/gold.jsonl`` (over its own reports) and
-the **dev** half of ``eval/gold.jsonl`` (:func:`dev_test_split`). For every question (follow-ups
+the **dev** half of ``eval/gold.jsonl`` (:mod:`eval.split`). For every question (follow-ups
 rewritten with their history, two-fact questions left out: their halves have no labels) the
 top passages are retrieved by the real hybrid retriever over the real index and every candidate
 unit's features computed; a unit is labelled correct when the answer drawn from it would be (:func:`_answers`), never for an
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from eval.gold import GoldItem, load_gold
+from eval.split import split_items
 from eval.metrics import contains_answer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,18 +37,6 @@ FIT_SETS = (
 C = 1.0  # inverse regularisation strength of the logistic regression
 SEED = 0
 PRECISION = 0.8  # stated answer precision on the fitting data; the threshold maximises right decisions above it
-
-
-def dev_test_split(items: Sequence[GoldItem]) -> tuple[list[GoldItem], list[GoldItem]]:
-    """Stratified by category; within each category in id order alternate dev, test (first → dev)."""
-    dev: list[GoldItem] = []
-    test: list[GoldItem] = []
-    seen: dict[str, int] = {}
-    for item in sorted(items, key=lambda i: i.id):
-        n = seen.get(item.category, 0)
-        seen[item.category] = n + 1
-        (dev if n % 2 == 0 else test).append(item)
-    return dev, test
 
 
 def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[tuple[str, list[dict[str, float]], list[int], list[float], bool]]:
@@ -154,7 +143,7 @@ def fit(precision: float = PRECISION) -> Any:
     for gold, corpus, part in FIT_SETS:
         items = load_gold(gold)
         if part == "dev":
-            items = dev_test_split(items)[0]
+            items = split_items(items, "dev")
         examples.extend(_examples(items, corpus, embeddings, Scorer.neutral()))
     examples = [e for e in examples if e[1]]
     X = np.array([[row[f] for f in FEATURES] for _, rows, _, _, _ in examples for row in rows], dtype=np.float64)
