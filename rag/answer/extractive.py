@@ -50,6 +50,7 @@ from rag.query.analysis import (
     split_question,
     words,
 )
+from rag.lang import alternation, both_cases, load_lexicon
 from rag.text import fold, sentence_spans
 
 NOT_FOUND = "Không tìm thấy thông tin này trong các báo cáo hiện có."
@@ -174,30 +175,24 @@ class ExtractiveAnswer:
 # Spans
 # ---------------------------------------------------------------------------------------------
 
+_LEX = load_lexicon()
 _UNIT_HEADS = sorted(
-    {u for units in MEASURE_UNITS.values() for u in units}
-    | {
-        "luot", "nguoi", "benh nhan", "ca", "giuong", "khoa", "phong", "bac si", "duoc si", "duoc sy",
-        "dieu duong", "xa", "benh vien", "cbcnv", "can bo", "vien chuc", "nhan vien", "cong trinh",
-        "giai", "giai phap", "dot", "ky thuat", "tieu chi", "tram", "lan", "thang", "nam", "ngay",
-        "trung tam", "don vi", "tinh", "huyen", "ty dong", "trieu dong", "dong", "nghin", "ngan",
-        "trieu", "ty", "van", "thi tran", "gio", "tuan", "quy", "muc", "diem", "ky", "lop", "hoi nghi",
-        "hoc vien", "nha thau", "co so", "goi", "xe", "may", "thiet bi", "lieu", "mui", "tre",
-    },
+    {u for units in MEASURE_UNITS.values() for u in units} | set(_LEX.unit_heads),
     key=lambda u: -len(u.split()),
 )
-_MULTIPLIERS = ("nghìn", "ngàn", "triệu", "tỷ", "tỉ", "vạn", "chục")
-_QUALIFIERS = ("trên", "gần", "khoảng", "hơn", "dưới", "hàng", "tới", "đến", "chỉ", "thứ", "tổng cộng", "ước", "xấp xỉ")
-_CHANGES = ("tăng", "giảm", "bằng", "vượt", "thêm")
+_MULTIPLIERS = _LEX.multipliers
+_QUALIFIERS = _LEX.qualifiers
+_CHANGES = _LEX.changes
 _NUM = r"\d+(?:[.,]\d+)*"
 _NUMBER = re.compile(rf"(?<![\w/.,-]){_NUM}(?:/\d{{1,3}})?%?(?![\w/]|[.,]\d)")
 _ROMAN = re.compile(r"\b(hạng|quý|lần thứ|thứ|khóa|khoá|cấp)\s+(I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\b", re.IGNORECASE)
+_SCALES = alternation(tuple(k for k in _LEX.number_scales if k != "vạn"))
 _WORD_NUMBER = re.compile(
-    r"\b(?:hàng|vài|mấy|nhiều)\s+(?:chục|trăm|nghìn|ngàn|triệu|tỷ)(?:\s+(?:nghìn|ngàn|triệu|tỷ))?(?:\s+(?:đồng|lượt|người|ca))?",
+    rf"\b(?:{alternation(_LEX.vague_amounts)})\s+(?:{_SCALES})(?:\s+(?:{_SCALES}))?(?:\s+(?:đồng|lượt|người|ca))?",
     re.IGNORECASE,
 )
 _IDENTIFIER_BEFORE = re.compile(  # "Nghị quyết (số) 28", "Đề án 06": identifiers, not quantities
-    r"(?:Nghị quyết|Quyết định|Nghị định|Công văn|Thông tư|Chỉ thị|Kế hoạch|Đề án|Luật|Văn bản|Chương trình|mã|Mã)(?:\s+số)?\s*$"
+    rf"(?:{alternation(_LEX.document_types)})(?:\s+số)?\s*$"
 )
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}$")
 
@@ -211,27 +206,18 @@ _DATE_PATTERNS = [
 _YEAR_SPAN = re.compile(r"(?:(?:đến|tới|vào|trong)\s+)?năm\s+(?:19|20)\d{2}", re.IGNORECASE)
 
 _TITLES = (
-    r"(?:đồng chí|Đồng chí|ông|Ông|bà|Bà|TTND\.?|TTƯT\.?|PGS\.?|GS\.?|TS\.?|ThS\.?|Ths\.?|BS\.?|BSCKI+\.?|BSCK\d\.?|"
-    r"CKI+\.?|CK\d\.?|Bác sĩ|bác sĩ|Dược sĩ|Điều dưỡng|KS\.?|CN\.?|DS\.?)"
+    rf"(?:{alternation(both_cases(_LEX.titles))}|"
+    + "|".join(re.escape(t) + r"\.?" for t in sorted(_LEX.title_abbreviations, key=len, reverse=True))
+    + ")"
 )
 _CAP = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 
-_FACILITY_HEAD = re.compile(
-    r"(?<![\wÀ-ỹ])(Bệnh viện|bệnh viện|Trung tâm Y tế|Trung tâm y tế|trung tâm y tế|Trung tâm Kiểm soát bệnh tật|"
-    r"Trạm Y tế|Trạm y tế|trạm y tế|Sở Y tế|TTYT|TYT|Phòng khám|UBND|Ủy ban nhân dân|Bộ Y tế|Công an|Bảo hiểm xã hội|"
-    r"khu vực|Khu vực|tỉnh|Tỉnh|huyện|Huyện|xã|thị trấn|thành phố|Thành phố|TP\.?|thị xã|điểm cầu|trường|Trường)"
-)
-_FACILITY_QUAL = re.compile(r"\s+(?:tuyến\s+)?(?:huyện|tỉnh|khu vực|thành phố|TP\.?|thị xã|quận|xã|đa khoa|Đa khoa)(?=[\s\-–,.;:)]|$)")
+_FACILITY_HEAD = re.compile(rf"(?<![\wÀ-ỹ])({alternation(_LEX.facility_heads_written)})")
+_FACILITY_QUAL = re.compile(rf"\s+(?:tuyến\s+)?(?:{alternation(_LEX.facility_qualifiers)})(?=[\s\-–,.;:)]|$)")
 _NAME_WORD = re.compile(rf"\s+({_CAP}|[a-zà-ỹđ]+)")
-_PLACE_STOP = frozenset(
-    """là của có không được thì mà và với về cho trong tại ở từ đến đã đang sẽ bị các những một này đó
-    đạt thực tổ dự làm tham khám tặng giao nâng tiếp nhằm theo trực hiện cùng trên dưới như phát
-    triển chủ xây""".split()
-)
+_PLACE_STOP = _LEX.place_stop
 
-_AGGREGATE_SCOPE = re.compile(
-    r"\b(toan tinh|cac don vi|toan nganh|nganh y te|toan quoc|ca nuoc|cua tinh|chi tieu ve y te|cac tinh|tuyen tinh len)\b"
-)
+_AGGREGATE_SCOPE = re.compile(rf"\b({alternation(_LEX.aggregate_scopes)})\b")
 
 
 def _folded_lower(text: str) -> str:
@@ -264,7 +250,7 @@ def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
             if folded[: len(h)] == h:
                 j = len(h)
                 # unit phrases run on while the next word is a unit-ish lower-case word ("lượt bệnh nhân")
-                while j < len(toks) and j < 3 and folded[j] in ("nguoi", "benh", "nhan", "kham", "dan", "dai", "hoc", "chuc", "nang", "si"):
+                while j < len(toks) and j < 3 and folded[j] in _LEX.unit_continuations:
                     if rest[toks[j - 1][2] : toks[j][1]].strip():
                         break
                     j += 1
@@ -356,6 +342,7 @@ def date_spans(text: str, start: int = 0, end: int | None = None, years: bool = 
 
 
 _SYLLABLE = re.compile(r"[^\W\d_]+")
+_PLACE_MARKER_END = re.compile(rf"({alternation(_LEX.place_markers)})$")
 
 
 def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -392,10 +379,10 @@ def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span
         if (
             folded_run in PROVINCES
             or n == 2
-            and re.search(r"(benh vien|y te|khu vuc|huyen|tinh|xa|thanh pho|tp|thi xa|quan|sach vang|tram|trung tam|viet nam|nghi quyet|de an|sau|va)$", prev_word)
+            and _PLACE_MARKER_END.search(prev_word)
             and not titled
             or (n == 2 and not titled and not roles)
-            or any(w in ("hoi", "ban", "dang", "so", "uy", "ngay", "nam", "thang", "phong", "nganh", "y") for w in folded_run[1:2])
+            or any(w in _LEX.not_given_names for w in folded_run[1:2])
             and not titled
         ):
             i = k
@@ -409,11 +396,11 @@ def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span
 
 
 _ROLE_RX = re.compile(
-    r"(pho )?(giam doc|chu tich|bi thu|truong phong|truong khoa|truong ban|truong tram|uy vien|tuv|thu truong|lanh dao|dung dau)"
-    r"(?:\s*,?\s*(so y te|so|benh vien|trung tam|tram y te|tram|ubnd|uy ban nhan dan|dang uy|ban|bo y te))?"
+    rf"(pho )?({alternation(_LEX.roles)})"
+    rf"(?:\s*,?\s*({alternation(_LEX.role_orgs, longest_first=True)}))?"
 )
-_ORG_CANON = {"so y te": "so", "so": "so", "tram y te": "tram", "tram": "tram", "uy ban nhan dan": "ubnd"}
-_ORG_START = re.compile(r"^(so y te|benh vien|trung tam|tram y te|ubnd|uy ban nhan dan)\b")
+_ORG_CANON = _LEX.role_org_canonical
+_ORG_START = re.compile(rf"^({alternation(_LEX.org_starts)})\b")
 
 
 def _role_tuple(m: re.Match[str]) -> tuple[bool, str, str | None]:
@@ -499,7 +486,7 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
             if n_words == 0 and not word[0].isupper():
                 break
             if n_words > 0 and not word[0].isupper():
-                if word.lower() in _PLACE_STOP or canon(word) in ("nguoi", "bac", "nhan", "kham", "benh", "duoc", "da"):
+                if word.lower() in _PLACE_STOP or canon(word) in _LEX.place_stop_folded:
                     break
                 nxt = _NAME_WORD.match(text, w.end(), end)
                 # a lower-case word continues the name only between capitalised words or as its tail
@@ -513,7 +500,7 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
         if len(name_words) >= 3 and canon(name_words[0]) in SURNAMES:
             pos = name_start  # "Sở Y tế Lê Hồng Trung": a person follows, not a place name
         has_name = pos > name_start
-        specific_head = head in ("Trung tâm Kiểm soát bệnh tật", "Bộ Y tế", "Bảo hiểm xã hội", "UBND", "Ủy ban nhân dân")
+        specific_head = head in _LEX.specific_heads
         if not has_name and not (specific_head or q):
             continue
         if not has_name and q and head.lower() in ("tỉnh", "huyện", "xã"):
@@ -642,33 +629,7 @@ def _contains_run(tokens: list[str], run: Sequence[str]) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 # Paraphrases common in questions: a keyword run → alternatives that count as the same words.
-SYNONYMS: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {
-    ("nam", "vien"): (("noi", "tru"),),
-    ("nguoi", "benh"): (("benh", "nhan"),),
-    ("benh", "nhan"): (("nguoi", "benh"),),
-    ("muoi", "nghin"): (("van",),),
-    ("10.000",): (("van",),),
-    ("10000",): (("van",),),
-    ("dung", "dau"): (("giam", "doc"),),
-    ("lanh", "dao"): (("giam", "doc"), ("chu", "tich")),
-    ("chuc", "vu"): (("giam", "doc"),),
-    ("nhan", "vien"): (("can", "bo"),),
-    ("thong", "qua"): (("phe", "duyet"),),
-    ("ban", "hanh"): (("phe", "duyet"), ("ngay",)),
-    ("diem", "yeu"): (("ton", "tai"), ("han", "che")),
-    ("chuyen", "nganh"): (("chuyen", "mon"),),
-    ("cap", "cuu"): (("cap", "cuu"),),
-    ("bot",): (("tiet", "kiem"),),
-    ("chup",): (("x", "quang"),),
-    ("khen",): (("danh", "gia", "cao"),),
-    ("dut", "roi"): (("dut", "lia"),),
-    ("xep", "thu"): (("dung", "thu"),),
-    ("tiem",): (("tiem", "chung"),),
-    ("khuyen",): (("dinh", "huong"), ("de", "nghi"), ("yeu", "cau")),
-    ("uu", "tien"): (("quan", "tam"), ("chu", "trong")),
-    ("nhan", "xet"): (("ghi", "nhan"), ("danh", "gia"), ("thay",)),
-    ("vat", "chat"): (("khang", "trang"),),
-}
+SYNONYMS: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = load_lexicon().synonyms  # rag/lang/vi/synonyms.toml
 
 
 @dataclass

@@ -423,10 +423,12 @@ def test_gold_accuracy_and_abstention(real_chain, capsys):
         )
         for f in failures:
             print("   ", f)
-    # floors set below the measured values (accuracy 0.95, precision 0.88, recall 1.0 at top_k=5)
+    # floors set below the measured values (accuracy 0.89, precision 0.67, recall 1.0 at top_k=5);
+    # lower than before the lexicon dropped the synonyms written for single gold questions
+    # ("đứng đầu", "khen", "tiêm", "khuyên", "nhận xét", "members"): those six now abstain
     assert accuracy >= 0.85
     assert recall >= 0.9
-    assert precision >= 0.75
+    assert precision >= 0.6
     assert wrong <= max(3, len(answerable) // 20)
 
 
