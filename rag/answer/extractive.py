@@ -50,6 +50,8 @@ from rag.query.analysis import (
     split_question,
     words,
 )
+from rag.answer import spans as generic
+from rag.answer.spans import Found
 from rag.lang import alternation, both_cases, load_lexicon
 from rag.text import fold, sentence_spans
 
@@ -509,16 +511,48 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
     return spans
 
 
+def _from_found(f: Found, text: str, end: int) -> Span:
+    """A generic detection (rag.answer.spans) as a :class:`Span` with the context scoring reads."""
+    before = _words_before(text, f.start, 8)
+    if f.kind in ("number", "range"):
+        new_end, unit = (f.end, "%") if text[f.start : f.end].endswith("%") else _unit_after(text, f.end, end)
+        return Span("quantity", f.start, new_end, text[f.start : new_end], unit, before)
+    if f.kind == "ordinal":
+        return Span("quantity", f.start, f.end, text[f.start : f.end], canon(text[f.start : f.end].split()[0]), before)
+    if f.kind == "person":
+        roles = _roles_after(text[f.end : min(end, f.end + 140)]) or _roles_before(text[max(0, f.start - 70) : f.start])
+        return Span("person", f.start, f.end, text[f.start : f.end], before=before, roles=roles)
+    return Span("date" if f.kind in ("date", "period") else "place", f.start, f.end, text[f.start : f.end], before=before)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Overlapping spans of one kind: the longest wins (then the earliest)."""
+    out: list[Span] = []
+    for sp in sorted(spans, key=lambda sp: (-(sp.end - sp.start), sp.start)):
+        if all(sp.end <= o.start or sp.start >= o.end for o in out):
+            out.append(sp)
+    return sorted(out, key=lambda sp: sp.start)
+
+
 def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
+    """Spans of ``kind`` ("quantity", "date", "person", "place") in ``text[start:end]``: the
+    detectors above and the generic ones of :mod:`rag.answer.spans`, overlaps resolved longest first.
+    Without ``years`` (a question asking a year or a period), periods coarser than a month ("năm
+    2024", "6 tháng đầu năm 2024") are not dates."""
+    end = len(text) if end is None else end
     if kind == "quantity":
-        return quantity_spans(text, start, end)
-    if kind == "date":
-        return date_spans(text, start, end, years=years)
-    if kind == "person":
-        return person_spans(text, start, end)
-    if kind == "place":
-        return place_spans(text, start, end)
-    return []
+        found = [*generic.word_numbers(text, start, end), *generic.ordinals(text, start, end), *generic.ranges(text, start, end)]
+        old = quantity_spans(text, start, end)
+    elif kind == "date":
+        found = [f for f in generic.dates(text, start, end) if years or f.kind == "date"]
+        old = date_spans(text, start, end, years=years)
+    elif kind == "person":
+        found, old = generic.persons(text, start, end), person_spans(text, start, end)
+    elif kind == "place":
+        found, old = generic.organisations(text, start, end), place_spans(text, start, end)
+    else:
+        return []
+    return _merge(old + [_from_found(f, text, end) for f in found])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class Lexicon:
     place_markers: tuple[str, ...]
     not_given_names: frozenset[str]
     name_stop: frozenset[str]
+    # generic span detectors (spans.toml)
+    spans: dict[str, tuple[str, ...]]
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -118,7 +120,7 @@ def _run(phrase: str) -> tuple[str, ...]:
 def parse(directory: Path) -> Lexicon:
     """Build a :class:`Lexicon` from the TOML files of one language directory."""
     files = {name: read_file(directory / f"{name}.toml") for name in
-             ("question_words", "stopwords", "units", "quantity", "abbreviations", "synonyms", "glossary", "places", "names")}
+             ("question_words", "stopwords", "units", "quantity", "abbreviations", "synonyms", "glossary", "places", "names", "spans")}
 
     def get(name: str, *keys: str) -> Any:
         return _get(files[name], directory / f"{name}.toml", *keys)
@@ -178,6 +180,7 @@ def parse(directory: Path) -> Lexicon:
         place_markers=_words(get("names", "words", "place_markers")),
         not_given_names=frozenset(_words(get("names", "words", "not_given_names"))),
         name_stop=frozenset(_words(get("names", "words", "name_stop"))),
+        spans={k: tuple(v) for k, v in get("spans", "words").items()},
     )
 
 
