@@ -232,6 +232,14 @@ def _words_before(text: str, pos: int, n: int) -> str:
     return " ".join(canon(t) for t in toks[-n:])
 
 
+# lower-case words after a number that are not the noun it counts ("20 tham gia", "5 và")
+_NOT_COUNTED = _LEX.stop_accented | _LEX.place_stop | frozenset(_QUALIFIERS + _CHANGES + _LEX.spans["not_counted"])
+
+
+def _counted_noun(word: str) -> bool:
+    return word not in _NOT_COUNTED and canon(word) not in _LEX.stop_folded
+
+
 def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
     """Extend a number span over a multiplier and a known unit phrase; returns (new end, folded unit)."""
     pos = end
@@ -262,6 +270,9 @@ def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
         else:
             if toks[0][0].isupper() and len(toks[0][0]) >= 3 and toks[0][0].isalpha():  # "161 CBCNV"
                 pos += toks[0][2]
+                unit_words.append(canon(toks[0][0]))
+            elif toks[0][0].islower() and toks[0][0].isalpha() and _counted_noun(toks[0][0]):
+                pos += toks[0][2]  # any noun counted: "300 suất", "73,7 tuổi"
                 unit_words.append(canon(toks[0][0]))
     # a rate: "55 giường bệnh/1 vạn dân"
     m = re.match(r"/\s*\d*\s*(?:vạn|nghìn|ngàn|triệu|100\.000|10\.000)?\s*[a-zà-ỹđ]+", text[pos:limit])
@@ -476,8 +487,11 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
         head = m.group()
         pos = e
         q = _FACILITY_QUAL.match(text, pos, end)
-        if q:
+        while q:  # "Bệnh viện Đa khoa tỉnh Lào Cai"
             pos = q.end()
+            q = _FACILITY_QUAL.match(text, pos, end) or q
+            if q.end() == pos:
+                break
         name_start = pos
         n_words = 0
         while n_words < 5:
@@ -505,6 +519,8 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
         specific_head = head in _LEX.specific_heads
         if not has_name and not (specific_head or q):
             continue
+        if not has_name and head[:1].islower():
+            continue  # "trạm y tế xã", "bệnh viện tuyến huyện": a kind of unit, not a name
         if not has_name and q and head.lower() in ("tỉnh", "huyện", "xã"):
             continue
         spans.append(Span("place", s, pos, text[s:pos], before=_words_before(text, s, 8)))
@@ -516,7 +532,11 @@ def _from_found(f: Found, text: str, end: int) -> Span:
     before = _words_before(text, f.start, 8)
     if f.kind in ("number", "range"):
         new_end, unit = (f.end, "%") if text[f.start : f.end].endswith("%") else _unit_after(text, f.end, end)
-        return Span("quantity", f.start, new_end, text[f.start : new_end], unit, before)
+        start = f.start
+        mq = re.search(rf"(?:^|\s)({'|'.join(_QUALIFIERS)})\s+$", text[max(0, f.start - 15) : f.start], re.IGNORECASE)
+        if mq and f.kind == "number":  # "khoảng một trăm hai mươi lượt"
+            start = f.start - (len(text[max(0, f.start - 15) : f.start]) - mq.start(1))
+        return Span("quantity", start, new_end, text[start:new_end], unit, _words_before(text, start, 8))
     if f.kind == "ordinal":
         return Span("quantity", f.start, f.end, text[f.start : f.end], canon(text[f.start : f.end].split()[0]), before)
     if f.kind == "person":
@@ -542,7 +562,14 @@ def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, yea
     end = len(text) if end is None else end
     if kind == "quantity":
         found = [*generic.word_numbers(text, start, end), *generic.ordinals(text, start, end), *generic.ranges(text, start, end)]
-        old = quantity_spans(text, start, end)
+        periods = [(f.start, f.end) for f in generic.dates(text, start, end)]
+        # a number inside a date ("6 tháng đầu năm 2024", "thế kỷ 11") is not a quantity, an ordinal
+        # ("quý IV", "hạng II") stays one
+        old = [
+            sp
+            for sp in quantity_spans(text, start, end)
+            if not any(a <= sp.start and sp.end <= b for a, b in periods) or canon(sp.text.split()[0]) in _LEX.ordinal_heads
+        ]
     elif kind == "date":
         found = [f for f in generic.dates(text, start, end) if years or f.kind == "date"]
         old = date_spans(text, start, end, years=years)

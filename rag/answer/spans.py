@@ -11,7 +11,7 @@ written in words ("một trăm hai mươi"), ordinals ("lần thứ hai", "hạn
 
 Each detector returns :class:`Found` items (character offsets into the text); the answerer wraps
 them into its own span type. Precision and recall per detector are measured on our own annotated
-sentences by ``scripts/span_quality.py`` (``tests/answer/data/spans.jsonl``).
+sentences by ``python -m eval.span_quality`` (``tests/answer/data/spans.jsonl``).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def dates(text: str, start: int = 0, end: int | None = None) -> list[Found]:
 _NUMBER_WORDS = {**_LEX.number_words, **_LEX.number_scales}
 _NUMBER_WORD_RX = re.compile(rf"{_B}(?:{_alt(tuple(_NUMBER_WORDS))})(?:\s+(?:{_alt(tuple(_NUMBER_WORDS))}))*{_E}", re.I)
 # single words too ambiguous to be numbers on their own ("một số", "năm nay", "tư nhân", "ba mẹ")
-_AMBIGUOUS_ALONE = frozenset({"mốt", "lăm", "tư", "không", "linh", "lẻ", "mươi", "chục"})
+_AMBIGUOUS_ALONE = frozenset({"một", "mốt", "lăm", "tư", "không", "linh", "lẻ", "mươi", "chục"})
 _COUNTED = tuple(sorted(set(_LEX.unit_heads) | set(_W["counted_nouns"]), key=lambda u: -len(u.split())))
 
 
@@ -159,7 +159,7 @@ def word_numbers(text: str, start: int = 0, end: int | None = None) -> list[Foun
         if toks[0][:1].isupper() and m.start() > start and not re.search(r"[.!?:]\s*$", text[max(start, m.start() - 3) : m.start()]):
             continue  # "thứ Hai", "Ba Vì": a name, not a number
         if len(toks) == 1 and (toks[0].lower() in _AMBIGUOUS_ALONE or not _counted_after(text, m.end())):
-            continue  # "một số", "năm nay", "ba mẹ": a single number word must count a noun
+            continue  # "một bệnh viện" (an article), "năm nay", "ba mẹ": a lone word must count a noun
         if toks[-1].lower() in ("linh", "lẻ", "không"):
             continue
         value = word_value(toks)
@@ -239,20 +239,33 @@ def _starts_with_head(text: str, pos: int) -> bool:
     return any(text.startswith(h, pos) and not text[pos + len(h) : pos + len(h) + 1].isalpha() for h in _HEAD_STARTS)
 
 
+_LEADING = frozenset(w.lower() for w in _LEX.titles + _W["person_roles"] + _W["locatives"] if " " not in w)
+
+
+def _name_runs(text: str, start: int, end: int):
+    """Capitalised runs, without a leading capitalised title or preposition ("Ông John Smith",
+    "Tại Geneva"): (start, end, words, led) where ``led`` says such a word was dropped."""
+    for m in _NAME_RUN.finditer(text, start, end):
+        s, words = m.start(), m.group().split()
+        led = False
+        while len(words) > 1 and words[0].lower() in _LEADING:
+            s = text.index(words[1], s + len(words[0]))
+            words = words[1:]
+            led = True
+        yield s, m.end(), words, led
+
+
 def persons(text: str, start: int = 0, end: int | None = None) -> list[Found]:
     """Names of persons: after any title or role ("TS.BS Nguyễn Văn A", "chuyên gia WHO Maria
     Lopez"), foreign names ("John Smith", "Takeshi Yamamoto") and names with a regnal number
     ("Louis XIV"). Vietnamese names without a title are found by the answerer's surname rule."""
     end = len(text) if end is None else end
     out: list[Found] = []
-    for m in _NAME_RUN.finditer(text, start, end):
-        s, e = m.span()
+    for s, e, words, led in _name_runs(text, start, end):
         if s > start and (text[s - 1].isalnum() or text[s - 1] in ".-"):
             continue
-        run = m.group()
         if _starts_with_head(text, s):
             continue
-        words = run.split()
         roman = re.match(rf"\s+({_ROMAN})(?![\wÀ-ỹ])", text[e:end])
         before = text[max(start, s - 40) : s]
         titled = _TITLE_BEFORE.search(before) is not None
@@ -266,7 +279,7 @@ def persons(text: str, start: int = 0, end: int | None = None) -> list[Found]:
             e = s + len(" ".join(words))
             out.append(Found("person", s, e))
         elif 2 <= len(words) <= 3 and all(not has_diacritics(w) for w in words) and sum(_foreign(w) for w in words) >= 1:
-            if s == start or re.search(r"[.!?]\s*$", text[max(start, s - 3) : s]) and not titled:
+            if (s == start or re.search(r"[.!?]\s*$", text[max(start, s - 3) : s])) and not titled:
                 if all(_foreign(w) for w in words):
                     out.append(Found("person", s, e))
                 continue
@@ -284,6 +297,8 @@ _ORG_HEAD_RX = re.compile(rf"(?<![\wÀ-ỹ])(?:{_alt(_W['org_heads'])})(?=\s+{_U
 _NEXT_WORD = re.compile(rf"\s+({_UP}[\wÀ-ỹ'’-]*|{_LO}+)(?![\wÀ-ỹ])")
 _LOCATIVE = re.compile(rf"(?<![\wÀ-ỹ])(?:{_alt(both_cases(_W['locatives']))})\s+$")
 _PROVINCES = frozenset(_LEX.provinces)
+# "Hội Chữ thập đỏ tỉnh": a rank word right after the name, before punctuation or a verb
+_QUAL_AFTER = re.compile(rf"\s+(?:{_alt(_LEX.facility_qualifiers)})(?=\s*[,.;:)]|\s+{_LO})")
 _PERSON_CUE = re.compile(rf"{_TITLE_BEFORE.pattern}")
 
 
@@ -293,7 +308,7 @@ _HEAD_WORDS = frozenset(w for h in _LEX.facility_heads for w in h.split()) - {"y
 def _name_after(text: str, pos: int, end: int, max_words: int = 6) -> int:
     """End of a proper name starting after ``pos`` (``pos`` when there is none): capitalised
     words, lower-case words between them ("Quỹ Nhi đồng Liên hợp quốc"), and a lower-case tail
-    of up to two words when punctuation or a place word follows it ("Hội Chữ thập đỏ tỉnh")."""
+    of up to two words when punctuation follows it ("Hội Chữ thập đỏ,")."""
     ends: list[tuple[int, bool]] = []  # (end of word, capitalised)
     cur = pos
     while len(ends) < max_words:
@@ -303,6 +318,8 @@ def _name_after(text: str, pos: int, end: int, max_words: int = 6) -> int:
         word = w.group(1)
         if not word[0].isupper() and (not ends or word in _LEX.place_stop or fold(word).lower() in _HEAD_WORDS):
             break
+        if ends and _starts_with_head(text, w.start(1)):
+            break  # "Đại học Oxford thăm Bệnh viện …": the next name begins
         ends.append((w.end(), word[0].isupper()))
         cur = w.end()
     caps = [i for i, (_, cap) in enumerate(ends) if cap]
@@ -311,8 +328,7 @@ def _name_after(text: str, pos: int, end: int, max_words: int = 6) -> int:
     last = caps[-1]
     if 0 < len(ends) - 1 - last <= 2:
         after = text[ends[-1][0] : end]
-        nxt = after.split(maxsplit=1)
-        if re.match(r"\s*(?:[,.;:)]|$)", after) or (nxt and fold(nxt[0]).lower() in _HEAD_WORDS):
+        if re.match(r"\s*(?:[,.;:)]|$)", after):
             return ends[-1][0]
     return ends[last][0]
 
@@ -326,18 +342,17 @@ def organisations(text: str, start: int = 0, end: int | None = None) -> list[Fou
     for m in _ORG_HEAD_RX.finditer(text, start, end):
         e = _name_after(text, m.end(), end)
         if e > m.end():
-            out.append(Found("org", m.start(), e))
+            q = _QUAL_AFTER.match(text, e, end)
+            out.append(Found("org", m.start(), q.end() if q else e))
     for m in _ACRONYM.finditer(text, start, end):
         word = m.group()
         if word in _NOT_ORG or word in _LEX.facility_heads_written or re.fullmatch(_ROMAN, word) or word.lower() in _LEX.roles:
             continue
         out.append(Found("org", m.start(), m.end()))
-    for m in _NAME_RUN.finditer(text, start, end):
-        s, e = m.span()
-        run = m.group()
+    for s, e, words, _ in _name_runs(text, start, end):
         if _starts_with_head(text, s) or (s > start and text[s - 1].isalnum()):
             continue
-        folded = tuple(fold(run).lower().split())
+        folded = tuple(fold(" ".join(words)).lower().split())
         if folded in _PROVINCES:
             out.append(Found("place", s, e))
         elif _LOCATIVE.search(text[max(start, s - 8) : s]) and not _PERSON_CUE.search(text[max(start, s - 40) : s]):
