@@ -5,6 +5,8 @@ topics, none from corpus/ or an evaluation set; each lists the spans a reader ex
 ("date", "person", "place", "quantity"). A prediction is :func:`rag.answer.extractive.find_spans`
 of that type (dates with ``years=True``: every date and period). Two matchings are reported:
 ``exact`` (same text) and ``overlap`` (a prediction overlapping an expected span of its type).
+Sentences marked ``"split": "heldout"`` were written and annotated after the detectors were
+frozen and never used to change them; the others ("dev") were.
 
     python -m eval.span_quality [PATH]
 """
@@ -101,8 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     path = Path(args[0]) if args else DATA
     rows = load(path)
-    print(f"{len(rows)} sentences from {path}")
-    print(report(measure(rows)))
+    for split in ("dev", "heldout"):
+        part = [r for r in rows if r.get("split", "dev") == split]
+        if part:
+            print(f"{split}: {len(part)} sentences from {path}")
+            print(report(measure(part)))
     return 0
 
 
