@@ -41,6 +41,7 @@ class Lexicon:
     english_only_qwords: frozenset[str]
     keep_first_qwords: frozenset[str]
     qword_accented: dict[str, frozenset[str]]
+    cues: dict[str, tuple[str, ...]]
     # stop words
     stop_accented: frozenset[str]
     stop_folded: frozenset[str]
@@ -141,6 +142,7 @@ def parse(directory: Path) -> Lexicon:
         english_only_qwords=frozenset(get(qw, "phrases", "english_only")),
         keep_first_qwords=frozenset(get(qw, "phrases", "keep_first")),
         qword_accented={k: frozenset(v) for k, v in get(qw, "accented").items()},
+        cues={k: tuple(v) for k, v in get(qw, "cues").items()},
         stop_accented=frozenset(get(stop, "words", "accented")),
         stop_folded=frozenset(_words(get(stop, "words", "folded"))),
         ambiguous_folded=frozenset(_words(get(stop, "words", "ambiguous"))),

@@ -17,10 +17,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
-from rag.lang import load_lexicon
+from rag.lang import alternation, load_lexicon
 from rag.text import fold, has_diacritics
 
 _LEX = load_lexicon()
+# cue-word lists as whole-word regexes over folded text (rag/lang/vi/question_words.toml [cues])
+_CUE = {
+    name: re.compile(rf"\b({alternation(words)})\b")
+    for name, words in _LEX.cues.items()
+    if name in ("person_roles", "unit_nouns", "percent", "change_verbs", "change_amounts", "per_capita", "comparisons", "deputy")
+}
 
 Kind = Literal["quantity", "person", "date", "place", "list", "yesno", "other"]
 QuantityKind = Literal["count", "percent", "change", "rate"]
@@ -217,9 +223,7 @@ def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool,
         if tok == "nao" and i > 0:
             window = folded_tokens[max(0, i - 5) : i]
             joined = " ".join(window)
-            if re.search(r"\b(giam doc|lanh dao|chu tich|bi thu|truong phong|truong khoa|bac si|can bo lanh dao|dong chi)\b", joined) and not re.search(
-                r"\b(don vi|benh vien|trung tam|tram|co so|khu vuc|huyen|tinh|xa|ky thuat|linh vuc|noi dung|van de|nhiem vu)\b", " ".join(window[-2:])
-            ):
+            if _CUE["person_roles"].search(joined) and not _CUE["unit_nouns"].search(" ".join(window[-2:])):
                 found.setdefault("person", []).append("chuc danh nao")
             elif "nhung" in window or "cac" in window:
                 found.setdefault("list", []).append("nhung nao")
@@ -245,15 +249,15 @@ def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool,
 
 
 def _quantity_kind(folded: str, english: bool) -> QuantityKind | None:
-    if re.search(r"\b(ty le|ti le|phan tram|cong suat|percent|percentage|proportion|share)\b", folded) or "%" in folded:
+    if _CUE["percent"].search(folded) or "%" in folded:
         return "percent"
     if english and re.search(r"\brate\b", folded) and not re.search(r"\bper\b", folded):
         return "percent"
-    if re.search(r"\b(tang|giam|increase|decrease|grow|grew|rose|fell)\b.*\b(bao nhieu|how much|how many|by)\b", folded) or re.search(
-        r"\b(bao nhieu|how much)\b.*\b(tang|giam|increase|decrease)\b", folded
+    if re.search(rf"{_CUE['change_verbs'].pattern}.*{_CUE['change_amounts'].pattern}", folded) or re.search(
+        rf"\b(bao nhieu|how much)\b.*{_CUE['change_verbs'].pattern}", folded
     ):
         return "change"
-    if re.search(r"\b(van dan|per 10|tren 1 van|/1 van|muoi nghin dan|10000 dan|10.000 dan|per capita)\b", folded):
+    if _CUE["per_capita"].search(folded):
         return "rate"
     return "count"
 
@@ -481,7 +485,7 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
     folded = [canon(t) for t, _, _ in toks]
     drop = [False] * len(raw)
     # "Ngoài việc ghi nhận …, ông ấy còn làm gì?": what is excluded is not what is asked
-    m = re.search(r"(?i)\b(ngoài việc|ngoai viec|ngoài|ngoai|besides|apart from|other than)\b[^,;]*[,;]", question)
+    m = re.search(rf"(?i)\b({alternation(_LEX.cues['exclusions'])})\b[^,;]*[,;]", question)
     if m:
         for k, (_, ts, te) in enumerate(toks):
             if m.start() <= ts and te <= m.end():
@@ -553,10 +557,7 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
     return out_kw, out_kwf, out_w
 
 
-_TWO_FACT_PATTERNS = re.compile(
-    r"\b(so voi|so sanh|nhieu hon|it hon|cao hon|thap hon|chenh lech|compare|compared|versus|vs|more than|"
-    r"less than|higher than|lower than|difference|tang bao nhieu|giam bao nhieu|tang hay giam)\b"
-)
+_TWO_FACT_PATTERNS = _CUE["comparisons"]
 
 
 def analyze(question: str) -> QuestionType:
@@ -582,7 +583,7 @@ def analyze(question: str) -> QuestionType:
     measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
     if qk == "percent":
         measure, units = None, ()
-    deputy = bool(re.search(r"\b(pho|deputy|vice)\b", folded_q)) and (not accented or "phó" in question.lower())
+    deputy = bool(_CUE["deputy"].search(folded_q)) and (not accented or "phó" in question.lower())
     return QuestionType(
         kind=kind,
         two_facts=two,
@@ -602,9 +603,9 @@ def analyze(question: str) -> QuestionType:
 
 # Conjunctions that may join two asked facts, strongest first.
 _SPLITS = (
-    re.compile(r"\s*;\s*|\s*,?\s+(?:trong khi(?: đó| do)?|while|whereas)\s+", re.IGNORECASE),
-    re.compile(r"\s*,?\s+(?:và|va|and|cùng với|cung voi|so với|so voi|compared with|compared to|versus|vs\.?)\s+", re.IGNORECASE),
-    re.compile(r"\s*,\s+còn\s+|\s+(?:hay|hoặc|or)\s+", re.IGNORECASE),
+    re.compile(rf"\s*;\s*|\s*,?\s+(?:{alternation(_LEX.cues['split_strong'])})\s+", re.IGNORECASE),
+    re.compile(rf"\s*,?\s+(?:{alternation(_LEX.cues['split_and'])})\s+", re.IGNORECASE),
+    re.compile(rf"\s*,\s+còn\s+|\s+(?:{alternation(_LEX.cues['split_or'])})\s+", re.IGNORECASE),
 )
 _NAMED_KINDS = ("facility", "place", "name", "person")
 

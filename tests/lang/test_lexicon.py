@@ -23,7 +23,7 @@ LIST_FILES = [p for p in FILES if p.name != "synonyms.toml"]  # synonyms: one pa
 # lists kind names
 PAIRED = ("pairs", "synonym", "meta", "priority")
 # tables whose keys name lists, not words ("terms": the glossary, whose values are checked on pairs)
-CONTAINERS = ("words", "phrases", "kinds")
+CONTAINERS = ("words", "phrases", "kinds", "cues")
 
 
 def _terms(node: Any) -> list[str]:
@@ -55,11 +55,12 @@ def _exercised(term: str, sentences: list[str]) -> bool:
 @pytest.mark.parametrize("path", LIST_FILES, ids=lambda p: p.name)
 def test_every_entry_has_an_example_that_uses_it(path: Path):
     data = read_file(path)
-    examples = [e for e in data.get("meta", {}).get("examples", [])] + [p["en"] for p in data.get("pairs", [])]
+    examples = [e for key in data if key.startswith("meta") for e in data[key].get("examples", [])]
+    examples += [p["en"] for p in data.get("pairs", [])]
     terms = [
         t
         for key, node in data.items()
-        if key not in PAIRED
+        if key not in PAIRED and not key.startswith("meta")
         for t in (_terms(list(node.values())) if key in CONTAINERS else list(node) if key == "terms" else _terms(node))
     ]
     assert terms and examples, f"{path.name} lists no entries or no examples"
@@ -95,7 +96,7 @@ def test_examples_are_not_taken_from_the_corpus_or_the_evaluation_sets():
     sentences = []
     for path in FILES:
         data = read_file(path)
-        sentences += data.get("meta", {}).get("examples", [])
+        sentences += [e for key in data if key.startswith("meta") for e in data[key].get("examples", [])]
         sentences += [p[k] for p in data.get("pairs", []) for k in ("en", "vi") if p[k]]
         sentences += [e[k] for e in data.get("synonym", []) for k in ("example", "example_same")]
     texts = _evaluation_texts()
