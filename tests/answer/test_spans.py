@@ -13,6 +13,7 @@ import pytest
 from eval.span_quality import DATA, load, measure
 from rag.answer import spans as generic
 from rag.answer.extractive import find_spans
+from tests.lang.test_lexicon import evaluation_texts
 
 
 def texts(kind: str, sentence: str, years: bool = True) -> list[str]:
@@ -202,6 +203,13 @@ def test_annotated_sentences_are_enough_and_well_formed():
         assert set(r["spans"]) <= {"date", "person", "place", "quantity"}, r["id"]
         for spans in r["spans"].values():
             assert all(s in r["text"] for s in spans), r["id"]
+
+
+def test_annotated_sentences_are_not_from_the_corpus_or_the_evaluation_sets():
+    texts = evaluation_texts()
+    assert texts
+    copied = [r["id"] for r in load() if any(r["text"].rstrip(".") in t for t in texts)]
+    assert not copied, copied
 
 
 def test_precision_and_recall_per_type():

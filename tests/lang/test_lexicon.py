@@ -85,10 +85,12 @@ def test_every_synonym_has_both_sentences():
         assert not _exercised(entry["phrase"], [entry["example_same"]]), f"{entry['phrase']}: the paraphrase must not repeat it"
 
 
-def _evaluation_texts() -> list[str]:
+def evaluation_texts() -> list[str]:
+    """The corpus, the gold files and the benchmarks (shared/ next to or above the checkout)."""
     paths = [*ROOT.glob("corpus/**/*.txt"), ROOT / "eval" / "gold.jsonl"]
     paths += [p for p in (ROOT / "eval").glob("*/**/*") if p.is_file() and p.suffix in (".txt", ".jsonl", ".json", ".md")]
-    paths += [p for p in (ROOT.parent / "shared" / "benchmarks").glob("**/*") if p.is_file() and p.suffix in (".txt", ".jsonl", ".json")]
+    for shared in (ROOT / "shared", ROOT.parent / "shared", ROOT.parent.parent / "shared"):
+        paths += [p for p in (shared / "benchmarks").glob("**/*") if p.is_file() and p.suffix in (".txt", ".jsonl", ".json")]
     return [p.read_text(encoding="utf-8", errors="ignore") for p in paths if p.is_file()]
 
 
@@ -99,7 +101,7 @@ def test_examples_are_not_taken_from_the_corpus_or_the_evaluation_sets():
         sentences += [e for key in data if key.startswith("meta") for e in data[key].get("examples", [])]
         sentences += [p[k] for p in data.get("pairs", []) for k in ("en", "vi") if p[k]]
         sentences += [e[k] for e in data.get("synonym", []) for k in ("example", "example_same")]
-    texts = _evaluation_texts()
+    texts = evaluation_texts()
     assert texts, "the corpus should be readable here"
     copied = [s for s in sentences if len(s) > 30 and any(s.rstrip(".?!") in t for t in texts)]
     assert not copied, copied
