@@ -187,7 +187,7 @@ _QUALIFIERS = _LEX.qualifiers
 _CHANGES = _LEX.changes
 _NUM = r"\d+(?:[.,]\d+)*"
 _NUMBER = re.compile(rf"(?<![\w/.,-]){_NUM}(?:/\d{{1,3}})?%?(?![\w/]|[.,]\d)")
-_ROMAN = re.compile(r"\b(hạng|quý|lần thứ|thứ|khóa|khoá|cấp)\s+(I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\b", re.IGNORECASE)
+_ROMAN = re.compile(rf"\b({alternation(_LEX.spans['ordinal_heads'], longest_first=True)})\s+(I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\b", re.IGNORECASE)
 _SCALES = alternation(tuple(k for k in _LEX.number_scales if k != "vạn"))
 _WORD_NUMBER = re.compile(
     rf"\b(?:{alternation(_LEX.vague_amounts)})\s+(?:{_SCALES})(?:\s+(?:{_SCALES}))?(?:\s+(?:đồng|lượt|người|ca))?",
@@ -198,10 +198,11 @@ _IDENTIFIER_BEFORE = re.compile(  # "Nghị quyết (số) 28", "Đề án 06": 
 )
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}$")
 
+_DAY_PARTS = alternation(_LEX.spans["day_parts"], longest_first=True)  # "ngày", "sáng", "chiều" …
 _DATE_PATTERNS = [
     re.compile(r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+(?:19|20)\d{2}", re.IGNORECASE),
-    re.compile(r"(?:(?:ngày|sáng|chiều|tối|trưa|hôm)\s+)?(?<![\d/])\d{1,2}/\d{1,2}/(?:19|20)\d{2}(?![\d/])", re.IGNORECASE),
-    re.compile(r"(?:ngày|sáng|chiều|tối|trưa|hôm)\s+\d{1,2}/\d{1,2}(?![\d/])", re.IGNORECASE),
+    re.compile(rf"(?:(?:{_DAY_PARTS})\s+)?(?<![\d/])\d{{1,2}}/\d{{1,2}}/(?:19|20)\d{{2}}(?![\d/])", re.IGNORECASE),
+    re.compile(rf"(?:{_DAY_PARTS})\s+\d{{1,2}}/\d{{1,2}}(?![\d/])", re.IGNORECASE),
     re.compile(r"tháng\s+\d{1,2}(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?(?![\d/])", re.IGNORECASE),
     re.compile(r"quý\s+(?:I|II|III|IV|[1-4])(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?\b", re.IGNORECASE),
 ]
@@ -299,7 +300,7 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             continue  # "Nghị quyết 28", "Đề án 06", "COVID-19"
         if re.match(r"[-–]?[A-ZĐ]{2,}", text[e : e + 4]) or re.match(r"/(?:19|20)\d{2}/", text[e : e + 7]):
             continue  # "128-NQ/CP", "28/2023/NQ-HĐND"
-        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw) and re.search(r"(ngày|sáng|chiều|tối|hôm)\s*$", before_text, re.IGNORECASE):
+        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw) and re.search(rf"({_DAY_PARTS})\s*$", before_text, re.IGNORECASE):
             continue  # "Chiều 20/6" is a date
         new_end, unit = _unit_after(text, e, end)
         if raw.endswith("%"):
