@@ -50,6 +50,9 @@ from rag.query.analysis import (
     split_question,
     words,
 )
+from rag.answer import spans as generic
+from rag.answer.spans import Found
+from rag.lang import alternation, both_cases, load_lexicon
 from rag.answer.scoring import Scorer, default_scorer
 from rag.text import fold, sentence_spans
 
@@ -170,64 +173,50 @@ class ExtractiveAnswer:
 # Spans
 # ---------------------------------------------------------------------------------------------
 
+_LEX = load_lexicon()
 _UNIT_HEADS = sorted(
-    {u for units in MEASURE_UNITS.values() for u in units}
-    | {
-        "luot", "nguoi", "benh nhan", "ca", "giuong", "khoa", "phong", "bac si", "duoc si", "duoc sy",
-        "dieu duong", "xa", "benh vien", "cbcnv", "can bo", "vien chuc", "nhan vien", "cong trinh",
-        "giai", "giai phap", "dot", "ky thuat", "tieu chi", "tram", "lan", "thang", "nam", "ngay",
-        "trung tam", "don vi", "tinh", "huyen", "ty dong", "trieu dong", "dong", "nghin", "ngan",
-        "trieu", "ty", "van", "thi tran", "gio", "tuan", "quy", "muc", "diem", "ky", "lop", "hoi nghi",
-        "hoc vien", "nha thau", "co so", "goi", "xe", "may", "thiet bi", "lieu", "mui", "tre",
-    },
+    {u for units in MEASURE_UNITS.values() for u in units} | set(_LEX.unit_heads),
     key=lambda u: -len(u.split()),
 )
-_MULTIPLIERS = ("nghìn", "ngàn", "triệu", "tỷ", "tỉ", "vạn", "chục")
-_QUALIFIERS = ("trên", "gần", "khoảng", "hơn", "dưới", "hàng", "tới", "đến", "chỉ", "thứ", "tổng cộng", "ước", "xấp xỉ")
-_CHANGES = ("tăng", "giảm", "bằng", "vượt", "thêm")
+_MULTIPLIERS = _LEX.multipliers
+_QUALIFIERS = _LEX.qualifiers
+_CHANGES = _LEX.changes
 _NUM = r"\d+(?:[.,]\d+)*"
 _NUMBER = re.compile(rf"(?<![\w/.,-]){_NUM}(?:/\d{{1,3}})?%?(?![\w/]|[.,]\d)")
-_ROMAN = re.compile(r"\b(hạng|quý|lần thứ|thứ|khóa|khoá|cấp)\s+(I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\b", re.IGNORECASE)
+_ROMAN = re.compile(rf"\b({alternation(_LEX.spans['ordinal_heads'], longest_first=True)})\s+(I|II|III|IV|V|VI|VII|VIII|IX|X|XI|XII)\b", re.IGNORECASE)
+_SCALES = alternation(tuple(k for k in _LEX.number_scales if k != "vạn"))
 _WORD_NUMBER = re.compile(
-    r"\b(?:hàng|vài|mấy|nhiều)\s+(?:chục|trăm|nghìn|ngàn|triệu|tỷ)(?:\s+(?:nghìn|ngàn|triệu|tỷ))?(?:\s+(?:đồng|lượt|người|ca))?",
+    rf"\b(?:{alternation(_LEX.vague_amounts)})\s+(?:{_SCALES})(?:\s+(?:{_SCALES}))?(?:\s+(?:đồng|lượt|người|ca))?",
     re.IGNORECASE,
 )
 _IDENTIFIER_BEFORE = re.compile(  # "Nghị quyết (số) 28", "Đề án 06": identifiers, not quantities
-    r"(?:Nghị quyết|Quyết định|Nghị định|Công văn|Thông tư|Chỉ thị|Kế hoạch|Đề án|Luật|Văn bản|Chương trình|mã|Mã)(?:\s+số)?\s*$"
+    rf"(?:{alternation(_LEX.document_types)})(?:\s+số)?\s*$"
 )
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}$")
 
+_DAY_PARTS = alternation(_LEX.spans["day_parts"], longest_first=True)  # "ngày", "sáng", "chiều" …
 _DATE_PATTERNS = [
     re.compile(r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+(?:19|20)\d{2}", re.IGNORECASE),
-    re.compile(r"(?:(?:ngày|sáng|chiều|tối|trưa|hôm)\s+)?(?<![\d/])\d{1,2}/\d{1,2}/(?:19|20)\d{2}(?![\d/])", re.IGNORECASE),
-    re.compile(r"(?:ngày|sáng|chiều|tối|trưa|hôm)\s+\d{1,2}/\d{1,2}(?![\d/])", re.IGNORECASE),
+    re.compile(rf"(?:(?:{_DAY_PARTS})\s+)?(?<![\d/])\d{{1,2}}/\d{{1,2}}/(?:19|20)\d{{2}}(?![\d/])", re.IGNORECASE),
+    re.compile(rf"(?:{_DAY_PARTS})\s+\d{{1,2}}/\d{{1,2}}(?![\d/])", re.IGNORECASE),
     re.compile(r"tháng\s+\d{1,2}(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?(?![\d/])", re.IGNORECASE),
     re.compile(r"quý\s+(?:I|II|III|IV|[1-4])(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?\b", re.IGNORECASE),
 ]
 _YEAR_SPAN = re.compile(r"(?:(?:đến|tới|vào|trong)\s+)?năm\s+(?:19|20)\d{2}", re.IGNORECASE)
 
 _TITLES = (
-    r"(?:đồng chí|Đồng chí|ông|Ông|bà|Bà|TTND\.?|TTƯT\.?|PGS\.?|GS\.?|TS\.?|ThS\.?|Ths\.?|BS\.?|BSCKI+\.?|BSCK\d\.?|"
-    r"CKI+\.?|CK\d\.?|Bác sĩ|bác sĩ|Dược sĩ|Điều dưỡng|KS\.?|CN\.?|DS\.?)"
+    rf"(?:{alternation(both_cases(_LEX.titles))}|"
+    + "|".join(re.escape(t) + r"\.?" for t in sorted(_LEX.title_abbreviations, key=len, reverse=True))
+    + ")"
 )
 _CAP = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 
-_FACILITY_HEAD = re.compile(
-    r"(?<![\wÀ-ỹ])(Bệnh viện|bệnh viện|Trung tâm Y tế|Trung tâm y tế|trung tâm y tế|Trung tâm Kiểm soát bệnh tật|"
-    r"Trạm Y tế|Trạm y tế|trạm y tế|Sở Y tế|TTYT|TYT|Phòng khám|UBND|Ủy ban nhân dân|Bộ Y tế|Công an|Bảo hiểm xã hội|"
-    r"khu vực|Khu vực|tỉnh|Tỉnh|huyện|Huyện|xã|thị trấn|thành phố|Thành phố|TP\.?|thị xã|điểm cầu|trường|Trường)"
-)
-_FACILITY_QUAL = re.compile(r"\s+(?:tuyến\s+)?(?:huyện|tỉnh|khu vực|thành phố|TP\.?|thị xã|quận|xã|đa khoa|Đa khoa)(?=[\s\-–,.;:)]|$)")
+_FACILITY_HEAD = re.compile(rf"(?<![\wÀ-ỹ])({alternation(_LEX.facility_heads_written)})")
+_FACILITY_QUAL = re.compile(rf"\s+(?:tuyến\s+)?(?:{alternation(_LEX.facility_qualifiers)})(?=[\s\-–,.;:)]|$)")
 _NAME_WORD = re.compile(rf"\s+({_CAP}|[a-zà-ỹđ]+)")
-_PLACE_STOP = frozenset(
-    """là của có không được thì mà và với về cho trong tại ở từ đến đã đang sẽ bị các những một này đó
-    đạt thực tổ dự làm tham khám tặng giao nâng tiếp nhằm theo trực hiện cùng trên dưới như phát
-    triển chủ xây""".split()
-)
+_PLACE_STOP = _LEX.place_stop
 
-_AGGREGATE_SCOPE = re.compile(
-    r"\b(toan tinh|cac don vi|toan nganh|nganh y te|toan quoc|ca nuoc|cua tinh|chi tieu ve y te|cac tinh|tuyen tinh len)\b"
-)
+_AGGREGATE_SCOPE = re.compile(rf"\b({alternation(_LEX.aggregate_scopes)})\b")
 
 
 def _folded_lower(text: str) -> str:
@@ -238,6 +227,14 @@ def _words_before(text: str, pos: int, n: int) -> str:
     """The ``n`` words before ``pos`` (folded, lower)."""
     toks = [t for t, _, _ in words(text[max(0, pos - 60) : pos])]
     return " ".join(canon(t) for t in toks[-n:])
+
+
+# lower-case words after a number that are not the noun it counts ("20 tham gia", "5 và")
+_NOT_COUNTED = _LEX.stop_accented | _LEX.place_stop | frozenset(_QUALIFIERS + _CHANGES + _LEX.spans["not_counted"])
+
+
+def _counted_noun(word: str) -> bool:
+    return word not in _NOT_COUNTED and canon(word) not in _LEX.stop_folded
 
 
 def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
@@ -260,7 +257,7 @@ def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
             if folded[: len(h)] == h:
                 j = len(h)
                 # unit phrases run on while the next word is a unit-ish lower-case word ("lượt bệnh nhân")
-                while j < len(toks) and j < 3 and folded[j] in ("nguoi", "benh", "nhan", "kham", "dan", "dai", "hoc", "chuc", "nang", "si"):
+                while j < len(toks) and j < 3 and folded[j] in _LEX.unit_continuations:
                     if rest[toks[j - 1][2] : toks[j][1]].strip():
                         break
                     j += 1
@@ -270,6 +267,9 @@ def _unit_after(text: str, end: int, limit: int) -> tuple[int, str]:
         else:
             if toks[0][0].isupper() and len(toks[0][0]) >= 3 and toks[0][0].isalpha():  # "161 CBCNV"
                 pos += toks[0][2]
+                unit_words.append(canon(toks[0][0]))
+            elif toks[0][0].islower() and toks[0][0].isalpha() and _counted_noun(toks[0][0]):
+                pos += toks[0][2]  # any noun counted: "300 suất", "73,7 tuổi"
                 unit_words.append(canon(toks[0][0]))
     # a rate: "55 giường bệnh/1 vạn dân"
     m = re.match(r"/\s*\d*\s*(?:vạn|nghìn|ngàn|triệu|100\.000|10\.000)?\s*[a-zà-ỹđ]+", text[pos:limit])
@@ -296,7 +296,7 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             continue  # "Nghị quyết 28", "Đề án 06", "COVID-19"
         if re.match(r"[-–]?[A-ZĐ]{2,}", text[e : e + 4]) or re.match(r"/(?:19|20)\d{2}/", text[e : e + 7]):
             continue  # "128-NQ/CP", "28/2023/NQ-HĐND"
-        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw) and re.search(r"(ngày|sáng|chiều|tối|hôm)\s*$", before_text, re.IGNORECASE):
+        if re.fullmatch(r"\d{1,2}/\d{1,2}", raw) and re.search(rf"({_DAY_PARTS})\s*$", before_text, re.IGNORECASE):
             continue  # "Chiều 20/6" is a date
         new_end, unit = _unit_after(text, e, end)
         if raw.endswith("%"):
@@ -352,6 +352,7 @@ def date_spans(text: str, start: int = 0, end: int | None = None, years: bool = 
 
 
 _SYLLABLE = re.compile(r"[^\W\d_]+")
+_PLACE_MARKER_END = re.compile(rf"({alternation(_LEX.place_markers)})$")
 
 
 def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -388,10 +389,10 @@ def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span
         if (
             folded_run in PROVINCES
             or n == 2
-            and re.search(r"(benh vien|y te|khu vuc|huyen|tinh|xa|thanh pho|tp|thi xa|quan|sach vang|tram|trung tam|viet nam|nghi quyet|de an|sau|va)$", prev_word)
+            and _PLACE_MARKER_END.search(prev_word)
             and not titled
             or (n == 2 and not titled and not roles)
-            or any(w in ("hoi", "ban", "dang", "so", "uy", "ngay", "nam", "thang", "phong", "nganh", "y") for w in folded_run[1:2])
+            or any(w in _LEX.not_given_names for w in folded_run[1:2])
             and not titled
         ):
             i = k
@@ -405,11 +406,11 @@ def person_spans(text: str, start: int = 0, end: int | None = None) -> list[Span
 
 
 _ROLE_RX = re.compile(
-    r"(pho )?(giam doc|chu tich|bi thu|truong phong|truong khoa|truong ban|truong tram|uy vien|tuv|thu truong|lanh dao|dung dau)"
-    r"(?:\s*,?\s*(so y te|so|benh vien|trung tam|tram y te|tram|ubnd|uy ban nhan dan|dang uy|ban|bo y te))?"
+    rf"(pho )?({alternation(_LEX.roles)})"
+    rf"(?:\s*,?\s*({alternation(_LEX.role_orgs, longest_first=True)}))?"
 )
-_ORG_CANON = {"so y te": "so", "so": "so", "tram y te": "tram", "tram": "tram", "uy ban nhan dan": "ubnd"}
-_ORG_START = re.compile(r"^(so y te|benh vien|trung tam|tram y te|ubnd|uy ban nhan dan)\b")
+_ORG_CANON = _LEX.role_org_canonical
+_ORG_START = re.compile(rf"^({alternation(_LEX.org_starts)})\b")
 
 
 def _role_tuple(m: re.Match[str]) -> tuple[bool, str, str | None]:
@@ -483,8 +484,11 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
         head = m.group()
         pos = e
         q = _FACILITY_QUAL.match(text, pos, end)
-        if q:
+        while q:  # "Bệnh viện Đa khoa tỉnh Lào Cai"
             pos = q.end()
+            q = _FACILITY_QUAL.match(text, pos, end) or q
+            if q.end() == pos:
+                break
         name_start = pos
         n_words = 0
         while n_words < 5:
@@ -495,7 +499,7 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
             if n_words == 0 and not word[0].isupper():
                 break
             if n_words > 0 and not word[0].isupper():
-                if word.lower() in _PLACE_STOP or canon(word) in ("nguoi", "bac", "nhan", "kham", "benh", "duoc", "da"):
+                if word.lower() in _PLACE_STOP or canon(word) in _LEX.place_stop_folded:
                     break
                 nxt = _NAME_WORD.match(text, w.end(), end)
                 # a lower-case word continues the name only between capitalised words or as its tail
@@ -509,25 +513,70 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
         if len(name_words) >= 3 and canon(name_words[0]) in SURNAMES:
             pos = name_start  # "Sở Y tế Lê Hồng Trung": a person follows, not a place name
         has_name = pos > name_start
-        specific_head = head in ("Trung tâm Kiểm soát bệnh tật", "Bộ Y tế", "Bảo hiểm xã hội", "UBND", "Ủy ban nhân dân")
+        specific_head = head in _LEX.specific_heads
         if not has_name and not (specific_head or q):
             continue
+        if not has_name and head[:1].islower():
+            continue  # "trạm y tế xã", "bệnh viện tuyến huyện": a kind of unit, not a name
         if not has_name and q and head.lower() in ("tỉnh", "huyện", "xã"):
             continue
         spans.append(Span("place", s, pos, text[s:pos], before=_words_before(text, s, 8)))
     return spans
 
 
+def _from_found(f: Found, text: str, end: int) -> Span:
+    """A generic detection (rag.answer.spans) as a :class:`Span` with the context scoring reads."""
+    before = _words_before(text, f.start, 8)
+    if f.kind in ("number", "range"):
+        new_end, unit = (f.end, "%") if text[f.start : f.end].endswith("%") else _unit_after(text, f.end, end)
+        start = f.start
+        mq = re.search(rf"(?:^|\s)({'|'.join(_QUALIFIERS)})\s+$", text[max(0, f.start - 15) : f.start], re.IGNORECASE)
+        if mq and f.kind == "number":  # "khoảng một trăm hai mươi lượt"
+            start = f.start - (len(text[max(0, f.start - 15) : f.start]) - mq.start(1))
+        return Span("quantity", start, new_end, text[start:new_end], unit, _words_before(text, start, 8))
+    if f.kind == "ordinal":
+        return Span("quantity", f.start, f.end, text[f.start : f.end], canon(text[f.start : f.end].split()[0]), before)
+    if f.kind == "person":
+        roles = _roles_after(text[f.end : min(end, f.end + 140)]) or _roles_before(text[max(0, f.start - 70) : f.start])
+        return Span("person", f.start, f.end, text[f.start : f.end], before=before, roles=roles)
+    return Span("date" if f.kind in ("date", "period") else "place", f.start, f.end, text[f.start : f.end], before=before)
+
+
+def _merge(spans: list[Span]) -> list[Span]:
+    """Overlapping spans of one kind: the longest wins (then the earliest)."""
+    out: list[Span] = []
+    for sp in sorted(spans, key=lambda sp: (-(sp.end - sp.start), sp.start)):
+        if all(sp.end <= o.start or sp.start >= o.end for o in out):
+            out.append(sp)
+    return sorted(out, key=lambda sp: sp.start)
+
+
 def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
+    """Spans of ``kind`` ("quantity", "date", "person", "place") in ``text[start:end]``: the
+    detectors above and the generic ones of :mod:`rag.answer.spans`, overlaps resolved longest first.
+    Without ``years`` (a question asking a year or a period), periods coarser than a month ("năm
+    2024", "6 tháng đầu năm 2024") are not dates."""
+    end = len(text) if end is None else end
     if kind == "quantity":
-        return quantity_spans(text, start, end)
-    if kind == "date":
-        return date_spans(text, start, end, years=years)
-    if kind == "person":
-        return person_spans(text, start, end)
-    if kind == "place":
-        return place_spans(text, start, end)
-    return []
+        found = [*generic.word_numbers(text, start, end), *generic.ordinals(text, start, end), *generic.ranges(text, start, end)]
+        periods = [(f.start, f.end) for f in generic.dates(text, start, end)]
+        # a number inside a date ("6 tháng đầu năm 2024", "thế kỷ 11") is not a quantity, an ordinal
+        # ("quý IV", "hạng II") stays one
+        old = [
+            sp
+            for sp in quantity_spans(text, start, end)
+            if not any(a <= sp.start and sp.end <= b for a, b in periods) or canon(sp.text.split()[0]) in _LEX.ordinal_heads
+        ]
+    elif kind == "date":
+        found = [f for f in generic.dates(text, start, end) if years or f.kind == "date"]
+        old = date_spans(text, start, end, years=years)
+    elif kind == "person":
+        found, old = generic.persons(text, start, end), person_spans(text, start, end)
+    elif kind == "place":
+        found, old = generic.organisations(text, start, end), place_spans(text, start, end)
+    else:
+        return []
+    return _merge(old + [_from_found(f, text, end) for f in found])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -638,33 +687,7 @@ def _contains_run(tokens: list[str], run: Sequence[str]) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 # Paraphrases common in questions: a keyword run → alternatives that count as the same words.
-SYNONYMS: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = {
-    ("nam", "vien"): (("noi", "tru"),),
-    ("nguoi", "benh"): (("benh", "nhan"),),
-    ("benh", "nhan"): (("nguoi", "benh"),),
-    ("muoi", "nghin"): (("van",),),
-    ("10.000",): (("van",),),
-    ("10000",): (("van",),),
-    ("dung", "dau"): (("giam", "doc"),),
-    ("lanh", "dao"): (("giam", "doc"), ("chu", "tich")),
-    ("chuc", "vu"): (("giam", "doc"),),
-    ("nhan", "vien"): (("can", "bo"),),
-    ("thong", "qua"): (("phe", "duyet"),),
-    ("ban", "hanh"): (("phe", "duyet"), ("ngay",)),
-    ("diem", "yeu"): (("ton", "tai"), ("han", "che")),
-    ("chuyen", "nganh"): (("chuyen", "mon"),),
-    ("cap", "cuu"): (("cap", "cuu"),),
-    ("bot",): (("tiet", "kiem"),),
-    ("chup",): (("x", "quang"),),
-    ("khen",): (("danh", "gia", "cao"),),
-    ("dut", "roi"): (("dut", "lia"),),
-    ("xep", "thu"): (("dung", "thu"),),
-    ("tiem",): (("tiem", "chung"),),
-    ("khuyen",): (("dinh", "huong"), ("de", "nghi"), ("yeu", "cau")),
-    ("uu", "tien"): (("quan", "tam"), ("chu", "trong")),
-    ("nhan", "xet"): (("ghi", "nhan"), ("danh", "gia"), ("thay",)),
-    ("vat", "chat"): (("khang", "trang"),),
-}
+SYNONYMS: dict[tuple[str, ...], tuple[tuple[str, ...], ...]] = load_lexicon().synonyms  # rag/lang/vi/synonyms.toml
 
 
 @dataclass

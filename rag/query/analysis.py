@@ -17,7 +17,16 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal
 
+from rag.lang import alternation, load_lexicon
 from rag.text import fold, has_diacritics
+
+_LEX = load_lexicon()
+# cue-word lists as whole-word regexes over folded text (rag/lang/vi/question_words.toml [cues])
+_CUE = {
+    name: re.compile(rf"\b({alternation(words)})\b")
+    for name, words in _LEX.cues.items()
+    if name in ("person_roles", "unit_nouns", "percent", "change_verbs", "change_amounts", "per_capita", "comparisons", "deputy")
+}
 
 Kind = Literal["quantity", "person", "date", "place", "list", "yesno", "other"]
 QuantityKind = Literal["count", "percent", "change", "rate"]
@@ -56,22 +65,7 @@ def canon_tokens(text: str) -> list[str]:
 
 
 # Abbreviations common in the reports and in questions, expanded on both sides before matching.
-ABBREVIATIONS: dict[str, tuple[str, ...]] = {
-    "ttyt": ("trung", "tam", "y", "te"),
-    "tyt": ("tram", "y", "te"),
-    "syt": ("so", "y", "te"),
-    "bv": ("benh", "vien"),
-    "bhyt": ("bao", "hiem", "y", "te"),
-    "kcb": ("kham", "chua", "benh"),
-    "cbcnv": ("can", "bo", "cong", "nhan", "vien"),
-    "cbvc": ("can", "bo", "vien", "chuc"),
-    "ubnd": ("uy", "ban", "nhan", "dan"),
-    "hdnd": ("hoi", "dong", "nhan", "dan"),
-    "cntt": ("cong", "nghe", "thong", "tin"),
-    "bhxh": ("bao", "hiem", "xa", "hoi"),
-    "tp": ("thanh", "pho"),
-    "ctch": ("chan", "thuong", "chinh", "hinh"),
-}
+ABBREVIATIONS: dict[str, tuple[str, ...]] = _LEX.abbreviations
 
 
 def match_tokens(text: str) -> list[str]:
@@ -84,208 +78,37 @@ def match_tokens(text: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Question words. Each entry: (folded phrase, kind). Phrases are matched on folded token
-# sequences; order inside a kind does not matter, the kind priority below decides.
+# Question words (rag/lang/vi/question_words.toml), matched on folded token sequences; when
+# several kinds match, the most specific wins ("ngày bao nhiêu" is a date, "bệnh viện nào có
+# bao nhiêu…" asks for the hospital).
 # ---------------------------------------------------------------------------------------------
 
-_QWORDS: dict[str, list[str]] = {
-    "date": [
-        "ngay nao", "khi nao", "bao gio", "thoi gian nao", "luc nao", "hom nao", "ngay bao nhieu",
-        "thang nao", "nam nao", "thoi diem nao", "dip nao", "vao ngay", "ngay may",
-        "when", "what date", "which date", "what day", "which day", "what year", "which year",
-        "what month", "which month", "dien ra truoc", "to chuc truoc", "dien ra sau", "truoc hay sau",
-        "som hon", "which came first", "happened first",
-    ],
-    "person": [
-        "ai", "nguoi nao", "vi nao", "ong nao", "ba nao", "dong chi nao", "ten gi", "ten la gi",
-        "ho ten", "who", "whom", "whose", "what is the name of", "name of the",
-    ],
-    "place": [
-        "o dau", "tai dau", "noi nao", "don vi nao", "co so nao", "benh vien nao", "trung tam nao",
-        "tinh nao", "huyen nao", "xa nao", "dia diem nao", "dia phuong nao", "tram y te nao",
-        "diem cau nao", "co quan nao", "khu vuc nao", "vung nao", "mien nao", "where", "which unit", "which facility", "which hospital",
-        "which province", "which center", "which centre", "which district", "which station",
-        "which commune", "which organisation", "which organization", "what hospital",
-        "what facility", "what unit", "what province",
-    ],
-    "list": [
-        "nhung gi", "gom nhung", "bao gom", "gom nhung gi", "ke ten", "liet ke", "nhung nao",
-        "cac nao", "what are", "list", "which are", "name the", "what were", "what kinds",
-        "what types", "which techniques", "what techniques", "what tasks", "what measures",
-    ],
-    "quantity": [
-        "bao nhieu", "may", "ty le", "ti le", "so luong", "phan tram", "cong suat", "how many",
-        "how much", "what percentage", "what percent", "what share", "what proportion", "rate",
-        "number of", "ratio", "percentage", "tang bao nhieu", "giam bao nhieu", "dat bao nhieu",
-        "bao nhieu phan tram", "so luot", "tong so", "so ca", "so sanh", "bao lau", "how long",
-    ],
-    "yesno": [
-        "phai khong", "dung khong", "hay khong", "co phai", "hay chua", "duoc khong",
-    ],
-}
-# When several kinds match, the most specific wins ("ngày bao nhiêu" is a date, "bệnh viện nào
-# có bao nhiêu…" asks for the hospital).
-_KIND_PRIORITY: tuple[Kind, ...] = ("date", "person", "place", "list", "quantity", "yesno")
-
-# Question words removed before keywords are taken (folded phrases, longest first).
-# Quantity words that are also content ("tỷ lệ", "số lượt" appear in the reports as written).
-_CONTENT_QWORDS = frozenset({"ty le", "ti le", "so luong", "cong suat", "so luot", "tong so", "so ca", "rate", "number of", "ratio", "percentage"})
-_QWORD_PHRASES = sorted(
-    {p for ps in _QWORDS.values() for p in ps if p not in _CONTENT_QWORDS}
-    | {
-        "la bao nhieu", "la ai", "la gi", "gi", "nao", "nhu the nao", "the nao", "ra sao", "thi sao",
-        "cho biet", "cho toi biet", "xin hoi", "hay cho biet", "vui long", "la", "khong", "chua",
-        "theo bao cao", "lam gi", "binh quan", "khoang", "moi", "cu", "ca nam", "moi noi", "tung noi", "suy ra", "lan luot", "tong cong", "uoc tinh",
-        "xap xi", "hien nay", "what", "which", "how", "is", "are", "was", "were", "did", "does", "do",
-        "the", "a", "an", "of", "in", "at", "on", "for", "to", "and", "by", "with", "from", "it",
-        "its", "their", "there", "this", "that", "has", "have", "had", "be", "been", "according",
-        "report", "reports", "please", "tell", "me",
-    },
-    key=lambda p: -len(p.split()),
-)
+_QWORDS: dict[str, tuple[str, ...]] = _LEX.qwords
+_KIND_PRIORITY: tuple[Kind, ...] = _LEX.kind_priority  # type: ignore[assignment]
+# Question words removed before keywords are taken (folded phrases, longest first); quantity
+# words that are also content ("tỷ lệ", "số lượt") stay.
+_QWORD_PHRASES = _LEX.filler_qwords
 
 # Function words dropped from keywords. Accented forms are exact; the folded list only holds
 # words whose folded form is not also a common content word.
-_STOP_ACCENTED = frozenset(
-    """là của có không được thì mà và hoặc với về cho trong tại ở từ đến đã đang sẽ bị bởi các
-    những một mọi này đó kia ấy nào gì ai đâu sao vậy thế nhỉ nhé ạ à ư hả chứ hay hãy xin bạn tôi
-    mình cũng rất như theo khi lúc bao nhiêu mấy nơi hỏi biết cụ thể thông tin nhất còn thì""".split()
-)
-_STOP_FOLDED = frozenset(
-    """la cua khong duoc thi va hoac voi trong cac nhung mot moi kia ay nao gi ai vay nhi nhe
-    biet thong tin nhat""".split()
-)
+_STOP_ACCENTED = _LEX.stop_accented
+_STOP_FOLDED = _LEX.stop_folded
 # Folded words that are function words in a question but also content words ("có" / "cơ sở",
 # "đã" / "đa khoa"); kept with a low weight when the question has no accents.
-_AMBIGUOUS_FOLDED = frozenset("co da do dau tu the bao ma sao hay cho tai ve o den nay khi luc nhu theo con hoi".split())
+_AMBIGUOUS_FOLDED = _LEX.ambiguous_folded
 AMBIGUOUS_WEIGHT = 0.3
 
 # Measure nouns that may follow "bao nhiêu"/"mấy" and must then be the unit of the answer.
 # Each maps to the folded unit heads that satisfy it.
-MEASURE_UNITS: dict[str, tuple[str, ...]] = {
-    "luot": ("luot",),
-    "luot kham": ("luot",),
-    "nguoi": ("nguoi", "luot nguoi", "nguoi dan", "can bo", "cbcnv", "vien chuc"),
-    "nguoi dan": ("nguoi dan", "nguoi"),
-    "benh nhan": ("benh nhan", "luot benh nhan", "nguoi benh", "luot"),
-    "ca": ("ca", "luot", "truong hop"),
-    "ca phau thuat": ("ca", "luot"),
-    "giuong": ("giuong",),
-    "giuong benh": ("giuong",),
-    "khoa": ("khoa",),
-    "phong": ("phong",),
-    "bac si": ("bac si",),
-    "duoc si": ("duoc si", "duoc sy"),
-    "dieu duong": ("dieu duong",),
-    "xa": ("xa",),
-    "benh vien": ("benh vien",),
-    "can bo": ("cbcnv", "can bo", "vien chuc", "nguoi"),
-    "cbcnv": ("cbcnv", "can bo"),
-    "nhan vien": ("cbcnv", "nhan vien", "can bo"),
-    "vien chuc": ("vien chuc", "cbcnv", "can bo"),
-    "cong trinh": ("cong trinh",),
-    "giai": ("giai",),
-    "giai phap": ("giai phap",),
-    "dot": ("dot",),
-    "ky thuat": ("ky thuat",),
-    "tieu chi": ("tieu chi",),
-    "tram": ("tram",),
-    "lan": ("lan",),
-    "thang": ("thang",),
-    "nam": ("nam",),
-    "trung tam": ("trung tam",),
-    "don vi": ("don vi",),
-    "tinh": ("tinh",),
-    "huyen": ("huyen",),
-    "tien": ("tien", "dong", "ty dong", "trieu dong"),
-    "kinh phi": ("tien", "dong", "ty dong", "trieu dong"),
-    "chi phi": ("tien", "dong", "ty dong", "trieu dong"),
-    "ty dong": ("ty dong",),
-    "trieu dong": ("trieu dong",),
-    "dong": ("dong",),
-    "patients": ("benh nhan", "luot benh nhan", "nguoi benh", "luot", "luot nguoi"),
-    "visits": ("luot",),
-    "examinations": ("luot",),
-    "people": ("nguoi", "luot nguoi", "nguoi dan"),
-    "beds": ("giuong",),
-    "departments": ("khoa",),
-    "staff": ("cbcnv", "can bo", "nhan vien"),
-    "employees": ("cbcnv", "can bo", "nhan vien"),
-    "doctors": ("bac si",),
-    "pharmacists": ("duoc si", "duoc sy"),
-    "nurses": ("dieu duong",),
-    "surgeries": ("ca", "luot"),
-    "staff members": ("cbcnv", "can bo", "nhan vien"),
-    "members": ("cbcnv", "can bo", "nhan vien"),
-    "centers": ("trung tam",),
-    "operations": ("ca", "luot"),
-    "communes": ("xa",),
-    "hospitals": ("benh vien",),
-    "awards": ("giai",),
-    "prizes": ("giai",),
-    "trips": ("dot",),
-    "criteria": ("tieu chi",),
-}
+MEASURE_UNITS: dict[str, tuple[str, ...]] = _LEX.measure_units
 
 # English words → folded Vietnamese keywords, so English questions can match Vietnamese reports.
-GLOSSARY: dict[str, str] = {
-    "hospital": "benh vien", "hospitals": "benh vien", "director": "giam doc", "deputy": "pho",
-    "department": "so", "health": "y te", "medical": "y te", "visits": "luot kham",
-    "visit": "luot kham", "examinations": "luot kham", "examination": "kham",
-    "examined": "kham", "examine": "kham", "outpatient": "ngoai tru", "outpatients": "ngoai tru",
-    "inpatient": "noi tru", "inpatients": "noi tru", "surgery": "phau thuat",
-    "surgeries": "phau thuat", "operations": "phau thuat", "beds": "giuong benh",
-    "bed": "giuong benh", "occupancy": "cong suat su dung", "staff": "cbcnv can bo",
-    "employees": "cbcnv can bo", "departments": "khoa", "doctors": "bac si", "doctor": "bac si",
-    "pharmacists": "duoc si", "nurses": "dieu duong", "insurance": "bao hiem",
-    "conference": "hoi nghi", "meeting": "hoi nghi", "province": "tinh", "provincial": "tinh",
-    "district": "huyen", "commune": "xa", "communes": "xa", "station": "tram",
-    "center": "trung tam", "centre": "trung tam", "electronic": "dien tu", "records": "benh an",
-    "record": "benh an", "online": "truc tuyen", "booking": "dat lich", "appointment": "dat lich",
-    "endoscopy": "noi soi", "referral": "chuyen tuyen", "techniques": "ky thuat",
-    "technique": "ky thuat", "cancer": "ung thu", "screening": "sang loc", "vice": "pho",
-    "chairman": "chu tich", "committee": "ubnd", "patients": "benh nhan", "patient": "benh nhan",
-    "people": "nguoi", "population": "dan so", "pharmacist": "duoc si", "nurse": "dieu duong",
-    "awards": "giai", "award": "giai", "prize": "giai", "prizes": "giai", "innovation": "sang tao",
-    "mobile": "luu dong", "summary": "tong ket", "review": "so ket", "months": "thang",
-    "month": "thang", "year": "nam", "total": "tong so", "increase": "tang", "decrease": "giam",
-    "compared": "so voi", "criteria": "tieu chi", "payment": "thanh toan", "cashless": "khong dung tien mat",
-    "qr": "qr", "gift": "qua", "gifts": "qua", "visited": "tham", "emulation": "thi dua",
-    "flag": "co", "covid": "covid", "trauma": "chan thuong", "orthopedic": "chinh hinh",
-    "orthopaedic": "chinh hinh", "chaired": "chu tri", "chair": "chu tri", "attended": "du",
-    "digital": "chuyen doi so", "transformation": "chuyen doi so",
-    "transfers": "chuyen tuyen", "transfer": "chuyen tuyen", "central": "trung uong", "level": "tuyen",
-    "nine": "9", "first": "dau", "three": "3", "six": "6", "perform": "thuc hien", "performed": "thuc hien",
-    "resolution": "nghi quyet", "government": "chinh phu", "safe": "an toan", "flexible": "linh hoat",
-    "adaptation": "thich ung", "implementing": "thuc hien", "implement": "thuc hien", "keep": "tiep tuc",
-    "workplace": "", "management": "quan ly", "method": "phuong phap", "maintain": "duy tri",
-    "apply": "thuc hien", "regional": "khu vuc", "unit": "don vi", "work": "lam viec", "worked": "lam viec",
-    "centers": "trung tam", "ministry": "bo", "quality": "chat luong", "build": "xay dung",
-    "members": "can bo", "member": "can bo", "vaccination": "tiem chung", "vaccine": "vac xin",
-    "booster": "mui nhac lai", "chaired": "chu tri", "deputies": "pho giam doc", "secretary": "bi thu",
-    "party": "dang", "insured": "bao hiem", "coverage": "tham gia", "participation": "tham gia",
-    "indicators": "chi tieu", "targets": "chi tieu", "target": "muc tieu", "national": "toan quoc",
-    "nationwide": "toan quoc", "country": "toan quoc", "average": "", "difficult": "kho khan",
-    "difficulties": "kho khan", "proposals": "de xuat", "recommendations": "kien nghi",
-    "equipment": "trang thiet bi", "infrastructure": "co so ha tang", "training": "dao tao",
-    "human": "nhan luc", "resources": "nhan luc", "dengue": "sot xuat huyet", "monkeypox": "dau mua khi",
-    "epidemic": "dich", "epidemics": "dich", "disease": "benh", "diseases": "benh",
-}
-_ENGLISH_MARKERS = frozenset(
-    "the what which who when where how many much is are was were did does of in hospital "
-    "director number rate percentage please list name".split()
-)
-_ENGLISH_WORDS = frozenset(GLOSSARY) | _ENGLISH_MARKERS | frozenset(
-    "and or to at on for by with from its their there this that has have had be been according "
-    "report reports tell me mr mrs ms dr province district commune".split()
-)
+GLOSSARY: dict[str, str] = _LEX.glossary
+_ENGLISH_MARKERS = _LEX.english_markers
+_ENGLISH_WORDS = frozenset(GLOSSARY) | _ENGLISH_MARKERS | _LEX.english_function_words
 
 # Heads after which a proper name follows ("Bệnh viện Bãi Cháy", "huyện Tiên Du").
-_FACILITY_HEADS = (
-    "benh vien", "trung tam y te", "trung tam kiem soat benh tat", "trung tam", "tram y te",
-    "so y te", "ttyt", "tyt", "phong kham", "khu vuc", "tinh", "huyen", "xa", "thanh pho", "tp",
-    "thi xa", "quan", "thi tran", "phuong",
-)
+_FACILITY_HEADS = _LEX.facility_heads
 _HEAD_WORDS = frozenset(t for h in _FACILITY_HEADS for t in h.split())
 
 
@@ -303,34 +126,12 @@ def _head_at(folded: list[str], k: int) -> int:
             best = max(best, len(h))
     return best
 # Lower-case words that end a name typed without capitals ("benh vien bai chay KHAM bao nhieu").
-_NAME_STOP = frozenset(
-    """yeu cau de nghi danh gia dinh huong giao ghi chi dao phat bieu ket luan bao cao tiep quan tam xay
-    dung tang cuong chu tri dien ra to chuc tham gia nhan duoc tang giam dat vuot thuc hien ky thuat co da dang se la cua kham chua dat duoc thuc hien to chuc trong nam thang ngay bao nhieu
-    may nao ai gi dau khi o tai va voi cho ve den tu nay do kia the thi ma hay nhu sao khong chua
-    tuyen truc thuoc cac nhung mot so luot tong benh nhan giuong khoa phong bac si duoc dieu
-    duong ty le cong suat hang chuyen da khoa hoi nghi lam viec tham trien khai dau tu
-    giam doc pho chu tich gom bao gom ket qua nhan vien can bo cbcnv ca phau thuat noi ngoai tru
-    soi ung thu y te quy tinh huyen xa vien tram tam trung te lan dot nguoi dan nhan""".split()
-)
+_NAME_STOP = _LEX.name_stop
 
 # Vietnamese provinces and major cities (folded); a question naming one that no passage names
 # is about something the reports do not cover.
-_PROVINCE_NAMES = """an giang|ba ria vung tau|vung tau|bac giang|bac kan|bac lieu|bac ninh|ben tre|binh dinh|
-    binh duong|binh phuoc|binh thuan|ca mau|can tho|cao bang|da nang|dak lak|dak nong|dien bien|
-    dong nai|dong thap|gia lai|ha giang|ha nam|ha noi|ha tinh|hai duong|hai phong|hau giang|hoa binh|
-    hung yen|khanh hoa|kien giang|kon tum|lai chau|lam dong|lang son|lao cai|long an|nam dinh|
-    nghe an|ninh binh|ninh thuan|phu tho|phu yen|quang binh|quang nam|quang ngai|quang ninh|
-    quang tri|soc trang|son la|tay ninh|thai binh|thai nguyen|thanh hoa|thua thien hue|hue|
-    tien giang|tra vinh|tuyen quang|vinh long|vinh phuc|yen bai|ho chi minh|sai gon"""
-PROVINCES: tuple[tuple[str, ...], ...] = tuple(
-    tuple(p.split()) for p in " ".join(_PROVINCE_NAMES.split()).split("|")
-)
-
-SURNAMES = frozenset(
-    """nguyen tran le pham hoang huynh phan vu vo dang bui do ho ngo duong ly dinh mac trinh dao
-    luong cao ta ha mai to chu lam thai quach trieu doan vuong tang kieu luu nong hua la lai thach
-    van khuat giap ton tong chau diep kha lo hau doan dam nghiem au""".split()
-)
+PROVINCES: tuple[tuple[str, ...], ...] = _LEX.provinces
+SURNAMES = _LEX.surnames
 
 _YEAR = re.compile(r"(?<![\d/.,])(?:19|20)\d{2}(?![\d/.,])")
 
@@ -422,9 +223,7 @@ def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool,
         if tok == "nao" and i > 0:
             window = folded_tokens[max(0, i - 5) : i]
             joined = " ".join(window)
-            if re.search(r"\b(giam doc|lanh dao|chu tich|bi thu|truong phong|truong khoa|bac si|can bo lanh dao|dong chi)\b", joined) and not re.search(
-                r"\b(don vi|benh vien|trung tam|tram|co so|khu vuc|huyen|tinh|xa|ky thuat|linh vuc|noi dung|van de|nhiem vu)\b", " ".join(window[-2:])
-            ):
+            if _CUE["person_roles"].search(joined) and not _CUE["unit_nouns"].search(" ".join(window[-2:])):
                 found.setdefault("person", []).append("chuc danh nao")
             elif "nhung" in window or "cac" in window:
                 found.setdefault("list", []).append("nhung nao")
@@ -450,28 +249,25 @@ def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool,
 
 
 def _quantity_kind(folded: str, english: bool) -> QuantityKind | None:
-    if re.search(r"\b(ty le|ti le|phan tram|cong suat|percent|percentage|proportion|share)\b", folded) or "%" in folded:
+    if _CUE["percent"].search(folded) or "%" in folded:
         return "percent"
     if english and re.search(r"\brate\b", folded) and not re.search(r"\bper\b", folded):
         return "percent"
-    if re.search(r"\b(tang|giam|increase|decrease|grow|grew|rose|fell)\b.*\b(bao nhieu|how much|how many|by)\b", folded) or re.search(
-        r"\b(bao nhieu|how much)\b.*\b(tang|giam|increase|decrease)\b", folded
+    if re.search(rf"{_CUE['change_verbs'].pattern}.*{_CUE['change_amounts'].pattern}", folded) or re.search(
+        rf"\b(bao nhieu|how much)\b.*{_CUE['change_verbs'].pattern}", folded
     ):
         return "change"
-    if re.search(r"\b(van dan|per 10|tren 1 van|/1 van|muoi nghin dan|10000 dan|10.000 dan|per capita)\b", folded):
+    if _CUE["per_capita"].search(folded):
         return "rate"
     return "count"
 
 
 # Words that follow "bao nhiêu" without being its noun ("bao nhiêu phần trăm", "là bao nhiêu", "bao nhiêu so với").
-_NOT_NOUN = frozenset(
-    """phan tram la so voi tren duoc dat tang giam vao trong nam o tai cua hon the nhu vay thi con moi
-    cho ke tu den khi va hay nua lan""".split()
-)
+_NOT_NOUN = _LEX.not_measure_noun
 # Accented spelling of the measure nouns whose folded form is ambiguous ("ca"/"cả", "so"/"số").
-_MEASURE_ACCENTED = {"ca": "ca", "so": "số", "may": "mấy", "xa": "xã", "lan": "lần", "nam": "năm", "dot": "đợt", "giai": "giải"}
+_MEASURE_ACCENTED = _LEX.measure_accented
 # Nouns asked as ordinals: "hạng mấy", "thứ mấy", "quý mấy".
-ORDINAL_HEADS = ("hang", "thu", "quy", "khoa", "cap")
+ORDINAL_HEADS = _LEX.ordinal_heads
 
 
 def _measure(
@@ -680,17 +476,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
 
 
 # Folded question words whose folded form is also a content word: the accented forms that count.
-_QWORD_ACCENTED: dict[str, frozenset[str]] = {
-    "la": frozenset({"là"}), "gi": frozenset({"gì"}), "nao": frozenset({"nào"}), "khong": frozenset({"không"}),
-    "chua": frozenset({"chưa"}), "ai": frozenset({"ai"}), "may": frozenset({"mấy"}), "moi": frozenset({"mỗi"}),
-    "cu": frozenset({"cứ"}), "khoang": frozenset({"khoảng"}), "dau": frozenset({"đâu"}), "bao": frozenset({"bao"}),
-    "o": frozenset({"ở"}), "tai": frozenset({"tại"}), "so": frozenset({"số"}), "nhieu": frozenset({"nhiêu"}),
-    "ngay": frozenset({"ngày"}), "nam": frozenset({"năm"}), "thang": frozenset({"tháng"}), "ten": frozenset({"tên"}),
-    "hoi": frozenset({"hỏi"}), "biet": frozenset({"biết"}), "luc": frozenset({"lúc"}), "khi": frozenset({"khi"}),
-    "gio": frozenset({"giờ"}), "noi": frozenset({"nơi"}), "ra": frozenset({"ra"}), "sao": frozenset({"sao"}),
-    "the": frozenset({"thế"}), "thi": frozenset({"thì"}), "nhu": frozenset({"như"}),
-    "ca": frozenset({"cả"}),
-}
+_QWORD_ACCENTED: dict[str, frozenset[str]] = _LEX.qword_accented
 
 
 def _keywords(question: str, english: bool, accented: bool, entities: list[Entity] | None = None) -> tuple[list[str], list[str], list[float]]:
@@ -699,7 +485,7 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
     folded = [canon(t) for t, _, _ in toks]
     drop = [False] * len(raw)
     # "Ngoài việc ghi nhận …, ông ấy còn làm gì?": what is excluded is not what is asked
-    m = re.search(r"(?i)\b(ngoài việc|ngoai viec|ngoài|ngoai|besides|apart from|other than)\b[^,;]*[,;]", question)
+    m = re.search(rf"(?i)\b({alternation(_LEX.cues['exclusions'])})\b[^,;]*[,;]", question)
     if m:
         for k, (_, ts, te) in enumerate(toks):
             if m.start() <= ts and te <= m.end():
@@ -717,9 +503,9 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
             if folded[i : i + n] == p and not all(drop[i : i + n]):
                 if accented and any(p[k] in _QWORD_ACCENTED and raw[i + k] not in _QWORD_ACCENTED[p[k]] for k in range(n)):
                     continue  # "lá", "mới", "máy" are not "là", "mỗi", "mấy"
-                if not english and phrase in ("a", "an", "do", "the", "to", "in", "is", "it", "on", "at", "be", "me", "how", "what", "which", "are", "was", "has", "had", "did", "for", "with", "from", "this", "that", "and", "of", "by"):
+                if not english and phrase in _LEX.english_only_qwords:
                     continue
-                if phrase in ("tang bao nhieu", "giam bao nhieu", "dat bao nhieu"):
+                if phrase in _LEX.keep_first_qwords:
                     drop[i + 1] = drop[i + 2] = True  # keep "tăng"/"đạt" as content
                     continue
                 for k in range(i, i + n):
@@ -771,10 +557,7 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
     return out_kw, out_kwf, out_w
 
 
-_TWO_FACT_PATTERNS = re.compile(
-    r"\b(so voi|so sanh|nhieu hon|it hon|cao hon|thap hon|chenh lech|compare|compared|versus|vs|more than|"
-    r"less than|higher than|lower than|difference|tang bao nhieu|giam bao nhieu|tang hay giam)\b"
-)
+_TWO_FACT_PATTERNS = _CUE["comparisons"]
 
 
 def analyze(question: str) -> QuestionType:
@@ -800,7 +583,7 @@ def analyze(question: str) -> QuestionType:
     measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
     if qk == "percent":
         measure, units = None, ()
-    deputy = bool(re.search(r"\b(pho|deputy|vice)\b", folded_q)) and (not accented or "phó" in question.lower())
+    deputy = bool(_CUE["deputy"].search(folded_q)) and (not accented or "phó" in question.lower())
     return QuestionType(
         kind=kind,
         two_facts=two,
@@ -820,9 +603,9 @@ def analyze(question: str) -> QuestionType:
 
 # Conjunctions that may join two asked facts, strongest first.
 _SPLITS = (
-    re.compile(r"\s*;\s*|\s*,?\s+(?:trong khi(?: đó| do)?|while|whereas)\s+", re.IGNORECASE),
-    re.compile(r"\s*,?\s+(?:và|va|and|cùng với|cung voi|so với|so voi|compared with|compared to|versus|vs\.?)\s+", re.IGNORECASE),
-    re.compile(r"\s*,\s+còn\s+|\s+(?:hay|hoặc|or)\s+", re.IGNORECASE),
+    re.compile(rf"\s*;\s*|\s*,?\s+(?:{alternation(_LEX.cues['split_strong'])})\s+", re.IGNORECASE),
+    re.compile(rf"\s*,?\s+(?:{alternation(_LEX.cues['split_and'])})\s+", re.IGNORECASE),
+    re.compile(rf"\s*,\s+còn\s+|\s+(?:{alternation(_LEX.cues['split_or'])})\s+", re.IGNORECASE),
 )
 _NAMED_KINDS = ("facility", "place", "name", "person")
 

@@ -18,7 +18,6 @@ from langchain_core.documents import Document
 
 from rag.ingest.chunking import chunk_document
 from rag.answer.extractive import (
-    NOT_FOUND,
     answer_extractive,
     date_spans,
     person_spans,
