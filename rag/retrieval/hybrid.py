@@ -1,5 +1,8 @@
 """Hybrid retrieval: dense (FAISS) + BM25 on accented and on folded tokens, fused by reciprocal rank.
 
+An accent-less Vietnamese question is embedded with its accents restored (``store.restorer``,
+:mod:`rag.query.restore`): the embedding of "benh vien" is a poor one. BM25 keeps the question as typed.
+
 Exposed as a LangChain ``BaseRetriever`` returning ``Document``s whose ``page_content`` is the exact
 passage (``doc_text[start:end]``) and whose metadata carries ids, offsets and scores.
 """
@@ -46,6 +49,7 @@ class Hit:
 class SearchResult:
     hits: list[Hit]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    restored_query: str | None = None  # the accent-restored query the dense list used, if any
 
 
 def reciprocal_rank_fusion(rankings: dict[str, list[int]], k: int, weights: dict[str, float] | None = None) -> list[tuple[int, float]]:
@@ -87,6 +91,7 @@ class HybridRetriever(BaseRetriever):
     rrf_k: int = 60
     mode: Mode = "hybrid"
     max_query_chars: int = 2000
+    restore: bool = True  # embed accent-less questions with their accents restored
 
     @classmethod
     def over(cls, store: Any, embeddings: Any, settings: Settings, mode: Mode = "hybrid") -> HybridRetriever:
@@ -110,11 +115,25 @@ class HybridRetriever(BaseRetriever):
             raise QueryError(f"Câu hỏi quá dài / the question is longer than {self.max_query_chars} characters")
         return query
 
+    def restore_query(self, query: str) -> str | None:
+        """``query`` with its accents restored when it has none and is not English; else None.
+
+        None also when the store has no restorer (Milvus: restoration is off there) or nothing changed.
+        """
+        restorer = getattr(self.store, "restorer", None) if self.restore else None
+        if restorer is None or has_diacritics(query) or looks_english(query):
+            return None
+        restored = restorer.restore(query)
+        return restored if restored != query else None
+
     def search(self, query: str, k: int | None = None) -> SearchResult:
         """Ranked passages for ``query`` with per-stage timings in milliseconds."""
         query = self.clean_query(query)
         k = k or self.k
         timings: dict[str, float] = {}
+        t = time.perf_counter()
+        restored = self.restore_query(query) if self.mode != "bm25" else None
+        timings["restore"] = elapsed_ms(t)
         rankings: dict[str, list[int]] = {}
         fetch = max(self.fetch_k, k)
         weights = retriever_weights(query) if self.mode == "hybrid" else {}
@@ -127,7 +146,7 @@ class HybridRetriever(BaseRetriever):
         try:
             if self.mode in ("hybrid", "dense"):
                 t = time.perf_counter()
-                vector = self.embeddings.encode_queries([query])[0]
+                vector = self.embeddings.encode_queries([restored or query])[0]
                 timings["embed"] = elapsed_ms(t)
                 t = time.perf_counter()
                 rankings["dense"] = self.store.dense_search(vector, fetch)[0].tolist()
@@ -149,7 +168,7 @@ class HybridRetriever(BaseRetriever):
             for rank, ((cid, score), record) in enumerate(zip(fused, records), start=1)
         ]
         timings["fusion"] = elapsed_ms(t)
-        return SearchResult(hits, timings)
+        return SearchResult(hits, timings, restored)
 
     def _lexical(self, name: str, query: str, fetch: int) -> tuple[str, list[int], float]:
         """One BM25 list (``name`` is the store attribute) and when it finished."""
