@@ -107,15 +107,15 @@ def test_each_generation_refreshes_the_restorer(library, make_settings, embeddin
     store = open_index(settings.index_dir)
     assert (store.path / FILENAME).is_file()
     assert store.restorer.restore("Giam doc la ong Le Van A") == "Giám đốc là ông Lê Văn A"
-    assert store.restorer.restore("phong kham Suoi Lanh") == "phong kham Suoi Lanh"  # not in the library yet
+    assert store.restorer.restore("xa Suoi Lanh") == "xa Suoi Lanh"  # not in the library yet
     store.close()
 
-    docs_factory.write_txt(library / "pk_d.txt", "Phòng khám Suối Lạnh", ["Phòng khám Suối Lạnh mở cửa năm 2024."])
+    docs_factory.write_txt(library / "pk_d.txt", "Phòng khám xã Suối Lạnh", ["Phòng khám xã Suối Lạnh mở cửa năm 2024."])
     ingest([library], settings, embeddings=embeddings)  # a small change: a delta segment
     generation = live_generation(settings.index_dir)
     assert (generation / "delta" / FILENAME).is_file()
     store = open_index(settings.index_dir)
-    assert store.restorer.restore("phong kham Suoi Lanh") == "phòng khám Suối Lạnh"
+    assert store.restorer.restore("xa Suoi Lanh") == "xã Suối Lạnh"
     assert store.restorer.restore("Giam doc") == "Giám đốc"  # the base's counts still there
     store.close()
 
@@ -123,7 +123,7 @@ def test_each_generation_refreshes_the_restorer(library, make_settings, embeddin
     (generation / FILENAME).unlink()
     (generation / "delta" / FILENAME).unlink()
     store = open_index(settings.index_dir)
-    assert store.restorer.restore("phong kham Suoi Lanh, Giam doc") == "phòng khám Suối Lạnh, Giám đốc"
+    assert store.restorer.restore("xa Suoi Lanh, Giam doc") == "xã Suối Lạnh, Giám đốc"
     store.close()
 
 
