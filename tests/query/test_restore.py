@@ -141,6 +141,9 @@ def test_retriever_embeds_the_restored_question(retriever):
         dense_rank = hit.ranks["dense"]
         expected = restored_ids.index(hit.chunk.chunk_id) + 1 if hit.chunk.chunk_id in restored_ids else None
         assert dense_rank == expected
+    assert any(hit.ranks["bm25"] is not None for hit in result.hits)  # accented BM25 reads the restored text
+    off = retriever.model_copy(update={"restore": False}).search(QUESTION)
+    assert all(hit.ranks["bm25"] is None for hit in off.hits)  # unrestored, that list is left out
 
 
 @pytest.mark.parametrize("query", ["Bệnh viện Bãi Cháy khám bao nhiêu lượt người?", "How many patients did Bai Chay hospital examine?"])
