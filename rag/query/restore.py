@@ -14,6 +14,12 @@ ends break a run of syllables, punctuation does not (the tokens do not keep it).
 Stored as one ``.npz`` of plain arrays (vocabulary, counts; no pickle). A delta segment stores
 its own counts, added to the base's at load (:meth:`SyllableRestorer.merged`); counts of deleted
 chunks stay in until the next merge rewrites the base, which only biases a few choices slightly.
+Every generation's model also holds a few hand-written questions (data/question_words.txt):
+reports rarely ask "bao nhiêu", "là gì", "ở đâu".
+
+FAISS only: the writer saves a model per segment and :attr:`rag.index.faiss.store.IndexStore.restorer`
+loads it. On Milvus restoration is off (no model is kept there; the retriever embeds the question
+as typed and ``restored_query`` stays None).
 """
 
 from __future__ import annotations
