@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     t, cpu = time.perf_counter(), time.process_time()
     corpus = tokenize_corpus(texts, tokenize)
     out["tokenise_s"], out["tokenise_cpu_s"] = time.perf_counter() - t, time.process_time() - cpu
-    out["tokens"] = int(len(corpus.ids))
+    out["tokens"] = len(corpus.ids)
     t, cpu = time.perf_counter(), time.process_time()
     model = SyllableRestorer.from_token_ids(corpus.vocab, corpus.ids, corpus.offsets)
     out["count_s"], out["count_cpu_s"] = time.perf_counter() - t, time.process_time() - cpu
-    out["syllable_forms"], out["bigrams"] = len(model.vocab), int(len(model.bigram_keys))
+    out["syllable_forms"], out["bigrams"] = len(model.vocab), len(model.bigram_keys)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / FILENAME
         t = time.perf_counter()

@@ -34,8 +34,8 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never try the hub
 
-from eval import metrics as M  # noqa: E402
-from eval.gold import GoldItem, load_gold  # noqa: E402
+from eval import metrics as M
+from eval.gold import GoldItem, load_gold
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {
@@ -92,10 +92,10 @@ def folded_hit_rate(retriever: Any, items: list[GoldItem], restore: bool) -> flo
 def evaluate_set(name: str, retrieval: bool) -> dict[str, Any]:
     """Accuracy (and hit@5 before/after) of one gold set, by half."""
     from rag.config import get_settings
+    from rag.embeddings import get_embeddings
+    from rag.index.faiss.store import open_index
     from rag.ingest.local import ingest
     from rag.retrieval.hybrid import HybridRetriever
-    from rag.index.faiss.store import open_index
-    from rag.embeddings import get_embeddings
     from rag.text import has_diacritics, looks_english
 
     gold_path, corpus = SETS[name]

@@ -24,6 +24,7 @@ as typed and ``restored_query`` stays None).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -152,7 +153,7 @@ class SyllableRestorer:
                 choices.append([self.ids.get(lower, -1)])
             else:
                 choices.append(self.candidates.get(lower, [-1]))
-        best = self._viterbi(choices, [_breaks(text, a, b) for a, b in zip(matches, matches[1:])])
+        best = self._viterbi(choices, [_breaks(text, a, b) for a, b in itertools.pairwise(matches)])
         out, last = [], 0
         for m, cid in zip(matches, best):
             typed = m.group()

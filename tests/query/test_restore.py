@@ -82,7 +82,7 @@ def test_merged_counts_add_up(model):
     assert counts["khám"] == 1 + 2 and counts["xoài"] == 1
     separate = SyllableRestorer.from_texts(TEXTS + ["Phòng khám Đồng Xoài mới mở.", "Bác sĩ khám bệnh."])
     assert sorted(zip(both.vocab, both.unigram.tolist())) == sorted(zip(separate.vocab, separate.unigram.tolist()))
-    bigrams = lambda m: sorted((m.vocab[k // len(m.vocab)], m.vocab[k % len(m.vocab)], c) for k, c in zip(m.bigram_keys.tolist(), m.bigram_counts.tolist()))  # noqa: E731
+    bigrams = lambda m: sorted((m.vocab[k // len(m.vocab)], m.vocab[k % len(m.vocab)], c) for k, c in zip(m.bigram_keys.tolist(), m.bigram_counts.tolist()))
     assert bigrams(both) == bigrams(separate)
 
 
