@@ -15,8 +15,8 @@ the corpus is ingested into a temporary index, and the restorer is the one that 
   follow-ups, not English) with restoration off (dense embeds the folded question) and on
   (dense embeds the restored one); BM25 sees the folded question both times.
 
-eval/gold.jsonl is split in halves: alternately by id within each category, the first to ``dev``,
-the next to ``test``; eval/train is all ``dev``, eval/extra all ``test``.
+eval/gold.jsonl is split in halves by :mod:`eval.split` (alternately by id within each category,
+the first to ``dev``); eval/train is all ``dev``, eval/extra all ``test``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ import re
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never try th
 
 from eval import metrics as M
 from eval.gold import GoldItem, load_gold
+from eval.split import SPLITS, split_items
 
 ROOT = Path(__file__).resolve().parent.parent
 SETS = {
@@ -48,13 +48,10 @@ K = 5
 
 
 def halves(name: str, items: list[GoldItem]) -> dict[str, str]:
-    """Item id → "dev" or "test" (see the module docstring)."""
+    """Item id → "dev" or "test": eval/gold.jsonl by :func:`eval.split.split_items`, the others whole."""
     if name != "gold":
         return {item.id: "dev" if name == "train" else "test" for item in items}
-    by_category: dict[str, list[str]] = defaultdict(list)
-    for item in sorted(items, key=lambda i: i.id):
-        by_category[item.category].append(item.id)
-    return {iid: ("dev", "test")[n % 2] for ids in by_category.values() for n, iid in enumerate(ids)}
+    return {item.id: split for split in SPLITS for item in split_items(items, split)}
 
 
 def syllable_accuracy(restorer: Any, questions: list[str]) -> dict[str, Any]:
