@@ -74,7 +74,7 @@ class SyllableRestorer:
         """Counts from a tokenised corpus: chunk ``i`` is ``vocab[ids[offsets[i]:offsets[i + 1]]]``.
 
         Vectorised: one pass and one ``np.unique`` (a sort) over the token pairs; 100,000 synthetic
-        chunks (10^7 tokens) count in 1.7 CPU seconds (``python -m bench.restore_bench``).
+        chunks (10^7 tokens) count in about 1.5 s (``python -m bench.restore_bench``).
         Tokens that are not syllables (numbers) are left out and break runs.
         """
         ids = np.asarray(ids, dtype=np.int64)
