@@ -12,7 +12,7 @@
 
 Public JSON shape (``Answer.to_json_dict``)::
 
-    {"answer", "abstained", "rewritten_query",
+    {"answer", "abstained", "rewritten_query", "restored_query",
      "citations": [{"n", "doc_id", "title", "text", "start", "end", "quote", "quote_start",
                     "quote_end", "score"}],
      "latency_ms", "backend", "fallback_reason"}
@@ -63,6 +63,7 @@ class Answer(BaseModel):
     answer: str
     abstained: bool
     rewritten_query: str | None = None
+    restored_query: str | None = None  # an accent-less question with its accents restored (what dense search embedded)
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(default_factory=list)  # "có thể liên quan": shown, never claimed
     backend: str = "extractive"  # who wrote ``answer``: "extractive" or "llm"
@@ -79,6 +80,7 @@ class Answer(BaseModel):
             "answer": self.answer,
             "abstained": self.abstained,
             "rewritten_query": self.rewritten_query,
+            "restored_query": self.restored_query,
             "citations": [c.model_dump() for c in self.citations],
             "latency_ms": round(self.latency_ms, 1),
             "backend": self.backend,
@@ -180,6 +182,8 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         elif self.llm is not None:
             result = self._llm_answer(query, retrieve(query), turns, extractive, result)
             result.rewritten_query = rewritten
+        restore = getattr(self.retriever, "restore_query", None)  # HybridRetriever's; None for a plain callable
+        result.restored_query = restore(query) if callable(restore) else None
         result.latency_ms = (time.perf_counter() - t0) * 1000.0
         result.timings_ms = {"retrieve": searched[0] * 1000.0, "searches": float(len(cache))}
         return result

@@ -5,7 +5,8 @@ Layout of an index directory::
     index/
       CURRENT            name of the live generation (replaced atomically with os.replace)
       .lock              held by writers so two ingests never interleave
-      gen-<time>-<rand>/ manifest.json, chunks.sqlite, vectors.npy, dense.faiss, bm25/, bm25_folded/
+      gen-<time>-<rand>/ manifest.json, chunks.sqlite, vectors.npy, dense.faiss, bm25/, bm25_folded/,
+                         restore.npz (diacritic restorer counts, rag/query/restore.py)
                          and, after incremental changes: delta/ (the same files), deleted.npy,
                          bm25_segments.json
 """

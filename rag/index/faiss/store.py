@@ -12,6 +12,7 @@ both segments and skip deleted chunks.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -24,7 +25,9 @@ from rag.errors import IndexStoreError
 from rag.index.faiss.dense import dense_top_k, excluding, load_dense
 from rag.index.faiss.generations import CURRENT, DELETED, DELTA, LEXICAL, SEGMENT_STATS, live_generation, read_manifest
 from rag.index.faiss.sparse import Collection, SegmentedBM25, load_bm25
-from rag.index.records import ChunkRecord, DocumentRecord
+from rag.index.records import ChunkRecord, DocumentRecord, indexed_text
+from rag.query.restore import FILENAME as RESTORER_FILE
+from rag.query.restore import SyllableRestorer, for_segments
 
 
 class VectorRows:
@@ -192,6 +195,18 @@ class IndexStore:
 
     def _segments(self) -> list[Segment]:
         return [self.base] + ([self.delta] if self.delta is not None else [])
+
+    @functools.cached_property
+    def restorer(self) -> SyllableRestorer:
+        """The diacritic restorer of this generation (:mod:`rag.query.restore`), loaded on first use.
+
+        Each segment's counts were written with it; a generation older than that is counted from
+        its chunks here, once per loaded store.
+        """
+        prefix = self.manifest.title_prefix
+        return for_segments(
+            [(s.path / RESTORER_FILE, lambda s=s: (indexed_text(c.title, c.text, prefix) for c in s.all_chunks())) for s in self._segments()]
+        )
 
     def dense_search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ids and cosine scores of the ``k`` nearest live passages of both segments."""

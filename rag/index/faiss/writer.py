@@ -27,6 +27,8 @@ from rag.index.faiss.generations import CURRENT, DELETED, DELTA, SEGMENT_STATS
 from rag.index.faiss.sparse import TOKENIZERS, build_bm25, load_tokens, save_bm25, tokenize_corpus
 from rag.index.faiss.store import VectorRows
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, Manifest, indexed_text
+from rag.query.restore import FILENAME as RESTORER_FILE
+from rag.query.restore import SyllableRestorer
 
 
 @dataclass
@@ -169,6 +171,9 @@ def _write_segment(
         else:  # one chunk at a time: all texts or token lists at once would not fit at 10^6 chunks
             corpus = tokenize_corpus((indexed_text(c.title, c.text, manifest.title_prefix) for c in data.chunks), tokenizer)
         lap("bm25_tokens")
+        if sub == "bm25":  # the diacritic restorer counts this segment's accented syllables
+            SyllableRestorer.from_token_ids(corpus.vocab, corpus.ids, corpus.offsets).save(directory / RESTORER_FILE)
+            lap("restorer")
         save_bm25(build_bm25(corpus, collection=collections[sub] if collections else None), directory / sub)
         lap("bm25_index")
     timings["bm25_cached"] = float(cached_subs)
