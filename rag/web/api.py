@@ -26,6 +26,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,21 @@ class SlidingWindowLimiter:
             del self._hits[key]
 
 
+def api_key_ok(settings: Settings, given: str) -> bool:
+    """Whether ``given`` is the server's API key (always true when none is set); constant-time compare."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    return not key or hmac.compare_digest(given.encode(), key.encode())
+
+
+def request_key_ok(settings: Settings, headers: Mapping[str, str]) -> bool:
+    """Whether lower-cased request ``headers`` carry the API key as ``X-API-Key`` or ``Authorization: Bearer``
+    (the OpenAI-compatible and MCP endpoints accept both; clients such as the openai SDK only send the latter)."""
+    auth = headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    given = [k for k in (headers.get(API_KEY_HEADER.lower(), ""), bearer) if k]
+    return api_key_ok(settings, "") or any(api_key_ok(settings, k) for k in given)
+
+
 class ApiGuard:
     """ASGI middleware for ``/api/*``: body size, then API key and rate limit on ``POST /api/ask``."""
 
@@ -216,15 +232,11 @@ class ApiGuard:
                 return
 
         if scope["path"] == "/api/ask" and scope["method"] == "POST":
-            key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
-            if key:
-                given = headers.get(API_KEY_HEADER.lower(), "")
-                if not hmac.compare_digest(given.encode(), key.encode()):
-                    message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
-                    await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(
-                        scope, receive, send
-                    )
-                    return
+            given = headers.get(API_KEY_HEADER.lower(), "")
+            if not api_key_ok(self.settings, given):
+                message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
+                await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(scope, receive, send)
+                return
             client = (scope.get("client") or ("unknown", 0))[0]
             retry = self.limiter.hit(client)
             if retry is not None:
