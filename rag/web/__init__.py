@@ -12,9 +12,9 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
 
-from fastapi import FastAPI  # noqa: E402
+from fastapi import FastAPI
 
-from rag.config import Settings  # noqa: E402
+from rag.config import Settings
 
 __all__ = ["create_app"]
 
@@ -22,8 +22,8 @@ __all__ = ["create_app"]
 def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
     """The API (``/api/*``, ``/v1/*`` OpenAI-compatible, ``/mcp``, ``/widget.js``, ``/widget-demo``, ``/openapi.json``)
     with the chat UI at ``/``."""
-    from rag.service import Assistant
     from rag.mcp_server import mount_mcp
+    from rag.service import Assistant
     from rag.web.api import add_api
     from rag.web.openai_compat import add_openai
 

@@ -415,5 +415,21 @@ code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{
 giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.</p>
 <p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
 <h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
+<h2>OpenAI-compatible API, MCP</h2>
+<p>Mô hình <code>hoi-dap-y-te</code> tại <code>http://HOST:PORT/v1</code>: <code>POST /v1/chat/completions</code>
+(có <code>"stream": true</code>), <code>GET /v1/models</code>. Câu trả lời giữ các dấu <code>[n]</code> và kết thúc bằng danh sách
+“Nguồn:”; trích dẫn (cùng dạng với <code>/api/ask</code>) nằm ở <code>choices[0].message.citations</code> và <code>citations</code>
+(khi stream: ở chunk cuối). Khóa: <code>Authorization: Bearer KEY</code> hoặc <code>X-API-Key</code>.</p>
+<p><b>Open WebUI</b>: Admin Settings → Connections → OpenAI → Add Connection; URL <code>http://HOST:PORT/v1</code>, Key = khóa API
+(để trống máy chủ thì nhập bất kỳ).</p>
+<pre>curl -s http://HOST/v1/chat/completions -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+  -d '{"model": "hoi-dap-y-te", "messages": [{"role": "user", "content": "Giám đốc Bệnh viện Bãi Cháy là ai?"}]}'</pre>
+<p><b>MCP</b> (công cụ <code>search_reports</code>, <code>ask_reports</code>; tài nguyên <code>reports://documents</code>):
+HTTP tại <code>http://HOST:PORT/mcp</code>, hoặc stdio:</p>
+<pre>{"mcpServers": {"hoi-dap-y-te": {"command": "/path/to/.venv/bin/python",
+  "args": ["-m", "rag", "mcp", "--index", "/path/to/index"]}}}
+{"mcpServers": {"hoi-dap-y-te": {"type": "http", "url": "http://HOST:PORT/mcp",
+  "headers": {"Authorization": "Bearer KEY"}}}}</pre>
+<p>Chi tiết: <code>docs/integrations.md</code> trong mã nguồn.</p>
 <h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>
 <p>Xem <a href="/widget-demo">trang minh hoạ</a>.</p></body></html>"""
