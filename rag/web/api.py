@@ -332,7 +332,7 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", API_KEY_HEADER],
+        allow_headers=["Content-Type", API_KEY_HEADER, "Authorization"],  # Authorization: /v1 and /mcp clients in a browser
         expose_headers=["Retry-After"],  # the widget reads it on 429
         max_age=600,
     )

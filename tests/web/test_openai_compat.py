@@ -202,3 +202,13 @@ def test_rate_limit_is_a_rate_limit_error(web_server):
     assert int(info.value.response.headers["retry-after"]) >= 1
     # one budget with /api/ask
     assert httpx.post(server.url + "/api/ask", json={"question": DIRECTOR_Q}).status_code == 429
+
+
+def test_browser_clients_of_an_allowed_origin_may_send_a_bearer_key(api_server, widget_origin_port):
+    origin = f"http://127.0.0.1:{widget_origin_port}"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization,content-type"}
+    r = httpx.options(api_server.url + "/v1/chat/completions", headers=preflight)
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == origin
+    assert "authorization" in r.headers["access-control-allow-headers"].lower()
+    r = httpx.options(api_server.url + "/v1/chat/completions", headers={**preflight, "Origin": "http://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
