@@ -212,3 +212,13 @@ def test_browser_clients_of_an_allowed_origin_may_send_a_bearer_key(api_server, 
     assert "authorization" in r.headers["access-control-allow-headers"].lower()
     r = httpx.options(api_server.url + "/v1/chat/completions", headers={**preflight, "Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+def test_stream_errors_come_before_the_stream_and_content_parts_are_read(client):
+    with pytest.raises(openai.BadRequestError) as info:  # an HTTP error, not a broken event stream
+        client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": ""}], stream=True)
+    assert info.value.code == "invalid_question"
+    parts = [{"type": "text", "text": DIRECTOR_Q}]  # how Open WebUI and vision-capable clients send content
+    chunks = list(client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": parts}], stream=True,
+                                                 temperature=0.2, stream_options={"include_usage": True}))
+    assert "Lê Ngọc Dũng" in "".join(c.choices[0].delta.content or "" for c in chunks)
