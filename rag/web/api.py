@@ -421,7 +421,7 @@ giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, 
 “Nguồn:”; trích dẫn (cùng dạng với <code>/api/ask</code>) nằm ở <code>choices[0].message.citations</code> và <code>citations</code>
 (khi stream: ở chunk cuối). Khóa: <code>Authorization: Bearer KEY</code> hoặc <code>X-API-Key</code>.</p>
 <p><b>Open WebUI</b>: Admin Settings → Connections → OpenAI → Add Connection; URL <code>http://HOST:PORT/v1</code>, Key = khóa API
-(để trống máy chủ thì nhập bất kỳ).</p>
+(máy chủ không đặt khóa thì nhập chuỗi bất kỳ).</p>
 <pre>curl -s http://HOST/v1/chat/completions -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
   -d '{"model": "hoi-dap-y-te", "messages": [{"role": "user", "content": "Giám đốc Bệnh viện Bãi Cháy là ai?"}]}'</pre>
 <p><b>MCP</b> (công cụ <code>search_reports</code>, <code>ask_reports</code>; tài nguyên <code>reports://documents</code>):
