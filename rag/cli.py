@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag ingest|search|ask|docs|delete|migrate``.
+"""Command line: ``python -m rag ingest|search|ask|docs|delete|mcp|migrate``.
 
 The ``--json`` outputs of ``search`` and ``ask`` (single and ``--batch``) are a public contract:
 field names and shapes stay stable. Errors print one clear line to stderr and exit with 1.
@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("doc_ids", nargs="+")
     common(p)
     p.set_defaults(func=_cmd_delete)
+
+    p = sub.add_parser("mcp", help="serve the reports to an MCP client over stdio (tools search_reports, ask_reports)")
+    common(p)
+    p.set_defaults(func=_cmd_mcp)
 
     p = sub.add_parser("migrate", help="copy the FAISS index into Milvus (chunks and vectors, no re-embedding)")
     p.add_argument("--to", choices=["milvus"], required=True, help="target backend")
@@ -204,6 +208,15 @@ def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_delete(args: argparse.Namespace, settings: Settings) -> int:
     print(Assistant(settings).delete(args.doc_ids).summary())
+    return 0
+
+
+def _cmd_mcp(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.mcp_server import run_stdio
+
+    assistant = Assistant(settings)
+    assistant.health()  # load the index now: a missing one is a clear error before the handshake, not at the first call
+    run_stdio(assistant)
     return 0
 
 

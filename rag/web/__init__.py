@@ -12,17 +12,20 @@ from pathlib import Path
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported anywhere
 
-from fastapi import FastAPI  # noqa: E402
+from fastapi import FastAPI
 
-from rag.config import Settings  # noqa: E402
+from rag.config import Settings
 
 __all__ = ["create_app"]
 
 
 def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
-    """The API (``/api/*``, ``/widget.js``, ``/widget-demo``, ``/openapi.json``) with the chat UI at ``/``."""
+    """The API (``/api/*``, ``/v1/*`` OpenAI-compatible, ``/mcp``, ``/widget.js``, ``/widget-demo``, ``/openapi.json``)
+    with the chat UI at ``/``."""
+    from rag.mcp_server import mount_mcp
     from rag.service import Assistant
     from rag.web.api import add_api
+    from rag.web.openai_compat import add_openai
 
     assistant = assistant or Assistant(settings)
     app = FastAPI(
@@ -35,6 +38,8 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     app.state.assistant = assistant
     app.state.settings = settings
     add_api(app, assistant, settings)
+    add_openai(app, assistant, settings)  # /v1/chat/completions, /v1/models
+    mount_mcp(app, assistant, settings)  # streamable HTTP at /mcp
     if ui:
         import gradio as gr
 

@@ -26,6 +26,7 @@ import math
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,21 @@ class SlidingWindowLimiter:
             del self._hits[key]
 
 
+def api_key_ok(settings: Settings, given: str) -> bool:
+    """Whether ``given`` is the server's API key (always true when none is set); constant-time compare."""
+    key = settings.api_key.get_secret_value() if settings.api_key else ""
+    return not key or hmac.compare_digest(given.encode(), key.encode())
+
+
+def request_key_ok(settings: Settings, headers: Mapping[str, str]) -> bool:
+    """Whether lower-cased request ``headers`` carry the API key as ``X-API-Key`` or ``Authorization: Bearer``
+    (the OpenAI-compatible and MCP endpoints accept both; clients such as the openai SDK only send the latter)."""
+    auth = headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+    given = [k for k in (headers.get(API_KEY_HEADER.lower(), ""), bearer) if k]
+    return api_key_ok(settings, "") or any(api_key_ok(settings, k) for k in given)
+
+
 class ApiGuard:
     """ASGI middleware for ``/api/*``: body size, then API key and rate limit on ``POST /api/ask``."""
 
@@ -223,15 +239,11 @@ class ApiGuard:
                 return
 
         if scope["path"] == "/api/ask" and scope["method"] == "POST":
-            key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
-            if key:
-                given = headers.get(API_KEY_HEADER.lower(), "")
-                if not hmac.compare_digest(given.encode(), key.encode()):
-                    message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
-                    await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(
-                        scope, receive, send
-                    )
-                    return
+            given = headers.get(API_KEY_HEADER.lower(), "")
+            if not api_key_ok(self.settings, given):
+                message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
+                await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(scope, receive, send)
+                return
             client = (scope.get("client") or ("unknown", 0))[0]
             retry = self.limiter.hit(client)
             if retry is not None:
@@ -327,7 +339,7 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         CORSMiddleware,
         allow_origins=list(settings.allowed_origins),
         allow_methods=["GET", "POST", "OPTIONS"],
-        allow_headers=["Content-Type", API_KEY_HEADER],
+        allow_headers=["Content-Type", API_KEY_HEADER, "Authorization"],  # Authorization: /v1 and /mcp clients in a browser
         expose_headers=["Retry-After"],  # the widget reads it on 429
         max_age=600,
     )
@@ -412,5 +424,21 @@ giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, 
 <code>"wait_for_llm": false</code> trả ngay câu trả lời trích xuất, không chờ LLM.</p>
 <p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
 <h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
+<h2>OpenAI-compatible API, MCP</h2>
+<p>Mô hình <code>hoi-dap-y-te</code> tại <code>http://HOST:PORT/v1</code>: <code>POST /v1/chat/completions</code>
+(có <code>"stream": true</code>), <code>GET /v1/models</code>. Câu trả lời giữ các dấu <code>[n]</code> và kết thúc bằng danh sách
+“Nguồn:”; trích dẫn (cùng dạng với <code>/api/ask</code>) nằm ở <code>choices[0].message.citations</code> và <code>citations</code>
+(khi stream: ở chunk cuối). Khóa: <code>Authorization: Bearer KEY</code> hoặc <code>X-API-Key</code>.</p>
+<p><b>Open WebUI</b>: Admin Settings → Connections → OpenAI → Add Connection; URL <code>http://HOST:PORT/v1</code>, Key = khóa API
+(máy chủ không đặt khóa thì nhập chuỗi bất kỳ).</p>
+<pre>curl -s http://HOST/v1/chat/completions -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
+  -d '{"model": "hoi-dap-y-te", "messages": [{"role": "user", "content": "Giám đốc Bệnh viện Bãi Cháy là ai?"}]}'</pre>
+<p><b>MCP</b> (công cụ <code>search_reports</code>, <code>ask_reports</code>; tài nguyên <code>reports://documents</code>):
+HTTP tại <code>http://HOST:PORT/mcp</code>, hoặc stdio:</p>
+<pre>{"mcpServers": {"hoi-dap-y-te": {"command": "/path/to/.venv/bin/python",
+  "args": ["-m", "rag", "mcp", "--index", "/path/to/index"]}}}
+{"mcpServers": {"hoi-dap-y-te": {"type": "http", "url": "http://HOST:PORT/mcp",
+  "headers": {"Authorization": "Bearer KEY"}}}}</pre>
+<p>Chi tiết: <code>docs/integrations.md</code> trong mã nguồn.</p>
 <h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>
 <p>Xem <a href="/widget-demo">trang minh hoạ</a>.</p></body></html>"""
