@@ -74,3 +74,76 @@ LIBRARY = {
     "ttyt_b": ("Trung tâm Y tế B sơ kết", ["Trung tâm Y tế B tiêm chủng đạt 98,5%.", "Phó giám đốc là bà Trần Thị B."]),
     "tram_c": ("Trạm Y tế C", ["Trạm Y tế C có 6 nhân viên.", "Trạm phục vụ 3 thôn bản."]),
 }
+
+
+# A table of health indicators, written in each format: a two-row header ("Giường bệnh" spans two
+# columns, "Đơn vị" and "Công suất" span both header rows) and a serial-number column.
+TABLE_TITLE = "Báo cáo giường bệnh các đơn vị năm 2023"
+TABLE_INTRO = "Bảng 1 tổng hợp giường bệnh và công suất sử dụng của các đơn vị."
+TABLE_OUTRO = "Công suất sử dụng giường bệnh chung toàn tỉnh vượt kế hoạch."
+TABLE_ROWS = [
+    ("1", "Trung tâm Y tế huyện A", "80", "92", "101,3%"),
+    ("2", "Bệnh viện Đa khoa tỉnh", "1.250", "1.410", "112,8%"),
+    ("3", "Trung tâm Y tế huyện C", "60", "", "87,5%"),
+]
+
+
+def write_table_html(path: Path) -> Path:
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in TABLE_ROWS)
+    path.write_text(
+        f"<html><body><h1>{TABLE_TITLE}</h1><p>{TABLE_INTRO}</p><table>"
+        '<thead><tr><th rowspan="2">STT</th><th rowspan="2">Đơn vị</th><th colspan="2">Giường bệnh</th>'
+        '<th rowspan="2">Công suất</th></tr><tr><th>Kế hoạch</th><th>Thực kê</th></tr></thead>'
+        f"<tbody>{body}</tbody></table><p>{TABLE_OUTRO}</p></body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_table_docx(path: Path) -> Path:
+    import docx
+
+    document = docx.Document()
+    document.add_heading(TABLE_TITLE, level=1)
+    document.add_paragraph(TABLE_INTRO)
+    table = document.add_table(rows=2 + len(TABLE_ROWS), cols=5)
+    head = table.rows[0].cells
+    for col, text in ((0, "STT"), (1, "Đơn vị"), (2, "Giường bệnh"), (4, "Công suất")):
+        head[col].text = text
+    for col in (0, 1, 4):
+        table.cell(0, col).merge(table.cell(1, col))
+    table.cell(0, 2).merge(table.cell(0, 3))
+    table.cell(1, 2).text, table.cell(1, 3).text = "Kế hoạch", "Thực kê"
+    for r, row in enumerate(TABLE_ROWS, start=2):
+        for c, text in enumerate(row):
+            table.cell(r, c).text = text
+    document.add_paragraph(TABLE_OUTRO)
+    document.save(str(path))
+    return path
+
+
+def write_table_pdf(path: Path) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=_font())
+    pdf.set_font("DejaVu", size=10)
+    pdf.multi_cell(0, 8, TABLE_TITLE, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 8, TABLE_INTRO, new_x="LMARGIN", new_y="NEXT")
+    with pdf.table(col_widths=(10, 60, 25, 25, 25), first_row_as_headings=False) as table:
+        head = table.row()
+        head.cell("STT", rowspan=2)
+        head.cell("Đơn vị", rowspan=2)
+        head.cell("Giường bệnh", colspan=2)
+        head.cell("Công suất", rowspan=2)
+        sub = table.row()
+        sub.cell("Kế hoạch")
+        sub.cell("Thực kê")
+        for row in TABLE_ROWS:
+            cells = table.row()
+            for text in row:
+                cells.cell(text)
+    pdf.multi_cell(0, 8, TABLE_OUTRO, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(path))
+    return path

@@ -1,21 +1,35 @@
 """Load reports (.txt, .md, .html, .pdf, .docx) into normalised text with document metadata.
 
-Each format goes through a well-kept parser (BeautifulSoup, pypdf, python-docx); every failure is
-a :class:`DocumentError` naming the file and saying what the user can do about it.
+Each format goes through a well-kept parser (rag.ingest.formats: BeautifulSoup, pdfplumber,
+python-docx); tables become one line per row with their headers. Every failure is a
+:class:`DocumentError` naming the file and saying what the user can do about it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rag.errors import DocumentError, UnsupportedFormatError
+from rag.ingest.formats.extracted import Extracted
+from rag.ingest.formats.html import html_text
+from rag.ingest.formats.pdf import pdf_text
+from rag.ingest.formats.text import plain_text
+from rag.ingest.formats.word import docx_text
 from rag.text import find_dates, normalize, split_sentences
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
 TITLE_MAX_CHARS = 160
+_PARSERS: dict[str, Callable[[Path, bytes], Extracted]] = {
+    ".txt": plain_text,
+    ".md": plain_text,
+    ".html": lambda _path, data: html_text(data),
+    ".htm": lambda _path, data: html_text(data),
+    ".pdf": pdf_text,
+    ".docx": docx_text,
+}
 
 
 @dataclass(frozen=True)
@@ -47,16 +61,9 @@ def load_document(path: str | Path) -> LoadedDocument:
     if not data.strip():
         raise DocumentError(path, "file is empty")
 
-    if suffix in (".txt", ".md"):
-        raw, heading = _decode_text(path, data), None
-    elif suffix in (".html", ".htm"):
-        raw, heading = _html_text(path, data)
-    elif suffix == ".pdf":
-        raw, heading = _pdf_text(path, data), None
-    else:
-        raw, heading = _docx_text(path, data), None
-
-    text = normalize(raw)
+    extracted = _PARSERS[suffix](path, data)
+    heading = normalize(extracted.title) if extracted.title else None
+    text = normalize(extracted.text)
     if not text:
         raise DocumentError(path, "no text found in the file")
     return LoadedDocument(
@@ -102,81 +109,3 @@ def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
         else:
             raise DocumentError(p, "no such file or directory")
     return found
-
-
-_LEGACY_HINT = (
-    "it looks like text typed with a legacy Vietnamese font encoding (TCVN3/ABC or VNI); "
-    "convert it to Unicode (e.g. UniKey's converter, 'TCVN3 → Unicode') and save as UTF-8"
-)
-
-
-def _decode_text(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        hint = _LEGACY_HINT if _looks_legacy_vietnamese(data) else "save it as UTF-8 and try again"
-        raise DocumentError(
-            path, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start}); {hint}"
-        ) from None
-
-
-def _looks_legacy_vietnamese(data: bytes) -> bool:
-    """TCVN3 and VNI reuse Latin-1 high bytes for Vietnamese letters: many of them between ASCII words."""
-    high = sum(b >= 0x80 for b in data)
-    return high > 0 and high / max(1, len(data)) > 0.02
-
-
-def _html_text(path: Path, data: bytes) -> tuple[str, str | None]:
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(data, "html.parser")
-    for tag in soup(["script", "style", "noscript", "template"]):
-        tag.decompose()
-    heading = soup.find(["h1", "title"])
-    title = normalize(heading.get_text(" ")) if heading else None
-    block_tags = ["p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "br", "section", "article"]
-    for tag in soup.find_all(block_tags):
-        tag.insert_after("\n")
-    body = soup.body or soup
-    return body.get_text(""), title or None
-
-
-def _pdf_text(path: Path, data: bytes) -> str:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise DocumentError(path, "the PDF is encrypted (password-protected); save an unprotected copy")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except DocumentError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise DocumentError(path, f"corrupt or unreadable PDF ({exc})") from None
-    text = "\n\n".join(pages)
-    if not text.strip():
-        raise DocumentError(path, "the PDF has no extractable text (a scan?); run OCR on it first")
-    return text
-
-
-def _docx_text(path: Path, data: bytes) -> str:
-    import io
-    import zipfile
-
-    import docx
-
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise DocumentError(path, f"corrupt or unreadable .docx file ({exc})") from None
-    except Exception as exc:  # python-docx raises its own PackageNotFoundError and lxml errors
-        raise DocumentError(path, f"corrupt or unreadable .docx file ({type(exc).__name__}: {exc})") from None
-    blocks = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            blocks.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return "\n".join(blocks)
-

@@ -26,7 +26,7 @@ def test_every_format_loads_text_title_dates(tmp_path, writer, name):
 
 
 def test_docx_tables_are_kept(tmp_path):
-    assert "Số giường | 250" in load_document(f.write_docx(tmp_path / "t.docx")).text
+    assert "Số giường: 250" in load_document(f.write_docx(tmp_path / "t.docx")).text
 
 
 def test_corpus_metadata():
