@@ -33,7 +33,7 @@ def write_html(path: Path) -> Path:
     return path
 
 
-def _font() -> str:
+def font_path() -> str:
     import matplotlib
 
     return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
@@ -44,7 +44,7 @@ def write_pdf(path: Path, encrypt: bool = False) -> Path:
 
     pdf = FPDF()
     pdf.add_page()
-    pdf.add_font("DejaVu", fname=_font())
+    pdf.add_font("DejaVu", fname=font_path())
     pdf.set_font("DejaVu", size=12)
     for line in [SAMPLE_TITLE, *SAMPLE_BODY]:
         pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
@@ -127,7 +127,7 @@ def write_table_pdf(path: Path) -> Path:
 
     pdf = FPDF()
     pdf.add_page()
-    pdf.add_font("DejaVu", fname=_font())
+    pdf.add_font("DejaVu", fname=font_path())
     pdf.set_font("DejaVu", size=10)
     pdf.multi_cell(0, 8, TABLE_TITLE, new_x="LMARGIN", new_y="NEXT")
     pdf.multi_cell(0, 8, TABLE_INTRO, new_x="LMARGIN", new_y="NEXT")
@@ -146,4 +146,33 @@ def write_table_pdf(path: Path) -> Path:
                 cells.cell(text)
     pdf.multi_cell(0, 8, TABLE_OUTRO, new_x="LMARGIN", new_y="NEXT")
     pdf.output(str(path))
+    return path
+
+
+def write_table_xlsx(path: Path) -> Path:
+    """The health-indicator table as a workbook: a merged title row, a two-row header, real number formats."""
+    import openpyxl
+
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.title = "Giường bệnh"
+    sheet["A1"] = TABLE_TITLE
+    sheet.merge_cells("A1:E1")
+    for col, text in zip("ABCE", ("STT", "Đơn vị", "Giường bệnh", "Công suất")):
+        sheet[f"{col}2"] = text
+    for col in "ABE":
+        sheet.merge_cells(f"{col}2:{col}3")
+    sheet.merge_cells("C2:D2")
+    sheet["C3"], sheet["D3"] = "Kế hoạch", "Thực kê"
+    for r, (n, unit, plan, real, rate) in enumerate(TABLE_ROWS, start=4):
+        sheet.cell(r, 1, int(n))
+        sheet.cell(r, 2, unit)
+        for c, value in ((3, plan), (4, real)):
+            if value:
+                sheet.cell(r, c, int(value.replace(".", ""))).number_format = "#,##0"
+        sheet.cell(r, 5, float(rate.rstrip("%").replace(",", ".")) / 100).number_format = "0.0%"
+    other = workbook.create_sheet("Nhân lực")
+    other.append(["Đơn vị", "Bác sĩ", "Điều dưỡng"])
+    other.append(["Trung tâm Y tế huyện A", 41, 97])
+    workbook.save(str(path))
     return path

@@ -1,7 +1,7 @@
-"""Load reports (.txt, .md, .html, .pdf, .docx) into normalised text with document metadata.
+"""Load reports (.txt, .md, .html, .pdf, .docx, .xlsx, .csv) into normalised text with document metadata.
 
 Each format goes through a well-kept parser (rag.ingest.formats: BeautifulSoup, pdfplumber,
-python-docx); tables become one line per row with their headers. Every failure is a
+python-docx, openpyxl); tables become one line per row with their headers. Every failure is a
 :class:`DocumentError` naming the file and saying what the user can do about it.
 """
 
@@ -15,13 +15,15 @@ from pathlib import Path
 from rag.errors import DocumentError, UnsupportedFormatError
 from rag.ingest.formats.extracted import Extracted
 from rag.ingest.formats.html import html_text
+from rag.ingest.formats.legacy import convert_legacy, to_unicode
+from rag.ingest.formats.metadata import HEADING_MAX_CHARS, derive_title, document_date, document_dates, shorten
 from rag.ingest.formats.pdf import pdf_text
+from rag.ingest.formats.sheets import csv_text, xlsx_text
 from rag.ingest.formats.text import plain_text
 from rag.ingest.formats.word import docx_text
-from rag.text import find_dates, normalize, split_sentences
+from rag.text import normalize
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
-TITLE_MAX_CHARS = 160
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".csv")
 _PARSERS: dict[str, Callable[[Path, bytes], Extracted]] = {
     ".txt": plain_text,
     ".md": plain_text,
@@ -29,6 +31,8 @@ _PARSERS: dict[str, Callable[[Path, bytes], Extracted]] = {
     ".htm": lambda _path, data: html_text(data),
     ".pdf": pdf_text,
     ".docx": docx_text,
+    ".xlsx": xlsx_text,
+    ".csv": csv_text,
 }
 
 
@@ -41,7 +45,10 @@ class LoadedDocument:
     text: str
     source: str
     content_hash: str
-    dates: list[str] = field(default_factory=list)
+    dates: list[str] = field(default_factory=list)  # every date mentioned, the document's own date first
+    date: str | None = None  # the report's date: its header's, else the file metadata's
+    encoding: str | None = None  # the legacy encoding the text was converted from ("tcvn3", "vni")
+    ocr_pages: int = 0  # pages (or images) whose text came from OCR
 
 
 def load_document(path: str | Path) -> LoadedDocument:
@@ -62,37 +69,26 @@ def load_document(path: str | Path) -> LoadedDocument:
         raise DocumentError(path, "file is empty")
 
     extracted = _PARSERS[suffix](path, data)
-    heading = normalize(extracted.title) if extracted.title else None
-    text = normalize(extracted.text)
+    raw, encoding = (extracted.text, extracted.encoding) if extracted.encoding else convert_legacy(extracted.text)
+    heading = extracted.title
+    if heading and encoding and not extracted.encoding:
+        heading = to_unicode(heading, encoding)
+    heading = normalize(heading) if heading else None
+    text = normalize(raw)
     if not text:
         raise DocumentError(path, "no text found in the file")
+    date = document_date(text, extracted.meta_date)
     return LoadedDocument(
         doc_id=path.stem,
-        title=heading or derive_title(text, markdown=suffix == ".md"),
+        title=shorten(heading, HEADING_MAX_CHARS) if heading else derive_title(text, markdown=suffix == ".md"),
         text=text,
         source=str(path.resolve()),
         content_hash=hashlib.sha256(data).hexdigest(),
-        dates=find_dates(text),
+        dates=document_dates(text, date),
+        date=date,
+        encoding=encoding,
+        ocr_pages=extracted.ocr_pages,
     )
-
-
-def derive_title(text: str, markdown: bool = False) -> str:
-    """The first line when it looks like a heading, else the first sentence (shortened)."""
-    first_line = text.split("\n", 1)[0].strip()
-    if markdown and first_line.startswith("#"):
-        return first_line.lstrip("#").strip()
-    has_more = "\n" in text
-    if has_more and len(first_line) <= TITLE_MAX_CHARS and not first_line.endswith((".", ":", ";", ",")):
-        return first_line
-    sentence = split_sentences(first_line)[0] if first_line else text[:TITLE_MAX_CHARS]
-    return _shorten(sentence.rstrip("."))
-
-
-def _shorten(sentence: str) -> str:
-    if len(sentence) <= TITLE_MAX_CHARS:
-        return sentence
-    cut = sentence.rfind(" ", 0, TITLE_MAX_CHARS)
-    return sentence[: cut if cut > 0 else TITLE_MAX_CHARS].rstrip(" ,;:–-") + "…"
 
 
 def iter_paths(paths: Iterable[str | Path]) -> list[Path]:
