@@ -176,3 +176,46 @@ def write_table_xlsx(path: Path) -> Path:
     other.append(["Trung tâm Y tế huyện A", 41, 97])
     workbook.save(str(path))
     return path
+
+
+SCAN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+
+def render_scan(lines: list[str], dpi: int = 300, skew: float = 0.8, noise: float = 0.02, seed: int = 0):
+    """A page as a scanner gives it: black text on an A4 page at ``dpi``, slightly rotated, with speckle noise."""
+    import random
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    width, height = int(8.27 * dpi), int(11.69 * dpi)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    font = ImageFont.truetype(SCAN_FONT if Path(SCAN_FONT).exists() else font_path(), size=int(12 / 72 * dpi))
+    y = int(dpi * 0.9)
+    for line in lines:
+        draw.text((int(dpi * 0.9), y), line, font=font, fill=0)
+        y += int(12 / 72 * dpi * 1.6)
+    page = page.rotate(skew, resample=Image.BICUBIC, fillcolor=255, expand=False)
+    rng = random.Random(seed)
+    pixels = page.load()
+    for _ in range(int(width * height * noise / 100)):
+        pixels[rng.randrange(width), rng.randrange(height)] = rng.choice((0, 96, 160))
+    return page
+
+
+def write_scan_pdf(path: Path, pages: list[list[str]], text_page: list[str] | None = None) -> Path:
+    """A PDF of scanned pages (images, no text layer), after an optional page with real text."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_font("DejaVu", fname=font_path())
+    pdf.set_font("DejaVu", size=12)
+    if text_page:
+        pdf.add_page()
+        for line in text_page:
+            pdf.multi_cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    for n, lines in enumerate(pages):
+        pdf.add_page()
+        pdf.image(render_scan(lines, seed=n), x=0, y=0, w=pdf.w, h=pdf.h)
+    pdf.output(str(path))
+    return path

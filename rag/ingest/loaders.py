@@ -1,7 +1,7 @@
-"""Load reports (.txt, .md, .html, .pdf, .docx, .xlsx, .csv) into normalised text with document metadata.
+"""Load reports (.txt, .md, .html, .pdf, .docx, .xlsx, .csv, scanned PDFs and images) into normalised text with document metadata.
 
 Each format goes through a well-kept parser (rag.ingest.formats: BeautifulSoup, pdfplumber,
-python-docx, openpyxl); tables become one line per row with their headers. Every failure is a
+python-docx, openpyxl, Tesseract for scans); tables become one line per row with their headers. Every failure is a
 :class:`DocumentError` naming the file and saying what the user can do about it.
 """
 
@@ -17,13 +17,14 @@ from rag.ingest.formats.extracted import Extracted
 from rag.ingest.formats.html import html_text
 from rag.ingest.formats.legacy import convert_legacy, to_unicode
 from rag.ingest.formats.metadata import HEADING_MAX_CHARS, derive_title, document_date, document_dates, shorten
+from rag.ingest.formats.ocr import image_text
 from rag.ingest.formats.pdf import pdf_text
 from rag.ingest.formats.sheets import csv_text, xlsx_text
 from rag.ingest.formats.text import plain_text
 from rag.ingest.formats.word import docx_text
 from rag.text import normalize
 
-SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".csv")
+SUPPORTED_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".xlsx", ".csv", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _PARSERS: dict[str, Callable[[Path, bytes], Extracted]] = {
     ".txt": plain_text,
     ".md": plain_text,
@@ -33,6 +34,7 @@ _PARSERS: dict[str, Callable[[Path, bytes], Extracted]] = {
     ".docx": docx_text,
     ".xlsx": xlsx_text,
     ".csv": csv_text,
+    **{ext: image_text for ext in (".png", ".jpg", ".jpeg", ".tif", ".tiff")},
 }
 
 
