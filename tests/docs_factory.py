@@ -219,3 +219,21 @@ def write_scan_pdf(path: Path, pages: list[list[str]], text_page: list[str] | No
         pdf.image(render_scan(lines, seed=n), x=0, y=0, w=pdf.w, h=pdf.h)
     pdf.output(str(path))
     return path
+
+
+def write_long_table_pdf(path: Path, rows: int = 70) -> Path:
+    """A table of commune health stations long enough to continue on the next page (header printed once)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=font_path())
+    pdf.set_font("DejaVu", size=10)
+    pdf.multi_cell(0, 8, "Hoạt động các trạm y tế xã năm 2023", new_x="LMARGIN", new_y="NEXT")
+    with pdf.table(col_widths=(70, 40, 40), first_row_as_headings=False) as table:
+        for cells in [("Trạm y tế", "Lượt khám", "Tỷ lệ BHYT")] + [(f"Trạm Y tế xã {i}", f"{1000 + i}", f"{90 + i % 10},5%") for i in range(rows)]:
+            row = table.row()
+            for text in cells:
+                row.cell(text)
+    pdf.output(str(path))
+    return path

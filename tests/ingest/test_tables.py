@@ -81,3 +81,11 @@ def test_chunks_of_a_table_hold_headers_and_slice_the_text(tmp_path):
         assert doc.text[chunk.start : chunk.end] == chunk.text
     row = next(c for c in chunks if "Trạm Y tế xã 42 —" in c.text)
     assert "Trạm Y tế xã 42 — Lượt khám: 142; Tỷ lệ BHYT: 92,5%" in row.text
+
+
+def test_pdf_table_continued_on_the_next_page_keeps_its_headers(tmp_path):
+    doc = load_document(f.write_long_table_pdf(tmp_path / "long.pdf"))
+    lines = doc.text.split("\n")
+    assert "Trạm Y tế xã 0 — Lượt khám: 1000; Tỷ lệ BHYT: 90,5%" in lines
+    assert "Trạm Y tế xã 69 — Lượt khám: 1069; Tỷ lệ BHYT: 99,5%" in lines  # on page 2, under page 1's header
+    assert sum(line.startswith("Trạm Y tế xã ") and "Lượt khám: " in line for line in lines) == 70

@@ -16,7 +16,7 @@ from datetime import date
 from rag.errors import DocumentError
 from rag.ingest.formats.extracted import Extracted
 from rag.ingest.formats.ocr import ocr_pdf_pages
-from rag.ingest.formats.tables import Cell, Grid, clean, render_table
+from rag.ingest.formats.tables import Cell, Grid, clean, render_body, split_header
 
 _PDF_DATE = re.compile(r"D:(\d{4})(\d{2})(\d{2})")
 _PATH_OPERATOR = re.compile(rb"(?<=\s)(?:re|l)(?=\s)")  # rectangle and line-to: what ruled tables are drawn with
@@ -69,31 +69,42 @@ def with_tables(path: object, data: bytes, pages: list[str], ruled: list[int]) -
     from pdfplumber.utils.exceptions import PdfminerException
 
     pages = list(pages)
+    carried: list[str] = []  # the last table's headers, for its rest on the next page
+    carried_page = -2
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             for n in ruled:
                 page = pdf.pages[n]
                 tables = page.find_tables()
                 if tables:
-                    pages[n] = page_text(page, tables)
+                    pages[n], carried = page_text(page, tables, carried if carried_page == n - 1 else [])
+                    carried_page = n
     except (PdfminerException, PDFSyntaxError, ValueError, KeyError, TypeError, OSError) as exc:
         raise DocumentError(path, f"corrupt or unreadable PDF ({exc})") from None
     return pages
 
 
-def page_text(page, tables: list) -> str:
-    """The page top to bottom: text bands between tables, each table as its row lines."""
+def page_text(page, tables: list, carried: list[str]) -> tuple[str, list[str]]:
+    """The page top to bottom: text bands between tables, each table as its row lines; and its last table's headers.
+
+    A first table with no header row of its own, as wide as the previous page's last table, is
+    that table's continuation: its rows are read under ``carried``, the headers of that table.
+    """
     parts: list[str] = []
     left, top, right, bottom = page.bbox
-    for table in sorted(tables, key=lambda t: t.bbox[1]):
+    for number, table in enumerate(sorted(tables, key=lambda t: t.bbox[1])):
         t_top, t_bottom = table.bbox[1], table.bbox[3]
-        if t_top > top:
-            parts.append(page.crop((left, top, right, t_top)).extract_text() or "")
-        parts.append("\n".join(render_table(table_grid(table))))
+        text_above = page.crop((left, top, right, t_top)).extract_text() or "" if t_top > top else ""
+        parts.append(text_above)
+        headers, body = split_header(table_grid(table))
+        if not any(headers) and number == 0 and len(carried) == len(headers):
+            headers = carried
+        parts.append("\n".join(render_body(body, headers)) if body else "")
+        carried = headers if any(headers) else []
         top = max(top, t_bottom)
     if top < bottom:
         parts.append(page.crop((left, top, right, bottom)).extract_text() or "")
-    return "\n".join(p for p in parts if p.strip())
+    return "\n".join(p for p in parts if p.strip()), carried
 
 
 def table_grid(table) -> Grid:

@@ -57,15 +57,24 @@ def render_table(grid: Grid, header_rows: int | None = None, caption: str = "") 
     Empty rows are dropped; a row whose only text is its label (a section such as "I. Tuyến tỉnh")
     stays a line of its own.
     """
+    headers, body = split_header(grid, header_rows)
+    return render_body(body, headers, caption) if body else []
+
+
+def split_header(grid: Grid, header_rows: int | None = None) -> tuple[list[str], Grid]:
+    """(one header per column, the body rows) of a squared grid without its empty rows."""
     grid = [r for r in pad(grid) if any(c.text for c in r)]
     if not grid:
-        return []
+        return [], []
     if header_rows is None:
         header_rows = guess_header_rows(grid)
     header_rows = min(header_rows, len(grid) - 1) if len(grid) > 1 else 0
-    headers = column_headers(grid[:header_rows], len(grid[0]))
-    body = grid[header_rows:]
-    columns = list(range(len(grid[0])))
+    return column_headers(grid[:header_rows], len(grid[0])), grid[header_rows:]
+
+
+def render_body(body: Grid, headers: list[str], caption: str = "") -> list[str]:
+    """One line per body row under ``headers``, the caption first."""
+    columns = list(range(len(body[0])))
     if len(columns) > 2 and all(_INDEX.match(r[0].text) or not r[0].text for r in body) and any(r[0].text for r in body):
         columns = columns[1:]  # "STT" serial numbers label nothing; the next column names the row
     lines = [caption] if caption else []
