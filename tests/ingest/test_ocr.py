@@ -59,3 +59,11 @@ def test_corrupt_image(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
     with pytest.raises(DocumentError, match="corrupt or unreadable image"):
         load_document(tmp_path / "bad.jpg")
+
+
+def test_every_frame_of_a_multipage_tiff_is_a_page(tmp_path):
+    first, second = f.render_scan(["Trạm Y tế xã Pà Cò có 6 nhân viên."], dpi=200), f.render_scan(["Tỷ lệ tiêm chủng đạt 98,5%."], dpi=200)
+    first.save(tmp_path / "two.tif", save_all=True, append_images=[second])
+    doc = load_document(tmp_path / "two.tif")
+    assert doc.ocr_pages == 2
+    assert doc.text.index("6 nhân viên") < doc.text.index("98,5%")
