@@ -11,9 +11,9 @@ from tests import docs_factory as f
 
 # What each row of tests.docs_factory's health-indicator table must read as (written by hand).
 EXPECTED_ROWS = [
-    "Trung tâm Y tế huyện A — Giường bệnh (Kế hoạch): 80; Giường bệnh (Thực kê): 92; Công suất: 101,3%",
-    "Bệnh viện Đa khoa tỉnh — Giường bệnh (Kế hoạch): 1.250; Giường bệnh (Thực kê): 1.410; Công suất: 112,8%",
-    "Trung tâm Y tế huyện C — Giường bệnh (Kế hoạch): 60; Công suất: 87,5%",
+    "Trung tâm Y tế huyện A — Giường bệnh kế hoạch: 80; Giường bệnh thực kê: 92; Công suất: 101,3%",
+    "Bệnh viện Đa khoa tỉnh — Giường bệnh kế hoạch: 1.250; Giường bệnh thực kê: 1.410; Công suất: 112,8%",
+    "Trung tâm Y tế huyện C — Giường bệnh kế hoạch: 60; Công suất: 87,5%",
 ]
 
 

@@ -103,7 +103,7 @@ def guess_header_rows(grid: Grid) -> int:
 
 
 def column_headers(rows: Grid, width: int) -> list[str]:
-    """One header per column: the distinct texts of its header rows, outer first ("Giường bệnh (Kế hoạch)")."""
+    """One header per column: the distinct texts of its header rows, outer first ("Giường bệnh kế hoạch")."""
     headers: list[str] = []
     for col in range(width):
         parts: list[str] = []
@@ -111,11 +111,15 @@ def column_headers(rows: Grid, width: int) -> list[str]:
             text = row[col].text
             if text and text not in parts:
                 parts.append(text)
-        if len(parts) > 1:
-            headers.append(f"{parts[0]} ({' – '.join(parts[1:])})")
-        else:
-            headers.append(parts[0] if parts else "")
+        headers.append(" ".join([parts[0], *map(lower_initial, parts[1:])]) if parts else "")
     return headers
+
+
+def lower_initial(text: str) -> str:
+    """"Kế hoạch" → "kế hoạch" inside a joined header; an acronym ("BHYT", "Quý I" stays "quý I") keeps its case."""
+    if len(text) > 1 and text[0].isupper() and text[1].islower():
+        return text[0].lower() + text[1:]
+    return text
 
 
 def render_row(row: list[Cell], columns: list[int], headers: list[str]) -> str:
