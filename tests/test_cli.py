@@ -79,7 +79,7 @@ def test_bad_batch_line_names_line_number(cli_index, tmp_path):
 
 def test_unsupported_file_is_skipped_with_warning(tmp_path):
     (tmp_path / "a.txt").write_text("Tiêu đề\nBệnh viện X có 10 giường.", encoding="utf-8")
-    (tmp_path / "b.xlsx").write_bytes(b"x")
+    (tmp_path / "b.pptx").write_bytes(b"x")
     result = run_cli("ingest", str(tmp_path), "--index", str(tmp_path / "idx"), "--no-progress")
     assert result.returncode == 0, result.stderr
-    assert "skipped" in result.stderr and "b.xlsx" in result.stderr and "1 added" in result.stdout
+    assert "skipped" in result.stderr and "b.pptx" in result.stderr and "1 added" in result.stdout

@@ -233,11 +233,11 @@ def test_incremental_upsert_and_delete(library, tmp_path, embeddings):
 def test_bad_file_keeps_old_version(library, tmp_path, embeddings):
     settings = milvus_settings(tmp_path / "bad.db")
     ingest_milvus([library], settings, embeddings=embeddings)
-    (library / "bv_a.txt").write_bytes("Bệnh viện".encode("utf-16"))
-    (library / "ghi_chu.xlsx").write_bytes(b"x")
+    (library / "bv_a.txt").write_bytes(b"\x00\x01\x02binary\x00" * 8)
+    (library / "ghi_chu.pptx").write_bytes(b"x")
     report = ingest_milvus([library], settings, embeddings=embeddings)
     assert [p for p, _ in report.errors] == [str(library / "bv_a.txt")]
-    assert [p for p, _ in report.skipped] == [str(library / "ghi_chu.xlsx")]
+    assert [p for p, _ in report.skipped] == [str(library / "ghi_chu.pptx")]
     assert "10.500" in " ".join(t for *_, t in rows(MilvusIndex.connect(settings)))
 
 

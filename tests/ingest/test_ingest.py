@@ -87,11 +87,11 @@ def test_ingesting_one_file_keeps_the_others(library, make_settings, embeddings,
 def test_bad_file_is_reported_and_old_version_kept(library, make_settings, embeddings):
     settings = make_settings()
     ingest([library], settings, embeddings=embeddings)
-    (library / "bv_a.txt").write_bytes("Bệnh viện".encode("utf-16"))  # no longer UTF-8
-    (library / "ghi_chu.xlsx").write_bytes(b"x")
+    (library / "bv_a.txt").write_bytes(b"\x00\x01\x02binary\x00" * 8)  # no longer text
+    (library / "ghi_chu.pptx").write_bytes(b"x")
     report = ingest([library], settings, embeddings=embeddings)
     assert [p for p, _ in report.errors] == [str(library / "bv_a.txt")]
-    assert [p for p, _ in report.skipped] == [str(library / "ghi_chu.xlsx")]
+    assert [p for p, _ in report.skipped] == [str(library / "ghi_chu.pptx")]
     assert "bv_a" not in report.removed
     store = open_index(settings.index_dir)
     assert "10.500" in " ".join(r.text for r in store.all_chunks())

@@ -74,8 +74,8 @@ def test_ray_incremental_plan_and_errors_match_single_process(library, tmp_path,
     f.write_txt(library / "ttyt_b.txt", "Trung tâm Y tế B sơ kết", ["Trung tâm Y tế B tiêm chủng đạt 99,1%."])
     (library / "tram_c.txt").unlink()
     f.write_txt(library / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
-    (library / "hong_e.txt").write_bytes("Bệnh viện".encode("utf-16"))  # not UTF-8
-    (library / "ghi_chu.xlsx").write_bytes(b"x")
+    (library / "hong_e.txt").write_bytes(b"\x00\x01\x02binary\x00" * 8)  # not text
+    (library / "ghi_chu.pptx").write_bytes(b"x")
     r = ray_ingest([library], ray_settings, embeddings=embeddings)
     s = ingest([library], one_settings, embeddings=embeddings)
     assert (r.added, r.updated, r.removed, r.unchanged) == (s.added, s.updated, s.removed, s.unchanged)
