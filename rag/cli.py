@@ -138,18 +138,7 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     assistant = Assistant(settings)
 
     def results(question: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "rank": h.rank,
-                "doc_id": h.chunk.doc_id,
-                "title": h.chunk.title,
-                "text": h.chunk.text,
-                "start": h.chunk.start,
-                "end": h.chunk.end,
-                "score": round(h.score, 6),
-            }
-            for h in assistant.search(question, settings.top_k, mode=args.mode).hits
-        ]
+        return assistant.search_json(question, settings.top_k, mode=args.mode)["results"]
 
     if args.batch:
         for item in _read_batch(args.batch):
@@ -193,15 +182,11 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    manifest = Assistant(settings).library()  # read once: Milvus reads it live
-    docs = [
-        {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
-        for d, e in sorted(manifest.documents.items())
-    ]
+    listing = Assistant(settings).documents_json()
     if args.json:
-        _print_json({"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs})
+        _print_json(listing)
     else:
-        for d in docs:
+        for d in listing["documents"]:
             print(f"{d['doc_id']}\t{d['n_chunks']} chunks\t{', '.join(d['dates'][:2]) or '-'}\t{d['title']}")
     return 0
 

@@ -35,34 +35,6 @@ INSTRUCTIONS = (
 )
 
 
-def search_json(assistant: Assistant, query: str, k: int | None = None) -> dict[str, Any]:
-    """``{"query", "results": [{"rank", "doc_id", "title", "text", "start", "end", "score"}]}`` (``search --json``)."""
-    hits = assistant.search(query, k).hits
-    results = [
-        {
-            "rank": h.rank,
-            "doc_id": h.chunk.doc_id,
-            "title": h.chunk.title,
-            "text": h.chunk.text,
-            "start": h.chunk.start,
-            "end": h.chunk.end,
-            "score": round(h.score, 6),
-        }
-        for h in hits
-    ]
-    return {"query": query, "results": results}
-
-
-def documents_json(assistant: Assistant) -> dict[str, Any]:
-    """``{"model_id", "n_chunks", "documents": [{"doc_id", "title", "n_chunks", "dates", "source"}]}`` (``docs --json``)."""
-    manifest = assistant.library()
-    docs = [
-        {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
-        for d, e in sorted(manifest.documents.items())
-    ]
-    return {"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs}
-
-
 def build_server(assistant: Assistant) -> MCPServer:
     """The MCP server: two tools and the document list, each a thin call into ``assistant``."""
     server = MCPServer(
@@ -79,7 +51,7 @@ def build_server(assistant: Assistant) -> MCPServer:
         if not 1 <= k <= MAX_K:
             raise ToolError(f"k must be between 1 and {MAX_K}")
         try:
-            return search_json(assistant, query, k)
+            return assistant.search_json(query, k)
         except RagError as exc:  # a clear message for the model, not "Error executing tool"
             raise ToolError(str(exc)) from None
 
@@ -100,7 +72,7 @@ def build_server(assistant: Assistant) -> MCPServer:
     @server.resource(DOCUMENTS_URI, name="documents", title="Indexed reports", mime_type="application/json")
     def documents() -> dict[str, Any]:
         """The indexed reports: doc_id, title, chunk count, dates found, source file."""
-        return documents_json(assistant)
+        return assistant.documents_json()
 
     return server
 

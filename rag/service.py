@@ -98,7 +98,34 @@ class Assistant:
                 self._other_modes.setdefault(mode, load_retriever(self.settings, mode, store=self.retriever.store))
         return self._other_modes[mode].search(query, k)
 
+    def search_json(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> dict[str, Any]:
+        """The public ``search --json`` shape: ``{"query", "results": [{"rank", "doc_id", "title",
+        "text", "start", "end", "score"}]}`` (the CLI and the MCP server)."""
+        results = [
+            {
+                "rank": h.rank,
+                "doc_id": h.chunk.doc_id,
+                "title": h.chunk.title,
+                "text": h.chunk.text,
+                "start": h.chunk.start,
+                "end": h.chunk.end,
+                "score": round(h.score, 6),
+            }
+            for h in self.search(query, k, mode).hits
+        ]
+        return {"query": query, "results": results}
+
     # -- library --------------------------------------------------------------------------------
+
+    def documents_json(self) -> dict[str, Any]:
+        """The public ``docs --json`` shape: ``{"model_id", "n_chunks", "documents": [{"doc_id",
+        "title", "n_chunks", "dates", "source"}]}``."""
+        manifest = self.library()  # read once: Milvus reads it live
+        docs = [
+            {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
+            for d, e in sorted(manifest.documents.items())
+        ]
+        return {"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs}
 
     @property
     def store(self):
