@@ -1095,6 +1095,7 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Sco
             "bigram": bigram_cov,
             "passage_rr": 1.0 / (p.index + 1),
             "dense_rr": 1.0 / ranks["dense"] if ranks.get("dense") else 0.0,
+            "similarity": float((p.doc.metadata or {}).get("similarity") or 0.0),
             "lexical_rr": 1.0 / min(lexical) if lexical else 0.0,
             "first_passage": float(p.index == 0),
             "typed": float(typed),

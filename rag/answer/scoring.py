@@ -35,6 +35,7 @@ FEATURES: tuple[str, ...] = (
     "bigram",  # share of the question's keyword bigrams found contiguous in the unit
     "passage_rr",  # 1 / rank of the passage in the fused list
     "dense_rr",  # 1 / rank of the passage in the dense list (0 when not in it)
+    "similarity",  # cosine of the question and the passage (e5: 0.7–0.9; 0 when not in the dense list)
     "lexical_rr",  # 1 / best rank of the passage in the BM25 lists (0 when in neither)
     "first_passage",  # the unit is in the top passage
     "typed",  # the question asks for a typed span (quantity, person, date, place)

@@ -44,6 +44,7 @@ class Hit:
     score: float
     rank: int
     ranks: dict[str, int | None]
+    similarity: float | None = None  # cosine of the query and the passage when in the dense list
 
 
 @dataclass
@@ -145,6 +146,7 @@ class HybridRetriever(BaseRetriever):
         restored = self.restore_query(query) if self.mode != "bm25" else None
         timings["restore"] = elapsed_ms(t)
         rankings: dict[str, list[int]] = {}
+        similarity: dict[int, float] = {}  # chunk id -> cosine, for the dense list's passages
         fetch = max(self.fetch_k, k)
         weights = retriever_weights(query, restored is not None) if self.mode == "hybrid" else {}
         lexical = [name for name in LEXICAL if self.mode == "bm25" or (self.mode == "hybrid" and weights[name] > 0)]
@@ -160,7 +162,9 @@ class HybridRetriever(BaseRetriever):
                 vector = self.embeddings.encode_queries([restored or query])[0]
                 timings["embed"] = elapsed_ms(t)
                 t = time.perf_counter()
-                rankings["dense"] = self.store.dense_search(vector, fetch)[0].tolist()
+                dense_ids, dense_scores = self.store.dense_search(vector, fetch)
+                rankings["dense"] = dense_ids.tolist()
+                similarity = dict(zip(rankings["dense"], dense_scores.tolist()))
                 timings["dense"] = elapsed_ms(t)
         finally:
             finished = [future.result() for future in pending]
@@ -175,7 +179,7 @@ class HybridRetriever(BaseRetriever):
         for name in LEXICAL if self.mode != "dense" else ():
             positions.setdefault(name, {})  # a list left out for this query: ranks None, keys stable
         hits = [
-            Hit(record, score, rank, {name: pos.get(cid) for name, pos in positions.items()})
+            Hit(record, score, rank, {name: pos.get(cid) for name, pos in positions.items()}, similarity.get(cid))
             for rank, ((cid, score), record) in enumerate(zip(fused, records), start=1)
         ]
         timings["fusion"] = elapsed_ms(t)
@@ -207,6 +211,7 @@ class HybridRetriever(BaseRetriever):
                 "score": hit.score,
                 "rank": hit.rank,
                 "ranks": hit.ranks,
+                "similarity": hit.similarity,
                 "dates": dates,
                 "source": source,
                 "chunk_id": hit.chunk.chunk_id,
