@@ -312,7 +312,11 @@
         ev.preventDefault();
         var p = payload(t, rating, input.value);
         p.id = res.id;
-        send(p).then(function () { form.replaceWith(done()); });
+        send(p).then(function () {
+          var sent = done();
+          sent.textContent = "Đã gửi góp ý.";
+          form.replaceWith(sent);
+        });
       });
       fb.textContent = "";
       fb.appendChild(done());
