@@ -1,4 +1,4 @@
-"""Command line: ``python -m rag ingest|search|ask|docs|delete|mcp|migrate``.
+"""Command line: ``python -m rag ingest|search|ask|docs|delete|mcp|migrate|feedback``.
 
 The ``--json`` outputs of ``search`` and ``ask`` (single and ``--batch``) are a public contract:
 field names and shapes stay stable. Errors print one clear line to stderr and exit with 1.
@@ -110,7 +110,27 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--index", type=Path, help="FAISS index directory to copy (default: index/ or HDYT_INDEX_DIR)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=_cmd_migrate)
+
+    p = sub.add_parser("feedback", help="answers rated in the app (👍/👎)")
+    p.add_argument("action", choices=["export"], help="export: write the ratings as candidate gold lines (eval/gold.py format)")
+    p.add_argument("--out", type=Path, help="JSONL file to write (default: standard output)")
+    p.add_argument("--rating", choices=["down", "up", "all"], default="down", help="which ratings (default: down)")
+    p.add_argument("--index", type=Path, help="index directory whose feedback to read (default: index/ or HDYT_INDEX_DIR)")
+    p.set_defaults(func=_cmd_feedback)
     return parser
+
+
+def _cmd_feedback(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.web.feedback import FeedbackStore, export_gold, feedback_path
+
+    lines = export_gold(FeedbackStore(feedback_path(settings)), None if args.rating == "all" else args.rating)
+    text = "".join(line + "\n" for line in lines)
+    if args.out:
+        args.out.write_text(text, encoding="utf-8")
+        print(f"{len(lines)} feedback item(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:

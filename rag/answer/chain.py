@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from rag.config import Settings
 from rag.errors import QueryError, RagError
 from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef, answer_extractive
+from rag.answer.smalltalk import SMALLTALK_BACKEND, smalltalk_reply
 from rag.query.followup import rewrite
 from rag.query.validate import HISTORY_TURNS_USED, validate_history, validate_question
 from rag.text import sentence_spans
@@ -158,6 +159,9 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         t0 = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)[-HISTORY_TURNS_USED:]
+        reply = smalltalk_reply(question)  # a greeting or "what can you do?" gets help, not "không tìm thấy"
+        if reply is not None:
+            return Answer(answer=reply, abstained=False, backend=SMALLTALK_BACKEND, latency_ms=(time.perf_counter() - t0) * 1000.0)
         rewritten = rewrite(question, turns) if turns else None
         if rewritten and len(rewritten) > self.settings.max_question_chars:
             rewritten = None  # the retriever would refuse it; search with the question as asked

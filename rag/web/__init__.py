@@ -25,6 +25,8 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     from rag.mcp_server import mount_mcp
     from rag.service import Assistant
     from rag.web.api import add_api
+    from rag.web.documents import documents_router
+    from rag.web.feedback import feedback_router
     from rag.web.openai_compat import add_openai
 
     assistant = assistant or Assistant(settings)
@@ -37,6 +39,9 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     )
     app.state.assistant = assistant
     app.state.settings = settings
+    # before add_api: its /api/* fallback would otherwise answer these paths
+    app.include_router(feedback_router(settings))
+    app.include_router(documents_router(assistant))
     add_api(app, assistant, settings)
     add_openai(app, assistant, settings)  # /v1/chat/completions, /v1/models
     mount_mcp(app, assistant, settings)  # streamable HTTP at /mcp
@@ -62,7 +67,8 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             mcp_server=False,
             pwa=False,
             show_error=True,
-            max_file_size=settings.max_upload_mb * 1024 * 1024,
+            # above the library's own limit, so that a file a little too large gets its Vietnamese message
+            max_file_size=(settings.max_upload_mb * 2 + 1) * 1024 * 1024,
             blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
     return app

@@ -27,6 +27,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Mapping
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,11 @@ class CitationModel(BaseModel):
     score: float | None = None
 
 
+class DocumentMeta(BaseModel):
+    date: str | None = Field(None, description="The report's date (ISO), if it states one")
+    source_name: str = Field("", description="The report's file name")
+
+
 class AskResponse(BaseModel):
     """Same shape as ``python -m rag ask --json``."""
 
@@ -106,6 +113,9 @@ class AskResponse(BaseModel):
     rewritten_query: str | None = Field(None, description="Stand-alone question searched for a follow-up")
     citations: list[CitationModel]
     related: list[CitationModel] = Field(default_factory=list, description="Possibly relevant, not cited")
+    documents: dict[str, DocumentMeta] = Field(
+        default_factory=dict, description="Date and file of every document cited or related, by doc_id"
+    )
     latency_ms: float | None = None
     backend: str = Field("extractive", description="Who wrote the answer: extractive or llm")
     fallback_reason: str | None = Field(None, description="Why the configured LLM's answer is not the one shown")
@@ -120,6 +130,8 @@ class HealthResponse(BaseModel):
     documents: int
     chunks: int
     model_id: str
+    version: str | None = Field(None, description="The server's version")
+    generation_built_at: str | None = Field(None, description="When the live index generation was built (UTC, ISO 8601)")
 
 
 class ErrorBody(BaseModel):
@@ -322,6 +334,33 @@ async def _server_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal_error", "Lỗi máy chủ / internal server error")
 
 
+# -- response extras --------------------------------------------------------------------------------
+
+
+def with_sources(answer, assistant) -> dict[str, Any]:
+    """``Answer.to_json_dict()`` plus ``related`` (shown on "không tìm thấy") and each document's date and file."""
+    data = answer.to_json_dict()
+    data["related"] = [c.model_dump() for c in answer.related]
+    ids = {c.doc_id for c in [*answer.citations, *answer.related]}
+    entries = assistant.library().documents if ids else {}
+    data["documents"] = {
+        d: {"date": (list(entries[d].dates) or [None])[0], "source_name": Path(entries[d].source).name}
+        for d in sorted(ids)
+        if d in entries
+    }
+    return data
+
+
+def _version_and_generation(app: FastAPI, assistant) -> dict[str, Any]:
+    try:
+        ver = version("hoi-dap-y-te")
+    except PackageNotFoundError:  # a source checkout that was never installed
+        ver = app.version
+    built = getattr(assistant.library(), "built_at", None)
+    when = datetime.fromtimestamp(built, timezone.utc).isoformat(timespec="seconds") if built else None
+    return {"version": ver, "generation_built_at": when}
+
+
 # -- routes -----------------------------------------------------------------------------------------
 
 _api_key_scheme = APIKeyHeader(
@@ -370,12 +409,13 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
                 f"Câu hỏi quá dài / the question is longer than {settings.max_question_chars} characters",
             )
         answer = assistant.ask(question, [list(turn) for turn in req.history], wait_for_llm=req.wait_for_llm)
-        return JSONResponse(answer.to_json_dict())
+        return JSONResponse(with_sources(answer, assistant))
 
     @app.get("/api/health", response_model=HealthResponse, responses={503: ERROR_RESPONSES[503]}, tags=["api"])
     def health() -> Response:
-        """Index loaded, document and chunk counts, embedding model id, whether the LLM answers (cached)."""
-        return JSONResponse(assistant.health())
+        """Index loaded, document and chunk counts, embedding model id, whether the LLM answers (cached), version,
+        when the live generation was built."""
+        return JSONResponse({**assistant.health(), **_version_and_generation(app, assistant)})
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
@@ -395,7 +435,7 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         # a small local page: FastAPI's Swagger UI would load its JS and CSS from a CDN
         return HTMLResponse(_API_DOCS_HTML)
 
-    known = {"/api/ask": "POST", "/api/health": "GET", "/api/docs": "GET"}
+    known = {"/api/ask": "POST", "/api/health": "GET", "/api/docs": "GET", "/api/feedback": "POST"}
 
     @app.api_route(
         "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], include_in_schema=False
@@ -423,7 +463,18 @@ code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{
 giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.
 <code>"wait_for_llm": false</code> trả ngay câu trả lời trích xuất, không chờ LLM.</p>
 <p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
-<h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
+<p>Câu hỏi tiếp theo: gửi kèm các lượt trước trong <code>history</code> (cũ nhất trước), mỗi lượt là cặp
+<code>[câu hỏi, câu trả lời]</code>; trợ lý viết lại câu hỏi thành câu độc lập (<code>rewritten_query</code>):</p>
+<pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\
+  -d '{"question": "Còn số ca phẫu thuật thì sao?",
+       "history": [["Bệnh viện Bãi Cháy khám bao nhiêu lượt năm 2023?", "Năm 2023 bệnh viện khám … lượt [1]."]]}'</pre>
+<p>Khi không tìm thấy (<code>"abstained": true</code>), <code>related</code> liệt kê các đoạn có thể liên quan
+(không phải trích dẫn); <code>documents</code> cho ngày và tên tệp của từng tài liệu được dẫn.</p>
+<h2>POST /api/feedback</h2>
+<pre>curl -s http://HOST/api/feedback -H 'Content-Type: application/json' \\
+  -d '{"rating": "down", "question": "…", "answer": "…", "citations": [], "comment": "Số liệu sai"}'</pre>
+<h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding, phiên bản
+(<code>version</code>) và thời điểm lập thế hệ chỉ mục đang dùng (<code>generation_built_at</code>).</p>
 <h2>OpenAI-compatible API, MCP</h2>
 <p>Mô hình <code>hoi-dap-y-te</code> tại <code>http://HOST:PORT/v1</code>: <code>POST /v1/chat/completions</code>
 (có <code>"stream": true</code>), <code>GET /v1/models</code>. Câu trả lời giữ các dấu <code>[n]</code> và kết thúc bằng danh sách

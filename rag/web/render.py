@@ -20,7 +20,9 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
+from urllib.parse import quote as url_quote, urlencode
 
 __all__ = [
     "esc",
@@ -31,6 +33,8 @@ __all__ = [
     "render_answer_text",
     "render_answer_message",
     "render_streaming_message",
+    "render_pending_message",
+    "doc_href",
     "render_user_message",
     "render_error_message",
     "render_sources",
@@ -207,24 +211,37 @@ def render_streaming_message(partial: str) -> str:
     )
 
 
+def render_pending_message() -> str:
+    """Shown at once after Enter, until the answer arrives."""
+    return (
+        '<div class="hdyt-msg hdyt-bot hdyt-pending" role="status"><p class="hdyt-p">'
+        'Đang tìm trong các báo cáo…<span class="hdyt-caret"></span></p></div>'
+    )
+
+
 def render_error_message(message: str) -> str:
     return f'<div class="hdyt-msg hdyt-bot hdyt-error"><p class="hdyt-p">{esc_md(message)}</p></div>'
 
 
+SMALLTALK = "smalltalk"  # Answer.backend of a greeting or help reply (rag.answer.smalltalk)
 NOT_FOUND_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các báo cáo hiện có."
 
 
-def render_answer_message(answer: Any, turn: int) -> str:
-    """A complete answer for the Chatbot: rewritten query, text with links, source chips."""
+def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[str]] | None = None) -> str:
+    """A complete answer for the Chatbot: rewritten query, text with links, source chips (``dates`` tell apart
+    chips of documents with the same title)."""
     citations = list(_get(answer, "citations") or [])
     related = list(_get(answer, "related") or [])
     abstained = bool(_get(answer, "abstained"))
-    parts: list[str] = [f'<div class="hdyt-msg hdyt-bot" data-turn="{turn}">']
+    # the turn also as a class: the Chatbot's sanitiser drops data-* attributes on a <div>
+    parts: list[str] = [f'<div class="hdyt-msg hdyt-bot hdyt-answer hdyt-turn-{turn}" data-turn="{turn}">']
     rewritten = _get(answer, "rewritten_query")
     if rewritten:
         parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(rewritten)}</em></div>')
     text = _get(answer, "answer") or ""
-    if abstained:
+    if _get(answer, "backend") == SMALLTALK:
+        parts.append(f'<div class="hdyt-help">{render_answer_text(text, (), turn)}</div>')
+    elif abstained:
         parts.append(
             '<div class="hdyt-notfound"><div class="hdyt-notfound-title">Không tìm thấy</div>'
             f"{render_answer_text(text or NOT_FOUND_TEXT, citations, turn)}</div>"
@@ -234,16 +251,16 @@ def render_answer_message(answer: Any, turn: int) -> str:
     if citations:
         chips = "".join(
             f'<a class="hdyt-cite hdyt-chip" href="#hdyt-src-{turn}-{int(_get(c, "n"))}" data-turn="{turn}" '
-            f'data-n="{int(_get(c, "n"))}"><span class="hdyt-chip-n">{int(_get(c, "n"))}</span>'
-            f"{esc_md(_short(_get(c, 'title') or _get(c, 'doc_id') or ''))}</a>"
-            for c in citations
+            f'data-n="{int(_get(c, "n"))}" title="{esc(_get(c, "title") or "")}"><span class="hdyt-chip-n">{int(_get(c, "n"))}</span>'
+            f"{esc_md(label)}</a>"
+            for c, label in zip(citations, chip_labels(citations, dates))
         )
         parts.append(f'<div class="hdyt-chips"><span class="hdyt-chips-label">Nguồn:</span>{chips}</div>')
     if related and not citations:
         chips = "".join(
             f'<a class="hdyt-rel-link hdyt-chip hdyt-chip-related" href="#hdyt-rel-{turn}-{i}" '
-            f'data-turn="{turn}" data-rel="{i}">{esc_md(_short(_get(c, "title") or _get(c, "doc_id") or ""))}</a>'
-            for i, c in enumerate(related, start=1)
+            f'data-turn="{turn}" data-rel="{i}" title="{esc(_get(c, "title") or "")}">{esc_md(label)}</a>'
+            for i, (c, label) in enumerate(zip(related, chip_labels(related, dates)), start=1)
         )
         parts.append(
             '<div class="hdyt-chips hdyt-chips-related"><span class="hdyt-chips-label">'
@@ -251,9 +268,22 @@ def render_answer_message(answer: Any, turn: int) -> str:
         )
     latency = _get(answer, "latency_ms")
     if isinstance(latency, (int, float)):
-        parts.append(f'<div class="hdyt-latency">{latency / 1000:.1f} giây</div>')
+        parts.append(f'<div class="hdyt-meta-row"><span class="hdyt-latency">{latency / 1000:.1f} giây</span></div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def chip_labels(items: Sequence[Any], dates: Mapping[str, Sequence[str]] | None = None) -> list[str]:
+    """Short titles for source chips; titles that read the same once shortened get the date, then the quote's start."""
+    dates = dates or {}
+    labels = [_short(_get(c, "title") or _get(c, "doc_id") or "", 48) for c in items]
+    for extra in (
+        lambda c: format_date((list(dates.get(str(_get(c, "doc_id"))) or [""]))[0]),
+        lambda c: "“" + _short(_get(c, "quote") or _get(c, "text") or "", 28) + "”",
+    ):
+        dup = {x for x in labels if labels.count(x) > 1}
+        labels = [f"{lab} · {extra(c)}" if lab in dup and extra(c) else lab for lab, c in zip(labels, items)]
+    return labels
 
 
 def _short(title: str, limit: int = 60) -> str:
@@ -281,7 +311,9 @@ EMPTY_SOURCES_HTML = (
 )
 
 
-def _source_card(c: Any, turn: int, dates: Mapping[str, Sequence[str]], related_index: int | None = None) -> str:
+def _source_card(
+    c: Any, turn: int, dates: Mapping[str, Sequence[str]], related_index: int | None = None, names: Mapping[str, str] | None = None
+) -> str:
     doc_id = str(_get(c, "doc_id") or "")
     title = _get(c, "title") or doc_id
     doc_dates = list(dates.get(doc_id) or [])
@@ -301,24 +333,50 @@ def _source_card(c: Any, turn: int, dates: Mapping[str, Sequence[str]], related_
     meta = []
     if date:
         meta.append(f'<span class="hdyt-date" title="Ngày trong báo cáo">{ICON_CAL}{esc(date)}</span>')
-    meta.append(f'<span class="hdyt-docid" title="Mã tài liệu">{esc(doc_id)}</span>')
-    if isinstance(start, int) and isinstance(end, int):
-        meta.append(f'<span class="hdyt-offsets" title="Vị trí ký tự trong tài liệu">ký tự {start}–{end}</span>')
+    name = (names or {}).get(doc_id)
+    if name:
+        meta.append(f'<span class="hdyt-srcname" title="Tệp nguồn">{esc(name)}</span>')
+    # ids and offsets stay in data attributes (and the JSON), not in front of the reader
+    offsets = f' data-start="{start}" data-end="{end}"' if isinstance(start, int) and isinstance(end, int) else ""
+    href = doc_href(doc_id, start, end, _get(c, "quote_start") if related_index is None else None,
+                    _get(c, "quote_end") if related_index is None else None)
     return (
-        f'<article class="{cls}" id="{anchor}" data-doc="{esc(doc_id)}">'
+        f'<article class="{cls}" id="{anchor}" data-doc="{esc(doc_id)}"{offsets}>'
         f'<div class="hdyt-src-head">{badge}<div class="hdyt-src-headtext">'
         f'<div class="hdyt-src-title">{esc(title)}</div>'
         f'<div class="hdyt-src-meta">{" · ".join(meta)}</div></div></div>'
         f'<blockquote class="hdyt-passage">{body}</blockquote>'
+        f'<a class="hdyt-src-open" href="{esc(href)}" target="_blank" rel="noopener">Xem toàn văn</a>'
         "</article>"
     )
 
 
+def doc_href(doc_id: str, start: Any = None, end: Any = None, qs: Any = None, qe: Any = None) -> str:
+    """The document view's link (:mod:`rag.web.documents`): passage ``start``–``end``, quote ``qs``–``qe``."""
+    params = {k: v for k, v in {"start": start, "end": end, "qs": qs, "qe": qe}.items() if isinstance(v, int)}
+    return f"/doc/{url_quote(doc_id, safe='')}" + (f"?{urlencode(params)}" if params else "")
+
+
+_MACHINE_NAME = re.compile(r"(?:\d+_)?[0-9a-f]{12,}", re.I)  # e.g. 001_74a51137ac984768: an id, not a name
+
+
+def source_names(sources: Mapping[str, str]) -> dict[str, str]:
+    """doc_id → the file name shown on cards, from doc_id → stored source path (machine-made names left out)."""
+    names = {d: PurePath(str(s).replace("\\", "/")) for d, s in sources.items() if s}
+    return {d: p.name for d, p in names.items() if not _MACHINE_NAME.fullmatch(p.stem)}
+
+
 def render_turn_sources(
-    answer: Any, question: str, turn: int, dates: Mapping[str, Sequence[str]] | None = None
+    answer: Any, question: str, turn: int, dates: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None
 ) -> str:
     """The sources of one answer: cited passage cards, or the related passages when none were cited."""
     dates = dates or {}
+    if _get(answer, "backend") == SMALLTALK:
+        return (
+            f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>'
+            '<div class="hdyt-help"><p>Đây là lời chào hoặc câu hỏi về cách dùng: không cần tra cứu nguồn. '
+            "Hãy đặt một câu hỏi về các báo cáo y tế.</p></div>"
+        )
     citations = list(_get(answer, "citations") or [])
     related = list(_get(answer, "related") or [])
     parts = [f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>']
@@ -327,7 +385,7 @@ def render_turn_sources(
         parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi viết lại: <em>{esc(rewritten)}</em></div>')
     if citations:
         parts.append(f'<div class="hdyt-section-label">Trích dẫn ({len(citations)})</div>')
-        parts.extend(_source_card(c, turn, dates) for c in citations)
+        parts.extend(_source_card(c, turn, dates, names=names) for c in citations)
     if _get(answer, "abstained") or not citations:
         parts.append(
             '<div class="hdyt-notfound hdyt-notfound-panel"><div class="hdyt-notfound-title">Không tìm thấy</div>'
@@ -338,11 +396,13 @@ def render_turn_sources(
                 '<div class="hdyt-section-label hdyt-section-related">Có thể liên quan '
                 "<small>(không phải trích dẫn, chỉ để tham khảo)</small></div>"
             )
-            parts.extend(_source_card(c, turn, dates, related_index=i) for i, c in enumerate(related, start=1))
+            parts.extend(_source_card(c, turn, dates, i, names) for i, c in enumerate(related, start=1))
     return "".join(parts)
 
 
-def render_sources(turns: Sequence[Mapping[str, Any]], dates: Mapping[str, Sequence[str]] | None = None) -> str:
+def render_sources(
+    turns: Sequence[Mapping[str, Any]], dates: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None
+) -> str:
     """The whole panel: the latest answer's sources open, earlier turns folded below.
 
     ``turns`` holds dicts ``{"turn", "question", "answer"}`` (answer = ``Answer`` or its JSON dict).
@@ -353,13 +413,13 @@ def render_sources(turns: Sequence[Mapping[str, Any]], dates: Mapping[str, Seque
     parts = ['<div class="hdyt-sources">']
     parts.append(
         f'<section class="hdyt-turn hdyt-turn-latest" data-turn="{int(latest["turn"])}">'
-        f"{render_turn_sources(latest['answer'], latest['question'], int(latest['turn']), dates)}</section>"
+        f"{render_turn_sources(latest['answer'], latest['question'], int(latest['turn']), dates, names)}</section>"
     )
     for t in reversed(older):
         n = int(t["turn"])
         parts.append(
             f'<details class="hdyt-turn hdyt-turn-old" data-turn="{n}"><summary>Lượt {n}: {esc(_short(t["question"], 80))}</summary>'
-            f"{render_turn_sources(t['answer'], t['question'], n, dates)}</details>"
+            f"{render_turn_sources(t['answer'], t['question'], n, dates, names)}</details>"
         )
     parts.append("</div>")
     return "".join(parts)

@@ -6,13 +6,13 @@ escapes it; the Chatbot's own sanitiser stays on as a second line of defence.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import gradio as gr
 
 from rag.config import Settings
 from rag.errors import QueryError, RagError
-from rag.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag.web import render
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
@@ -35,6 +35,14 @@ EXAMPLES: list[dict[str, str]] = [
     },
 ]
 
+# the question box while an answer is on its way (a stop button instead of "Gửi") and after
+def busy() -> dict:
+    return gr.update(value="", submit_btn=False, stop_btn="Dừng")
+
+
+def idle() -> dict:
+    return gr.update(submit_btn="Gửi", stop_btn=False)
+
 MAX_HISTORY_SENT = 10  # earlier turns sent with a question (the answerer uses the last few)
 
 PLACEHOLDER = (
@@ -48,58 +56,99 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
     library = Library(assistant, settings)
     admin_enabled = bool(library.token)
 
-    def dates_by_doc() -> dict[str, list[str]]:
+    def doc_meta() -> tuple[dict[str, list[str]], dict[str, str]]:
+        """doc_id → dates, doc_id → file name (for the source cards)."""
         try:
-            return {d.doc_id: d.dates for d in assistant.documents()}
-        except Exception:  # pragma: no cover - the panel still renders without dates
-            return {}
+            docs = assistant.documents()
+        except Exception:  # pragma: no cover - the panel still renders without them
+            return {}, {}
+        return {d.doc_id: d.dates for d in docs}, render.source_names({d.doc_id: d.source for d in docs})
+
+    def panel(turns: list) -> str:
+        return render.render_sources(turns, *doc_meta()) if turns else render.EMPTY_SOURCES_HTML
 
     # -- chat ----------------------------------------------------------------------------------
 
     def respond(question: str, chat: list, pairs: list, turns: list):
+        """Outputs: question box, chat, pairs, turns, sources panel, conversation JSON (saved by the page)."""
         question = (question or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 6
             return
         chat = list(chat or []) + [
             {"role": "user", "content": render.render_user_message(question)},
-            {"role": "assistant", "content": render.render_streaming_message("")},
+            {"role": "assistant", "content": render.render_pending_message()},
         ]
-        sources_now = render.render_sources(turns, dates_by_doc()) if turns else render.EMPTY_SOURCES_HTML
-        yield "", chat, pairs, turns, gr.skip()
-        final = None
-        text = ""
+        # an answer is complete before any of it is streamed, so it is sent in one update (word-by-word
+        # updates only made the browser wait longer for the same text); a provisional one is shown at once
+        yield busy(), chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        history = pairs[-MAX_HISTORY_SENT:]
         try:
-            history = pairs[-MAX_HISTORY_SENT:]
+            final = None
             for part in assistant.stream(question, history):
                 if isinstance(part, str):
-                    text += part
-                    chat[-1] = {"role": "assistant", "content": render.render_streaming_message(text)}
-                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
-                elif getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
-                    chat[-1] = {"role": "assistant", "content": render.render_answer_message(part.model_dump(), len(turns) + 1)}
-                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
+                    continue  # word deltas of an answer that is already complete: it is shown whole
+                if getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
+                    shown = render.render_answer_message(part.model_dump(), len(turns) + 1, doc_meta()[0])
+                    chat[-1] = {"role": "assistant", "content": shown}
+                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
                 else:
                     final = part
             if final is None:
                 final = assistant.ask(question, history)
         except QueryError as exc:
             chat[-1] = {"role": "assistant", "content": render.render_error_message(str(exc))}
-            yield gr.skip(), chat, pairs, turns, sources_now
+            yield idle(), chat, pairs, turns, panel(turns), gr.skip()
             return
         except Exception as exc:  # keep the page alive; the log has the trace
             log.exception("answer failed")
             msg = str(exc) if isinstance(exc, RagError) else "Đã có lỗi khi tạo câu trả lời, vui lòng thử lại."
             chat[-1] = {"role": "assistant", "content": render.render_error_message(msg)}
-            yield gr.skip(), chat, pairs, turns, sources_now
+            yield idle(), chat, pairs, turns, panel(turns), gr.skip()
             return
         turn = len(turns) + 1
         # model_dump, not to_json_dict: the page also shows ``related`` ("có thể liên quan") passages
         data = final.model_dump() if hasattr(final, "model_dump") else dict(final)
-        chat[-1] = {"role": "assistant", "content": render.render_answer_message(data, turn)}
+        data.pop("timings_ms", None)
+        dates, _ = doc_meta()
+        chat[-1] = {"role": "assistant", "content": render.render_answer_message(data, turn, dates)}
+        turns = list(turns) + [{"turn": turn, "question": question, "answer": data, "history": [list(p) for p in history]}]
         pairs = list(pairs) + [[question, data.get("answer", "")]]
-        turns = list(turns) + [{"turn": turn, "question": question, "answer": data}]
-        yield gr.skip(), chat, pairs, turns, render.render_sources(turns, dates_by_doc())
+        yield idle(), chat, pairs, turns, panel(turns), json.dumps(turns, ensure_ascii=False)
+
+    def regenerate(chat: list, pairs: list, turns: list):
+        """Ask the last question again ("Hỏi lại"), replacing its answer."""
+        if not turns:
+            yield (gr.skip(),) * 6
+            return
+        question = turns[-1]["question"]
+        yield from respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1])
+
+    def stopped(chat: list):
+        """The stop button: the pending answer becomes a short note (the question can be asked again)."""
+        chat = list(chat or [])
+        if chat and chat[-1].get("role") == "assistant" and "hdyt-pending" in str(chat[-1].get("content", "")):
+            chat[-1] = {"role": "assistant", "content": render.render_error_message("Đã dừng. Bấm “Hỏi lại” để hỏi lại.")}
+        return chat, idle()
+
+    def restore(saved: str):
+        """A conversation saved in the browser (localStorage) shown again after a reload or picked from the list."""
+        try:
+            turns = [t for t in json.loads(saved or "[]") if isinstance(t, dict) and "question" in t and "answer" in t]
+        except (ValueError, TypeError):
+            turns = []
+        if not turns:  # nothing saved, or the user already asked on this page: leave the page as it is
+            return (gr.skip(),) * 5
+        dates, _ = doc_meta()
+        chat, pairs = [], []
+        for i, t in enumerate(turns, start=1):
+            t["turn"] = i
+            chat += [
+                {"role": "user", "content": render.render_user_message(str(t["question"]))},
+                {"role": "assistant", "content": render.render_answer_message(t["answer"], i, dates)},
+            ]
+            pairs.append([str(t["question"]), str(t["answer"].get("answer", ""))])
+        return chat, pairs, turns, panel(turns), gr.skip()
 
     def start_over():
         return [], [], [], render.EMPTY_SOURCES_HTML, ""
@@ -115,21 +164,21 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         turns = gr.State([])
         gr.HTML(
             '<header class="hdyt-header"><div class="hdyt-logo">' + LOGO_SVG + "</div><div>"
-            '<div class="hdyt-brand">Hỏi Đáp Y Tế</div>'
-            '<div class="hdyt-tagline">Trợ lý tra cứu báo cáo ngành y tế: mỗi câu trả lời đều kèm đoạn trích nguồn</div>'
+            '<h1 class="hdyt-brand">Hỏi Đáp Y Tế</h1>'
+            '<p class="hdyt-tagline">Trợ lý tra cứu báo cáo ngành y tế: mỗi câu trả lời đều kèm đoạn trích nguồn</p>'
             "</div></header>",
             elem_id="hdyt-header",
         )
         with gr.Tabs(elem_id="hdyt-tabs"):
             with gr.Tab("Hỏi đáp", id="chat", elem_id="hdyt-tab-chat"):
                 with gr.Row(equal_height=False, elem_id="hdyt-main"):
-                    with gr.Column(scale=3, min_width=420, elem_id="hdyt-chat-col"):
+                    with gr.Column(scale=3, min_width=320, elem_id="hdyt-chat-col"):
                         chatbot = gr.Chatbot(
                             label="Hội thoại",
                             show_label=False,
                             elem_id="hdyt-chat",
                             height="64vh",
-                            min_height=420,
+                            min_height=360,
                             layout="bubble",
                             placeholder=PLACEHOLDER,
                             examples=EXAMPLES,
@@ -139,25 +188,32 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             autoscroll=True,
                         )
                         question = gr.Textbox(
-                            placeholder="Nhập câu hỏi về các báo cáo y tế… (Enter để gửi, Shift+Enter xuống dòng)",
+                            label="Câu hỏi",
+                            placeholder="Nhập câu hỏi… (Enter để gửi)",
                             show_label=False,
                             lines=1,
                             max_lines=6,
                             max_length=settings.max_question_chars,
                             elem_id="hdyt-question",
                             submit_btn="Gửi",
+                            stop_btn=False,  # shown while an answer is on its way (busy())
                             autofocus=True,
                         )
                         with gr.Row(elem_id="hdyt-actions"):
                             new_chat = gr.Button(
                                 "Cuộc trò chuyện mới", variant="secondary", size="sm", elem_id="hdyt-new-chat"
                             )
+                            again = gr.Button("Hỏi lại", variant="secondary", size="sm", elem_id="hdyt-regenerate")
                             gr.HTML(
                                 '<div class="hdyt-disclaimer">Câu trả lời chỉ dựa trên các báo cáo trong thư viện. '
                                 "Hãy kiểm tra đoạn trích nguồn trước khi sử dụng.</div>"
                             )
-                    with gr.Column(scale=2, min_width=340, elem_id="hdyt-sources-col"):
-                        gr.HTML('<div class="hdyt-panel-title">Nguồn trích dẫn</div>')
+                        gr.HTML('<div id="hdyt-convs" aria-label="Các cuộc trò chuyện"></div>', elem_id="hdyt-convs-box")
+                        # the bridge to the page's localStorage: the turns as JSON, and a button that reloads them
+                        conv_json = gr.Textbox(visible="hidden", elem_id="hdyt-conv-json", label="conversation")
+                        restore_btn = gr.Button("restore", visible="hidden", elem_id="hdyt-restore")
+                    with gr.Column(scale=2, min_width=300, elem_id="hdyt-sources-col"):
+                        gr.HTML('<h2 class="hdyt-panel-title">Nguồn trích dẫn</h2>')
                         sources = gr.HTML(render.EMPTY_SOURCES_HTML, elem_id="hdyt-sources-panel")
 
             with gr.Tab("Thư viện tài liệu", id="library", elem_id="hdyt-tab-library"):
@@ -173,7 +229,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     )
                 with gr.Row(equal_height=False):
                     with gr.Column(scale=2, min_width=320, elem_classes=["hdyt-card"]):
-                        gr.HTML('<div class="hdyt-card-title">Thêm hoặc cập nhật báo cáo</div>')
+                        gr.HTML('<h2 class="hdyt-card-title">Thêm hoặc cập nhật báo cáo</h2>')
                         token = gr.Textbox(
                             label="Mã quản trị",
                             type="password",
@@ -184,7 +240,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         files = gr.File(
                             label="Tệp báo cáo (.txt .md .html .pdf .docx)",
                             file_count="multiple",
-                            file_types=list(SUPPORTED_EXTENSIONS),
+                            # no file_types: Gradio would refuse other files with an English toast; the
+                            # library checks every file itself and says why in Vietnamese
                             type="filepath",
                             interactive=admin_enabled,
                             visible=admin_enabled,  # a disabled drop zone is just an empty box
@@ -198,46 +255,64 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         upload_btn = gr.Button(
                             "Tải lên và lập chỉ mục", variant="primary", interactive=admin_enabled, elem_id="hdyt-upload-btn"
                         )
-                        gr.HTML('<div class="hdyt-card-title hdyt-danger-title">Xoá tài liệu</div>')
+                        gr.HTML('<h2 class="hdyt-card-title hdyt-danger-title">Xoá tài liệu</h2>')
                         with gr.Row(equal_height=False, elem_id="hdyt-delete-row"):
                             to_delete = gr.Dropdown(
                                 label="Tài liệu",
                                 choices=[],
                                 interactive=admin_enabled,
+                                filterable=True,
                                 scale=3,
                                 elem_id="hdyt-delete-choice",
                             )
                             delete_btn = gr.Button(
-                                "Xoá", variant="stop", interactive=admin_enabled, scale=1, min_width=80, elem_id="hdyt-delete-btn"
+                                "Xoá…", variant="stop", interactive=admin_enabled, scale=1, min_width=80, elem_id="hdyt-delete-btn"
                             )
+                        confirm_btn = gr.Button("Xác nhận xoá", variant="stop", visible=False, elem_id="hdyt-delete-confirm")
                         status = gr.HTML(elem_id="hdyt-lib-status")
                     with gr.Column(scale=5, min_width=420, elem_classes=["hdyt-card"]):
                         with gr.Row():
-                            gr.HTML('<div class="hdyt-card-title">Tài liệu đã lập chỉ mục</div>')
+                            gr.HTML('<h2 class="hdyt-card-title">Tài liệu đã lập chỉ mục</h2>')
                             refresh = gr.Button("Làm mới", size="sm", scale=0, min_width=100, elem_id="hdyt-refresh")
                         table = gr.Dataframe(
                             headers=DOC_HEADERS,
-                            datatype=["str", "str", "number", "str", "str"],
+                            datatype=["str", "str", "number", "str", "str", "str"],
                             interactive=False,
                             wrap=True,
                             elem_id="hdyt-docs",
-                            column_widths=["20%", "46%", "8%", "14%", "12%"],
+                            column_widths=["38%", "12%", "8%", "16%", "12%", "14%"],
                             max_height=720,
+                            show_search="filter",  # the header sorts; the search box filters
                         )
 
-        chat_io = dict(inputs=[question, chatbot, pairs, turns], outputs=[question, chatbot, pairs, turns, sources])
-        question.submit(respond, **chat_io, api_visibility="private", show_progress="hidden")
-        chatbot.example_select(use_example, None, question, api_visibility="private").then(
-            respond, **chat_io, api_visibility="private", show_progress="hidden"
-        )
-        new_chat.click(start_over, None, [chatbot, pairs, turns, sources, question], api_visibility="private")
-        chatbot.clear(start_over, None, [chatbot, pairs, turns, sources, question], api_visibility="private")
+        chat_out = [question, chatbot, pairs, turns, sources, conv_json]
+        chat_io = dict(inputs=[question, chatbot, pairs, turns], outputs=chat_out)
+        save = dict(fn=None, inputs=[conv_json], outputs=None, js="(j) => { window.hdytSave && window.hdytSave(j); }")
+        quiet = dict(api_visibility="private", show_progress="hidden")
+        asked = question.submit(respond, **chat_io, **quiet)
+        asked.then(**save)
+        picked = chatbot.example_select(use_example, None, question, api_visibility="private")
+        answered = picked.then(respond, **chat_io, **quiet)
+        answered.then(**save)
+        redo = again.click(regenerate, [chatbot, pairs, turns], chat_out, **quiet)
+        redo.then(**save)
+        question.stop(stopped, [chatbot], [chatbot, question], cancels=[asked, answered, redo], api_visibility="private")
+        pick_js = "() => (window.hdytLoad ? window.hdytLoad() : '[]')"
+        # on load, a question asked before the saved conversation arrived wins over it
+        load_js = "() => (document.querySelector('#hdyt-chat [data-testid=user]') || !window.hdytLoad ? '[]' : window.hdytLoad())"
+        restore_io = dict(inputs=[conv_json], outputs=[chatbot, pairs, turns, sources, conv_json], **quiet)
+        restore_btn.click(restore, js=pick_js, **restore_io)
+        demo.load(restore, js=load_js, **restore_io)
+        fresh = [chatbot, pairs, turns, sources, question]
+        new_chat.click(start_over, None, fresh, api_visibility="private", js="() => { window.hdytNew && window.hdytNew(); }")
+        chatbot.clear(start_over, None, fresh, api_visibility="private", js="() => { window.hdytNew && window.hdytNew(); }")
 
         lib_out = [status, table, to_delete, stats]
-        upload_btn.click(library.upload, [files, token], lib_out, api_visibility="private").then(
-            lambda: None, None, files, api_visibility="private"
+        upload_btn.click(library.upload, [files, token], [*lib_out, files], api_visibility="private", show_progress="hidden")
+        delete_btn.click(library.ask_delete, [to_delete, token], [status, confirm_btn], api_visibility="private")
+        confirm_btn.click(
+            library.delete, [to_delete, token], [*lib_out, confirm_btn], api_visibility="private", show_progress="hidden"
         )
-        delete_btn.click(library.delete, [to_delete, token], lib_out, api_visibility="private")
         refresh.click(lambda: library.refreshed(""), None, lib_out, api_visibility="private")
         demo.load(lambda: library.refreshed(""), None, lib_out, api_visibility="private")
     demo.queue(default_concurrency_limit=16)

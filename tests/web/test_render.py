@@ -206,3 +206,45 @@ def test_accepts_pydantic_like_objects():
     a = Obj(**{**answer(), "citations": [c]})
     assert 'href="#hdyt-src-1-1"' in render.render_answer_message(a, 1)
     assert "<mark" in render.render_turn_sources(a, "q", 1)
+
+
+def test_cards_show_title_date_and_name_not_ids_or_offsets():
+    c = citation(doc_id="001_74a51137ac984768", start=4929)
+    html_out = render.render_sources(
+        [{"turn": 1, "question": "q", "answer": answer(citations=[c])}],
+        {"001_74a51137ac984768": ["2024-01-05"]},
+        render.source_names({"001_74a51137ac984768": "/corpus/001_74a51137ac984768.txt"}),
+    )
+    text = re.sub(r"<[^>]+>", " ", html_out)
+    assert "05/01/2024" in text and "Báo cáo A" in text
+    assert "001_74a51137ac984768" not in text and "ký tự" not in text and "4929" not in text
+    assert 'data-doc="001_74a51137ac984768"' in html_out and 'data-start="4929"' in html_out  # kept for scripts
+    assert render.source_names({"d": "/up/bao_cao_quy_1.pdf"}) == {"d": "bao_cao_quy_1.pdf"}
+
+
+def test_card_links_to_the_document_view_at_the_quote():
+    c = citation(doc_id="doc a&b", start=100)
+    html_out = render.render_sources([{"turn": 1, "question": "q", "answer": answer(citations=[c])}])
+    m = re.search(r'<a class="hdyt-src-open" href="([^"]+)"', html_out)
+    assert m and html.unescape(m.group(1)) == f"/doc/doc%20a%26b?start=100&end={c['end']}&qs={c['quote_start']}&qe={c['quote_end']}"
+
+
+def test_chips_with_the_same_title_are_told_apart():
+    a = citation(n=1, doc_id="a", title="Báo cáo tổng kết công tác y tế năm 2023 của Sở Y tế tỉnh Quảng Ninh phần một")
+    b = citation(n=2, doc_id="b", title="Báo cáo tổng kết công tác y tế năm 2023 của Sở Y tế tỉnh Quảng Ninh phần hai")
+    labels = render.chip_labels([a, b], {"a": ["2024-01-05"], "b": ["2023-07-01"]})
+    assert len(set(labels)) == 2 and "05/01/2024" in labels[0] and "01/07/2023" in labels[1]
+    same_day = render.chip_labels([a, {**b, "quote": "Một câu khác hẳn."}], {})
+    assert len(set(same_day)) == 2
+
+
+def test_small_talk_is_shown_as_help_not_as_not_found():
+    data = {"answer": "Xin chào! Bạn có thể hỏi:\n• Giám đốc là ai?", "abstained": False, "citations": [], "related": [],
+            "backend": "smalltalk"}
+    msg = render.render_answer_message(data, 1)
+    panel = render.render_sources([{"turn": 1, "question": "xin chào", "answer": data}])
+    assert "hdyt-help" in msg and "Không tìm thấy" not in msg + panel
+
+
+def test_answer_message_carries_its_turn_as_a_class():
+    assert "hdyt-turn-3" in render.render_answer_message(answer(), 3)  # the sanitiser drops data-* on a div

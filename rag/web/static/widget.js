@@ -51,7 +51,7 @@
     ".head{display:flex;align-items:center;gap:10px;padding:12px 14px;background:linear-gradient(120deg,#0f766e,#0e7490);color:#fff}",
     ".head .logo{width:30px;height:30px;border-radius:8px;background:rgba(255,255,255,.18);display:flex;align-items:center;justify-content:center;font-size:17px}",
     ".head .title{flex:1;font-weight:700;font-size:15px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}",
-    ".head button{background:rgba(255,255,255,.15);border:0;color:#fff;border-radius:8px;height:30px;min-width:30px;padding:0 8px;cursor:pointer;font-size:13px}",
+    ".head button{display:inline-flex;align-items:center;justify-content:center;background:rgba(255,255,255,.15);border:0;color:#fff;border-radius:8px;height:30px;min-width:30px;padding:0 8px;cursor:pointer;font-size:13px}",
     ".head button:hover{background:rgba(255,255,255,.3)}",
     ".msgs{flex:1;overflow-y:auto;padding:14px;background:#f8fafc;display:flex;flex-direction:column;gap:10px}",
     ".msg{max-width:92%;padding:9px 12px;border-radius:14px;white-space:pre-wrap;overflow-wrap:anywhere}",
@@ -60,11 +60,11 @@
     ".msg.error{border-color:#fca5a5;background:#fef2f2;color:#991b1b}",
     ".msg.notfound{border-color:#fcd34d;background:#fffbeb;color:#78350f}",
     ".nf-title{font-weight:700;display:block;margin-bottom:2px}",
-    ".rewritten{display:block;font-size:12px;color:#64748b;margin-bottom:4px;white-space:normal}",
+    ".rewritten{display:block;font-size:12px;color:#475569;margin-bottom:4px;white-space:normal}",
     ".cite{display:inline-block;border:1px solid #99f6e4;background:#ccfbf1;color:#0f766e;font-weight:700;font-size:11px;line-height:1.5;font-family:inherit;border-radius:999px;padding:0 6px;margin:0 1px;cursor:pointer;vertical-align:super}",
     ".cite:hover,.cite[aria-expanded=true]{background:#0f766e;color:#fff}",
     ".srcs{margin-top:8px;border-top:1px dashed #e2e8f0;padding-top:6px;display:flex;flex-direction:column;gap:6px;white-space:normal}",
-    ".srcs-label{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#64748b;font-weight:700}",
+    ".srcs-label{font-size:11px;text-transform:uppercase;letter-spacing:.04em;color:#475569;font-weight:700}",
     "details.src{border:1px solid #e2e8f0;border-radius:10px;background:#f8fafc}",
     "details.src.related{border-style:dashed}",
     "details.src>summary{cursor:pointer;padding:6px 8px;list-style:none;display:flex;gap:6px;align-items:flex-start;font-size:12.5px;font-weight:600}",
@@ -72,7 +72,7 @@
     ".badge{flex:0 0 auto;min-width:20px;height:20px;border-radius:999px;background:#0f766e;color:#fff;font-size:11px;display:inline-flex;align-items:center;justify-content:center}",
     ".related .badge{background:#f59e0b}",
     ".passage{margin:0 8px 8px;padding:6px 8px;border-left:3px solid #5eead4;background:#fff;border-radius:0 6px 6px 0;font-size:12.5px;white-space:pre-wrap}",
-    "mark{background:#fef08a;color:inherit;border-radius:3px;padding:0 1px}",
+    "mark{background:#fde047;color:#1c1917;border-radius:3px;padding:0 1px}",
     ".flash{box-shadow:0 0 0 3px rgba(13,148,136,.35)}",
     ".typing{display:inline-flex;gap:4px}.typing i{width:6px;height:6px;border-radius:50%;background:#94a3b8;animation:b 1s infinite}",
     ".typing i:nth-child(2){animation-delay:.15s}.typing i:nth-child(3){animation-delay:.3s}",
@@ -82,7 +82,15 @@
     "textarea:focus{border-color:#0f766e;box-shadow:0 0 0 3px rgba(15,118,110,.15)}",
     "form button{border:0;border-radius:10px;background:#0f766e;color:#fff;font-weight:600;font-size:14px;font-family:inherit;padding:0 14px;cursor:pointer}",
     "form button:disabled{opacity:.5;cursor:default}",
-    ".foot{font-size:11px;color:#94a3b8;text-align:center;padding:0 10px 8px;background:#fff}",
+    ".src-head{display:flex;flex-direction:column}.src-meta{font-weight:400;font-size:11.5px;color:#475569}",
+    ".fb{display:flex;gap:6px;align-items:center;flex-wrap:wrap;margin-top:6px;white-space:normal}",
+    ".fb-btn{display:inline-flex;align-items:center;border:1px solid #cbd5e1;background:#fff;color:#475569;border-radius:8px;padding:3px 7px;cursor:pointer}",
+    ".fb-btn:hover{border-color:#0f766e;color:#0f766e}.fb-done{font-size:12px;color:#115e59}",
+    ".fb-form{display:flex;gap:6px;width:100%}.fb-form input{flex:1;min-width:0;border:1px solid #cbd5e1;border-radius:8px;padding:4px 8px;font:inherit;font-size:12.5px}",
+    ".fb-form button{border:0;border-radius:8px;background:#0f766e;color:#fff;padding:4px 10px;cursor:pointer;font:inherit;font-size:12.5px}",
+    "button:focus-visible,textarea:focus-visible,input:focus-visible,summary:focus-visible{outline:3px solid #1d4ed8;outline-offset:2px}",
+    "@media (prefers-reduced-motion: reduce){*{animation:none!important;transition:none!important}}",
+    ".foot{font-size:11px;color:#475569;text-align:center;padding:0 10px 8px;background:#fff}",
   ].join("\n");
 
   function el(tag, cls, text) {
@@ -107,6 +115,31 @@
     svg.appendChild(path);
     svg.appendChild(plus);
     return svg;
+  }
+
+  // A 24×24 icon from one path: text glyphs and emoji need a font that may be missing.
+  function svgIcon(d, filled) {
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("fill", filled ? "currentColor" : "none");
+    svg.setAttribute("stroke", filled ? "none" : "currentColor");
+    svg.setAttribute("stroke-width", "2");
+    svg.setAttribute("stroke-linecap", "round");
+    svg.setAttribute("stroke-linejoin", "round");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", d);
+    svg.appendChild(path);
+    return svg;
+  }
+  var THUMB = "M7 10v11H3V10zM7 10l4-8a3 3 0 0 1 3 3v4h5.5a2 2 0 0 1 2 2.3l-1.4 8A2 2 0 0 1 18.1 21H7";
+
+  function formatDate(iso) {
+    var m = /^(\d{4})-(\d{2})(?:-(\d{2}))?/.exec(iso || "");
+    return !m ? "" : m[3] ? m[3] + "/" + m[2] + "/" + m[1] : m[2] + "/" + m[1];
   }
 
   // Where the supporting quote lies in the passage (passage offsets), or null.
@@ -184,14 +217,73 @@
     return frag;
   }
 
-  function sourceItem(c, label, related) {
+  function sourceItem(c, label, related, docs) {
     var d = el("details", "src" + (related ? " related" : ""));
     var s = el("summary");
     s.appendChild(el("span", "badge", label));
-    s.appendChild(el("span", null, c.title || c.doc_id || ""));
+    var head = el("span", "src-head");
+    head.appendChild(el("span", "src-title", c.title || c.doc_id || ""));
+    var meta = (docs || {})[c.doc_id] || {};
+    var name = /^(\d+_)?[0-9a-f]{12,}\.\w+$/i.test(meta.source_name || "") ? "" : meta.source_name; // an id, not a name
+    var line = [formatDate(meta.date), name].filter(Boolean).join(" · ");
+    if (line) head.appendChild(el("span", "src-meta", line));
+    s.appendChild(head);
     d.appendChild(s);
     d.appendChild(passageNode(c, !related));
     return d;
+  }
+
+  // 👍/👎 with an optional comment, sent to /api/feedback on the same origin as /api/ask
+  function feedbackRow(question, data, sentHistory) {
+    var row = el("div", "fb");
+    function post(body) {
+      var h = { "Content-Type": "application/json" };
+      return fetch(API_ORIGIN + "/api/feedback", { method: "POST", headers: h, body: JSON.stringify(body), credentials: "omit", mode: "cors" })
+        .then(function (r) { if (!r.ok) throw new Error(String(r.status)); return r.json(); });
+    }
+    function body(rating, comment) {
+      return { rating: rating, question: question, answer: String(data.answer || "").slice(0, 8000), abstained: !!data.abstained,
+        comment: comment || "", history: sentHistory, origin: "widget",
+        citations: (data.citations || []).map(function (c) {
+          return { n: c.n, doc_id: c.doc_id, title: c.title, quote: c.quote, start: c.start, end: c.end };
+        }) };
+    }
+    [["up", "Hữu ích", false], ["down", "Không hữu ích", true]].forEach(function (spec) {
+      var b = el("button", "fb-btn fb-" + spec[0]);
+      b.type = "button";
+      b.title = spec[1];
+      b.setAttribute("aria-label", spec[1]);
+      var icon = svgIcon(THUMB, false);
+      if (spec[2]) icon.setAttribute("style", "transform:rotate(180deg)");
+      b.appendChild(icon);
+      b.addEventListener("click", function () {
+        row.querySelectorAll("button").forEach(function (x) { x.disabled = true; });
+        post(body(spec[0], "")).then(function (res) {
+          row.textContent = "";
+          row.appendChild(el("span", "fb-done", "Cảm ơn bạn đã đánh giá!"));
+          var f = el("form", "fb-form");
+          var i = el("input");
+          i.placeholder = "Góp ý (không bắt buộc)";
+          i.setAttribute("aria-label", "Góp ý");
+          i.maxLength = 1000;
+          var ok = el("button", null, "Gửi");
+          ok.type = "submit";
+          f.appendChild(i);
+          f.appendChild(ok);
+          f.addEventListener("submit", function (ev) {
+            ev.preventDefault();
+            ev.stopPropagation();
+            var p = body(spec[0], i.value);
+            p.id = res.id;
+            post(p).then(function () { f.replaceWith(el("span", "fb-done", "Đã gửi góp ý.")); });
+          });
+          row.appendChild(f);
+          f.scrollIntoView({ block: "nearest" });
+        }).catch(function () { row.querySelectorAll("button").forEach(function (x) { x.disabled = false; }); });
+      });
+      row.appendChild(b);
+    });
+    return row;
   }
 
   // -- build -------------------------------------------------------------------------------------
@@ -209,13 +301,17 @@
   panel.setAttribute("role", "dialog");
   panel.setAttribute("aria-label", cfg.title);
   var head = el("div", "head");
-  head.appendChild(el("div", "logo", "⚕"));
+  var logo = el("div", "logo");
+  logo.appendChild(svgIcon("M9 3h6v6h6v6h-6v6H9v-6H3V9h6z", true));
+  head.appendChild(logo);
   head.appendChild(el("div", "title", cfg.title));
-  var resetBtn = el("button", null, "↺");
+  var resetBtn = el("button");
+  resetBtn.appendChild(svgIcon("M3 12a9 9 0 1 0 3-6.7L3 8M3 3v5h5", false));
   resetBtn.type = "button";
   resetBtn.title = "Cuộc trò chuyện mới";
   resetBtn.setAttribute("aria-label", "Cuộc trò chuyện mới");
-  var closeBtn = el("button", null, "✕");
+  var closeBtn = el("button");
+  closeBtn.appendChild(svgIcon("M6 6l12 12M18 6L6 18", false));
   closeBtn.type = "button";
   closeBtn.title = "Đóng";
   closeBtn.setAttribute("aria-label", "Đóng");
@@ -262,12 +358,12 @@
     if (open) setTimeout(function () { input.focus(); }, 30);
   }
 
-  function renderAnswer(bubble, data) {
+  function renderAnswer(bubble, data, question, sentHistory) {
     bubble.textContent = "";
     var citations = data.citations || [];
     var byN = {};
     citations.forEach(function (c) { byN[c.n] = c; });
-    if (data.rewritten_query) bubble.appendChild(el("span", "rewritten", "🔎 Đã hiểu câu hỏi là: " + data.rewritten_query));
+    if (data.rewritten_query) bubble.appendChild(el("span", "rewritten", "Đã hiểu câu hỏi là: " + data.rewritten_query));
     if (data.abstained) {
       bubble.classList.add("notfound");
       bubble.appendChild(el("span", "nf-title", "Không tìm thấy"));
@@ -287,7 +383,7 @@
       var box = el("div", "srcs");
       box.appendChild(el("div", "srcs-label", "Nguồn"));
       citations.forEach(function (c) {
-        var d = sourceItem(c, String(c.n), false);
+        var d = sourceItem(c, String(c.n), false, data.documents);
         items[c.n] = d;
         box.appendChild(d);
       });
@@ -295,7 +391,7 @@
     } else if ((data.related || []).length) {
       var rbox = el("div", "srcs");
       rbox.appendChild(el("div", "srcs-label", "Có thể liên quan (không phải trích dẫn)"));
-      data.related.forEach(function (c) { rbox.appendChild(sourceItem(c, "?", true)); });
+      data.related.forEach(function (c) { rbox.appendChild(sourceItem(c, "?", true, data.documents)); });
       bubble.appendChild(rbox);
     }
   }
@@ -323,12 +419,13 @@
     bubble.appendChild(typing);
     msgs.appendChild(bubble);
     scrollDown();
+    var sent = history.slice(-MAX_TURNS);
     var headers = { "Content-Type": "application/json" };
     if (cfg.apiKey) headers["X-API-Key"] = cfg.apiKey;
     fetch(API_ORIGIN + "/api/ask", {
       method: "POST",
       headers: headers,
-      body: JSON.stringify({ question: question, history: history.slice(-MAX_TURNS) }),
+      body: JSON.stringify({ question: question, history: sent }),
       credentials: "omit",
       mode: "cors",
     })
@@ -339,7 +436,8 @@
         });
       })
       .then(function (data) {
-        renderAnswer(bubble, data);
+        renderAnswer(bubble, data, question, sent);
+        bubble.appendChild(feedbackRow(question, data, sent));
         history.push([question, String(data.answer || "").slice(0, MAX_ANSWER_CHARS)]);
       })
       .catch(function (err) {
