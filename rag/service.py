@@ -135,9 +135,23 @@ class Assistant:
         ray: bool = False,
         ray_address: str | None = None,
     ) -> IngestReport:
-        """Add or update documents from files and directories; a bad file leaves the index untouched."""
+        """Add or update documents from files and directories; a bad file leaves the index untouched.
+
+        With FAISS, files are parsed (in the bounded sandbox) before any lock is taken: the index's
+        own write lock serialises the write itself, across threads and processes, so a slow upload
+        never blocks another one while it is still parsing. Milvus writes in place: held throughout.
+        """
+        run = lambda: ingest_any(  # noqa: E731
+            list(paths), self.settings, rebuild=rebuild, progress=progress, ray=ray, ray_address=ray_address
+        )
+        if self.settings.store == "faiss" and not ray:
+            report = run()
+            with self._write_lock:
+                if report.changed and self._chain is not None:
+                    self.reload()
+            return report
         with self._write_lock:
-            report = ingest_any(list(paths), self.settings, rebuild=rebuild, progress=progress, ray=ray, ray_address=ray_address)
+            report = run()
             if report.changed and self._chain is not None:
                 self.reload()
             return report

@@ -57,7 +57,7 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             mcp_server=False,
             pwa=False,
             show_error=True,
-            max_file_size=settings.max_upload_mb * 1024 * 1024,
+            max_file_size=settings.max_file_mb * 1024 * 1024,
             blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
     return app

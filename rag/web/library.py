@@ -103,7 +103,7 @@ class Library:
             return self.refreshed(status_box("warn", "Chưa chọn tệp nào để tải lên."))
         errors: list[str] = []
         accepted: list[tuple[Path, str]] = []
-        limit = self.settings.max_upload_mb * 1024 * 1024
+        limit = self.settings.max_file_mb * 1024 * 1024
         for p in paths:
             name = safe_name(p.name)
             if name is None:
@@ -111,7 +111,7 @@ class Library:
             elif Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
                 errors.append(f"{name}: định dạng không hỗ trợ (chỉ nhận {', '.join(SUPPORTED_EXTENSIONS)})")
             elif p.stat().st_size > limit:
-                errors.append(f"{name}: tệp lớn hơn giới hạn {self.settings.max_upload_mb} MB")
+                errors.append(f"{name}: tệp lớn hơn giới hạn {self.settings.max_file_mb} MB")
             else:
                 accepted.append((p, name))
         if not accepted:

@@ -190,7 +190,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         )
                         gr.HTML(
                             '<div class="hdyt-hint">Tên tệp (bỏ phần mở rộng) là mã tài liệu: tải lên tệp trùng tên để '
-                            f"cập nhật. Tối đa {settings.max_upload_mb} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
+                            f"cập nhật. Tối đa {settings.max_file_mb} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
                         )
                         upload_btn = gr.Button(
                             "Tải lên và lập chỉ mục", variant="primary", interactive=admin_enabled, elem_id="hdyt-upload-btn"
