@@ -57,7 +57,13 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             mcp_server=False,
             pwa=False,
             show_error=True,
-            max_file_size=settings.max_file_mb * 1024 * 1024,
+            max_file_size=int(settings.max_file_mb * 1024 * 1024),
             blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
+    from rag.web.security import UPLOADS_PER_MINUTE, SecurityHeaders, SlidingWindowLimiter, UploadGuard
+
+    upload_limiter = SlidingWindowLimiter(UPLOADS_PER_MINUTE)
+    app.state.prunables.append(upload_limiter)
+    app.add_middleware(UploadGuard, settings=settings, throttle=app.state.throttle, limiter=upload_limiter)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors and the UI's included
     return app

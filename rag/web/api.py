@@ -23,9 +23,6 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-import threading
-import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +33,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from rag.config import Settings
 from rag.errors import IndexStoreError, QueryError, RagError
+from rag.query.validate import MAX_HISTORY_MESSAGE_CHARS, QuestionError, validate_history, validate_question
+from rag.web.security import LOGIN_FAILURES, FailureThrottle, SlidingWindowLimiter, client_of, login_response, start_pruning, throttled_response
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ class AskRequest(BaseModel):
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first, each a [question, answer] pair",
     )
+
+
+class AdminSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(..., description="The server's admin token (HDYT_ADMIN_TOKEN)")
 
 
 class CitationModel(BaseModel):
@@ -127,13 +133,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": desc}
     for status, desc in {
         400: "Invalid JSON",
-        401: "Missing or wrong X-API-Key",
+        401: "Missing or wrong credentials",
+        403: "Admin functions disabled (no admin token configured)",
         413: "Request body too large",
         422: "Invalid question or history",
-        429: "Rate limit exceeded (see Retry-After)",
+        429: "Rate limit exceeded, or too many wrong credentials (see Retry-After)",
         503: "Index not available",
     }.items()
 }
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error responses of one route."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -149,47 +161,53 @@ class ApiError(Exception):
 # -- guards -----------------------------------------------------------------------------------------
 
 
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (exact sliding window of timestamps)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, now: float | None = None) -> float | None:
-        """Record a hit; ``None`` if allowed, else the seconds until one would be."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            if len(self._hits) > 10_000:
-                self._prune(now)
-            return None
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
-            del self._hits[key]
-
-
 class ApiGuard:
     """ASGI middleware for ``/api/*``: body size, then API key and rate limit on ``POST /api/ask``."""
 
-    def __init__(self, app, settings: Settings, limiter: SlidingWindowLimiter) -> None:
+    def __init__(
+        self, app, settings: Settings, limiter: SlidingWindowLimiter, routes: FastAPI, throttle: FailureThrottle
+    ) -> None:
         self.app = app
         self.settings = settings
         self.limiter = limiter
+        self.routes = routes
+        self.throttle = throttle
+
+    def _match(self, scope) -> tuple[bool, set[str]]:
+        """Whether one of the app's own routes (not the UI mounted at "/") takes this request, and
+        the methods its path allows when only the method is wrong."""
+        allowed: set[str] = set()
+        for route in self.routes.router.routes:
+            if isinstance(route, Mount):
+                continue
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return True, set()
+            if match == Match.PARTIAL:
+                allowed |= set(getattr(route, "methods", None) or ())
+        return False, allowed
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/") or scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path, method = scope["path"], scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        is_preflight = method == "OPTIONS" and "access-control-request-method" in headers
+        matched, allowed = self._match(scope)
+        if not matched and allowed and not is_preflight:
+            # unknown methods on our routes would otherwise reach the UI mounted at "/" ({"detail": …})
+            listed = ", ".join(sorted(allowed - {"HEAD"}))
+            await error_response(
+                405, "method_not_allowed", f"Phương thức {method} không được hỗ trợ / use {listed} for {path}", {"Allow": listed}
+            )(scope, receive, send)
+            return
+        if not path.startswith("/api/") or is_preflight:
+            await self.app(scope, receive, send)
+            return
+        if not matched:
+            await error_response(404, "not_found", f"Không có {path} / no such API route")(scope, receive, send)
+            return
         limit = self.settings.max_request_bytes
         too_large = error_response(
             413, "request_too_large", f"Yêu cầu quá lớn / request body exceeds {limit} bytes"
@@ -217,15 +235,21 @@ class ApiGuard:
 
         if scope["path"] == "/api/ask" and scope["method"] == "POST":
             key = self.settings.api_key.get_secret_value() if self.settings.api_key else ""
+            client = client_of(scope)
             if key:
                 given = headers.get(API_KEY_HEADER.lower(), "")
+                wait = self.throttle.retry_after(client)
+                if wait is not None:
+                    await throttled_response(wait)(scope, receive, send)
+                    return
                 if not hmac.compare_digest(given.encode(), key.encode()):
+                    if given:  # a missing key is a misconfigured client, a wrong one may be guessing
+                        self.throttle.fail(client)
                     message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
                     await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(
                         scope, receive, send
                     )
                     return
-            client = (scope.get("client") or ("unknown", 0))[0]
             retry = self.limiter.hit(client)
             if retry is not None:
                 seconds = max(1, math.ceil(retry))
@@ -313,8 +337,11 @@ _api_key_scheme = APIKeyHeader(
 def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     """Routes, guards, CORS and error handlers on ``app`` (call before mounting the UI at ``/``)."""
     limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
-    app.state.limiter = limiter
-    app.add_middleware(ApiGuard, settings=settings, limiter=limiter)
+    throttle, login_throttle = FailureThrottle(), FailureThrottle(limit=LOGIN_FAILURES)
+    app.state.limiter, app.state.throttle = limiter, throttle
+    app.state.prunables = [limiter, throttle, login_throttle]
+    app.state.stop_pruning = start_pruning(app.state.prunables)
+    app.add_middleware(ApiGuard, settings=settings, limiter=limiter, routes=app, throttle=throttle)
     # added last = outermost: error responses from the guard carry CORS headers too
     app.add_middleware(
         CORSMiddleware,
@@ -335,28 +362,34 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     @app.post(
         "/api/ask",
         response_model=AskResponse,
-        responses=ERROR_RESPONSES,
+        responses=errors(400, 401, 413, 422, 429, 503),
         tags=["api"],
         summary="Ask a question; get a grounded answer with numbered citations",
     )
     def ask(req: AskRequest, _key: str | None = Security(_api_key_scheme)) -> Response:
         # the key itself was checked by ApiGuard before the body was read; declared here for OpenAPI
-        question = req.question.strip()
-        if not question:
-            raise ApiError(422, "empty_question", "Câu hỏi trống / the question is empty")
-        if len(question) > settings.max_question_chars:
-            raise ApiError(
-                422,
-                "question_too_long",
-                f"Câu hỏi quá dài / the question is longer than {settings.max_question_chars} characters",
-            )
-        answer = assistant.ask(question, [list(turn) for turn in req.history])
+        try:
+            question = validate_question(req.question, settings.max_question_chars)
+            history = validate_history([list(turn) for turn in req.history])
+        except QuestionError as exc:
+            raise ApiError(422, exc.code, str(exc)) from None
+        answer = assistant.ask(question, [list(turn) for turn in history])
         return JSONResponse(answer.to_json_dict())
 
-    @app.get("/api/health", response_model=HealthResponse, responses={503: ERROR_RESPONSES[503]}, tags=["api"])
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+
+    # the library tab's plumbing, not part of the public API: not in the schema
+    @app.post("/api/admin/session", include_in_schema=False)
+    def admin_session(req: AdminSessionRequest, request: Request) -> Response:
+        """Exchange the admin token for the session cookie that file uploads need."""
+        return login_response(admin_token, req.token, client_of(request.scope), login_throttle)
+
+    @app.get("/api/health", response_model=HealthResponse, responses=errors(503), tags=["api"])
     def health() -> Response:
         """Index loaded, document and chunk counts, embedding model id."""
         return JSONResponse(assistant.health())
+
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
@@ -376,17 +409,25 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         # a small local page: FastAPI's Swagger UI would load its JS and CSS from a CDN
         return HTMLResponse(_API_DOCS_HTML)
 
-    known = {"/api/ask": "POST", "/api/health": "GET", "/api/docs": "GET"}
 
-    @app.api_route(
-        "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], include_in_schema=False
-    )
-    def api_fallback(request: Request, rest: str) -> Response:
-        # without this, unknown /api/* paths would fall through to the UI mounted at "/"
-        allowed = known.get(request.url.path)
-        if allowed:
-            return error_response(405, "method_not_allowed", f"Use {allowed} for {request.url.path}", {"Allow": allowed})
-        return error_response(404, "not_found", f"Không có {request.url.path} / no such API route")
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's schema, made to say what this server enforces: the question's length limits, the
+    history's message limit, and the API key as optional unless the server sets one."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    props = schema["components"]["schemas"]["AskRequest"]["properties"]
+    props["question"].update(minLength=1, maxLength=settings.max_question_chars)
+    for item in props["history"]["items"].get("prefixItems", []):
+        item["maxLength"] = MAX_HISTORY_MESSAGE_CHARS
+    ask = schema["paths"]["/api/ask"]["post"]
+    if settings.api_key is None:
+        ask["security"] = [{}, *ask.get("security", [])]  # {} = no credential needed
+        ask["responses"].pop("401", None)
+    app.openapi_schema = schema
+    return schema
 
 
 _API_DOCS_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8">

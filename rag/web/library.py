@@ -111,7 +111,7 @@ class Library:
             elif Path(name).suffix.lower() not in SUPPORTED_EXTENSIONS:
                 errors.append(f"{name}: định dạng không hỗ trợ (chỉ nhận {', '.join(SUPPORTED_EXTENSIONS)})")
             elif p.stat().st_size > limit:
-                errors.append(f"{name}: tệp lớn hơn giới hạn {self.settings.max_file_mb} MB")
+                errors.append(f"{name}: tệp lớn hơn giới hạn {self.settings.max_file_mb:g} MB")
             else:
                 accepted.append((p, name))
         if not accepted:

@@ -16,6 +16,7 @@ from rag.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag.web import render
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
+from rag.web.security import ADMIN_LOGIN_JS
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
     # -- layout --------------------------------------------------------------------------------
 
-    with gr.Blocks(title="Hỏi Đáp Y Tế", analytics_enabled=False) as demo:
+    # delete_cache: Gradio's copies of uploaded files are removed within the hour
+    with gr.Blocks(title="Hỏi Đáp Y Tế", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         pairs = gr.State([])
         turns = gr.State([])
         gr.HTML(
@@ -190,7 +192,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                         )
                         gr.HTML(
                             '<div class="hdyt-hint">Tên tệp (bỏ phần mở rộng) là mã tài liệu: tải lên tệp trùng tên để '
-                            f"cập nhật. Tối đa {settings.max_file_mb} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
+                            f"cập nhật. Tối đa {settings.max_file_mb:g} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
                         )
                         upload_btn = gr.Button(
                             "Tải lên và lập chỉ mục", variant="primary", interactive=admin_enabled, elem_id="hdyt-upload-btn"
@@ -231,6 +233,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         chatbot.clear(start_over, None, [chatbot, pairs, turns, sources, question], api_visibility="private")
 
         lib_out = [status, table, to_delete, stats]
+        # the upload route needs an admin session (rag.web.security): a correct token sets its cookie
+        token.input(None, [token], None, js=ADMIN_LOGIN_JS, api_visibility="private")
         upload_btn.click(library.upload, [files, token], lib_out, api_visibility="private").then(
             lambda: None, None, files, api_visibility="private"
         )
