@@ -191,6 +191,8 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     _check_single_or_batch(args)
+    if args.question:
+        validate_question(args.question, settings.max_question_chars)  # before the index loads
     assistant = Assistant(settings)
     if args.batch:
         for item in _read_batch(args.batch):

@@ -7,6 +7,7 @@ widget): nothing comes from a CDN, and Gradio's analytics are off.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI  # noqa: E402
 from rag.config import Settings  # noqa: E402
 
 __all__ = ["create_app"]
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
@@ -25,6 +27,13 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     from rag.web.api import add_api
 
     assistant = assistant or Assistant(settings)
+    try:
+        removed = assistant.clean_orphans()
+    except OSError as exc:  # a read-only index or uploads folder: serve anyway
+        log.warning("could not clean up after interrupted writes: %s", exc)
+    else:
+        if removed:
+            log.info("removed leftovers of interrupted writes: %s", ", ".join(removed))
     app = FastAPI(
         title="Hỏi Đáp Y Tế API",
         description="Grounded answers with numbered citations over Vietnamese health-department reports.",

@@ -79,6 +79,7 @@ def test_huge_text_file_is_refused_by_size(tmp_path):
         load_bounded(path)
 
 
+@pytest.mark.slow  # runs the worker process
 def test_wall_time_limit_kills_the_parser(tmp_path):
     path = deep_html(tmp_path / "slow.html", 60_000)  # BeautifulSoup is quadratic in depth: minutes
     with pytest.raises(DocumentError, match="longer than 1 s|more than 1 s of CPU") as err:
@@ -86,12 +87,14 @@ def test_wall_time_limit_kills_the_parser(tmp_path):
     assert "parse_timeout_s" in err.value.reason
 
 
+@pytest.mark.slow  # runs the worker process
 def test_memory_limit_stops_the_parser(tmp_path):
     bomb = zip_bomb_docx(tmp_path / "bomb.docx", inflated_mb=80)
     with pytest.raises(DocumentError, match="parse_memory_mb"):
         load_bounded(bomb, ParseLimits(max_unzipped_mb=10**4, memory_mb=64, seconds=30))
 
 
+@pytest.mark.slow  # runs the worker process
 def test_batch_continues_past_hostile_files(tmp_path):
     files = [
         f.write_txt(tmp_path / "a.txt"),
@@ -109,6 +112,7 @@ def test_batch_continues_past_hostile_files(tmp_path):
     assert loaded["b"].text  # a real docx still parses in the worker
 
 
+@pytest.mark.slow  # runs the worker process
 def test_worker_restarts_after_a_kill(tmp_path):
     slow = deep_html(tmp_path / "slow.html", 60_000)
     good = f.write_txt(tmp_path / "good.txt")

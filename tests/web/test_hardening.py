@@ -185,3 +185,50 @@ def test_schemathesis_all_checks(api_server, tmp_path):
     )
     print(out.stdout[-4000:])
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+
+
+# -- following the index ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_index(corpus_settings, tmp_path):
+    """A private copy of the corpus index (this test writes to it)."""
+    index = tmp_path / "index"
+    shutil.copytree(corpus_settings.index_dir, index)
+    return index
+
+
+def _documents(url: str) -> int:
+    return httpx.get(url + "/api/health", timeout=30).json()["documents"]
+
+
+def test_app_follows_a_generation_written_by_another_process(web_server, own_index, tmp_path):
+    server = web_server(ui=False, index_dir=own_index, uploads_dir=tmp_path / "uploads")
+    before = _documents(server.url)
+    report = tmp_path / "bao_cao_moi.txt"
+    report.write_text("Trạm Y tế Thử Nghiệm báo cáo năm 2024\nTrạm đã tiêm chủng cho 4.321 trẻ em.", encoding="utf-8")
+    out = run_cli("ingest", str(report), "--index", str(own_index), "--no-progress")
+    assert out.returncode == 0, out.stderr
+    deadline = time.monotonic() + 20
+    while _documents(server.url) != before + 1:
+        assert time.monotonic() < deadline, "the app did not pick up the new generation"
+        time.sleep(0.3)
+    r = post(server.url, {"question": "Trạm Y tế Thử Nghiệm tiêm chủng cho bao nhiêu trẻ em?"})
+    assert r.status_code == 200 and any(c["doc_id"] == "bao_cao_moi" for c in r.json()["citations"]), r.text
+
+
+def test_start_up_removes_leftovers_of_interrupted_writes(own_index, corpus_settings, tmp_path):
+    from rag.service import Assistant
+    from rag.web import create_app
+
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    (own_index / ".tmp-gen-killed").mkdir()
+    (own_index / ".tmp-gen-killed" / "vectors.npy").write_bytes(b"half")
+    (uploads / "never_indexed.txt").write_text("tải lên dở dang", encoding="utf-8")
+    (uploads / ".old.txt.bak-1234abcd").write_text("bản sao lưu", encoding="utf-8")
+    settings = corpus_settings.model_copy(update={"index_dir": own_index, "uploads_dir": uploads})
+    create_app(settings, Assistant(settings), ui=False)
+    assert not (own_index / ".tmp-gen-killed").exists()
+    assert list(uploads.iterdir()) == []
+    assert (own_index / "CURRENT").is_file()  # the live index untouched
