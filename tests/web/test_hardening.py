@@ -232,3 +232,31 @@ def test_start_up_removes_leftovers_of_interrupted_writes(own_index, corpus_sett
     assert not (own_index / ".tmp-gen-killed").exists()
     assert list(uploads.iterdir()) == []
     assert (own_index / "CURRENT").is_file()  # the live index untouched
+
+
+# -- the limiter and the throttle (units) -----------------------------------------------------------
+
+
+def test_rate_limiter_never_sweeps_on_the_request_path():
+    from rag.web.security import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter(limit=2, window=60)
+    for i in range(20_000):
+        assert limiter.hit(f"10.0.{i // 250}.{i % 250}", now=0.0) is None
+    assert len(limiter) == 20_000  # nothing dropped inline, however many clients
+    assert limiter.hit("a", now=1.0) is None and limiter.hit("a", now=2.0) is None
+    assert limiter.hit("a", now=3.0) == pytest.approx(58.0)  # until the hit at 1.0 leaves the window
+    limiter.prune(now=61.5)  # the background sweep
+    assert len(limiter) == 1  # only "a" hit within the last window
+
+
+def test_failure_throttle():
+    from rag.web.security import FailureThrottle
+
+    throttle = FailureThrottle(limit=3, window=100)
+    for t in (0, 1, 2):
+        assert throttle.retry_after("c", now=t) is None
+        throttle.fail("c", now=t)
+    assert throttle.retry_after("c", now=3) == pytest.approx(97)
+    assert throttle.retry_after("other", now=3) is None
+    assert throttle.retry_after("c", now=100.5) is None  # the first failure has aged out
