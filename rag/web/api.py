@@ -5,17 +5,22 @@ Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 ====  ==========================  =====================================================
 400   ``invalid_json``            the body is not valid JSON
 401   ``unauthorized``            ``X-API-Key`` missing or wrong (when an API key is set)
+404   ``not_found``               no such ``/api/*`` route
+405   ``method_not_allowed``      a route of this app with another method (``Allow`` set)
 413   ``request_too_large``       body over ``settings.max_request_bytes``
 422   ``invalid_request``         wrong shape (missing question, history not [q, a] pairs…)
-422   ``empty_question``          blank question
-422   ``question_too_long``       over ``settings.max_question_chars``
-422   ``invalid_question``        refused by the assistant (:class:`rag.errors.QueryError`)
+422   ``empty_question``          blank, or only invisible format characters (zero-width spaces…)
+422   ``question_too_long``       over ``settings.max_question_chars`` (counted after NFC)
+422   ``invalid_question``        control characters, lone surrogates, non-characters, or refused
+                                  by the assistant (:class:`rag.errors.QueryError`)
 429   ``rate_limited``            over ``settings.rate_limit_per_minute`` (``Retry-After`` set)
+429   ``too_many_failures``       too many wrong API keys from this client (``Retry-After`` set)
 503   ``index_unavailable``       no usable index
 ====  ==========================  =====================================================
 
-The size limit, API key and rate limit are checked by :class:`ApiGuard`, an ASGI middleware, in
-that order and *before* the body is parsed, so an unauthenticated client learns nothing else.
+Routes, methods, the size limit, API key (with its failure throttle) and rate limit are checked by
+:class:`ApiGuard`, an ASGI middleware, in that order and *before* the body is parsed, so an
+unauthenticated client learns nothing else. Uploads, security headers: :mod:`rag.web.security`.
 """
 
 from __future__ import annotations
@@ -442,7 +447,7 @@ code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{
 <p>Trả về <code>{"answer", "abstained", "rewritten_query", "citations": [{"n", "doc_id", "title", "text",
 "start", "end", "quote", "quote_start", "quote_end", "score"}], "related", "latency_ms"}</code>,
 giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.</p>
-<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
+<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 404, 405, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
 <h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding.</p>
 <h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>
 <p>Xem <a href="/widget-demo">trang minh hoạ</a>.</p></body></html>"""
