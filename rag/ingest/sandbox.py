@@ -34,6 +34,7 @@ from rag.errors import DocumentError, UnsupportedFormatError
 from rag.ingest.loaders import LoadedDocument
 
 MB = 1024 * 1024
+STARTUP_SECONDS = 120  # imports on a loaded machine; separate from the per-file limit
 _HTML_SUFFIXES = (".html", ".htm")
 # elements that never hold children, and those a following sibling of the same name closes implicitly
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
@@ -185,20 +186,25 @@ class Sandbox:
         if proc.stdout:
             proc.stdout.close()
 
-    def _start(self) -> subprocess.Popen[bytes]:
+    def _start(self, path: Path) -> subprocess.Popen[bytes]:
         root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         code = f"from rag.ingest.sandbox import serve; serve({self.limits.memory_mb}, {self.limits.seconds})"
         self._buffer = b""
-        return subprocess.Popen(
+        self._proc = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
         )
+        # the worker's start-up (imports) is not a file's fault: it has its own allowance
+        if self._read_line(time.monotonic() + STARTUP_SECONDS) is None:
+            self._kill()
+            raise DocumentError(path, f"the parser process did not start within {STARTUP_SECONDS} s")
+        return self._proc
 
     def load(self, path: str | Path) -> LoadedDocument:
         path = Path(path)
         precheck(path, self.limits)
         if self._proc is None or self._proc.poll() is not None:
-            self._proc = self._start()
+            self._proc = self._start(path)
         proc = self._proc
         assert proc.stdin is not None
         try:
@@ -207,8 +213,7 @@ class Sandbox:
         except BrokenPipeError:
             self._kill()
             raise DocumentError(path, "the parser process could not be started") from None
-        # the worker's own start-up (imports) is not the file's fault: it gets its own allowance
-        line = self._read_line(time.monotonic() + self.limits.seconds + 30)
+        line = self._read_line(time.monotonic() + self.limits.seconds)
         if line is None:
             code = self._kill()
             raise DocumentError(path, self._death(code))
@@ -278,6 +283,8 @@ def serve(memory_mb: int, seconds: float) -> None:
 
     out = sys.stdout.buffer
     _limit_memory(resource, memory_mb)
+    out.write(b'{"ready": true}\n')
+    out.flush()
     for line in sys.stdin.buffer:
         path = json.loads(line)["path"]
         used = resource.getrusage(resource.RUSAGE_SELF)

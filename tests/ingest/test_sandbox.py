@@ -3,6 +3,7 @@ the rest of the batch loads; a real ingest keeps the index intact."""
 
 from __future__ import annotations
 
+import time
 import zipfile
 from pathlib import Path
 
@@ -144,3 +145,30 @@ def test_hostile_files_leave_the_index_intact(library, make_settings, embeddings
     retriever = load_retriever(settings)
     assert set(retriever.store.manifest.documents) == set(first.added)
     assert retriever.search("Bệnh viện", 3).hits
+
+
+def test_a_slow_parse_does_not_hold_up_another_upload(library, make_settings, embeddings, tmp_path):
+    """Assistant.add_files parses before any lock: a good file ingested meanwhile commits first."""
+    import threading
+
+    from rag.service import Assistant
+
+    settings = make_settings(max_html_depth=10**6, parse_timeout_s=8)
+    assistant = Assistant(settings)
+    assistant.add_files([library])
+    slow = deep_html(tmp_path / "slow.html", 60_000)
+    good = f.write_txt(tmp_path / "moi.txt")
+    finished: list[str] = []
+
+    def add(path: Path, name: str) -> None:
+        report = assistant.add_files([path])
+        finished.append(name if not report.errors else f"{name}: {report.errors[0][1]}")
+
+    first = threading.Thread(target=add, args=(slow, "slow"))
+    first.start()
+    time.sleep(1.0)  # the slow file is being parsed now
+    add(good, "good")
+    first.join(timeout=120)
+    assert finished[0] == "good"
+    assert finished[1].startswith("slow: ") and "parse_timeout_s" in finished[1]
+    assert "moi" in assistant.library().documents
