@@ -1,7 +1,7 @@
 """Guards around the whole app: security headers, authenticated Gradio uploads, failed-credential throttling.
 
 * :class:`SecurityHeaders` adds a Content-Security-Policy (nothing from another origin; inline
-  script and style only because Gradio's page needs them), ``X-Content-Type-Options: nosniff``,
+  and evaluated script, inline style, only because Gradio's page needs them), ``X-Content-Type-Options: nosniff``,
   ``X-Frame-Options: DENY`` / ``frame-ancestors 'none'`` and ``Referrer-Policy`` to every response.
 * :class:`UploadGuard` makes Gradio's ``POST /gradio_api/upload`` (which otherwise stores files
   from anyone) require the admin token: header ``X-Admin-Token`` or the ``hdyt_admin`` cookie that
@@ -43,7 +43,8 @@ ADMIN_LOGIN_JS = """(token) => {
 CSP = "; ".join(
     [
         "default-src 'self'",
-        "script-src 'self' 'unsafe-inline'",  # Gradio's page boots from inline scripts
+        # Gradio's page boots from inline scripts and runs event handlers' js= strings with new Function()
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval'",
         "style-src 'self' 'unsafe-inline'",  # and sets inline styles
         "img-src 'self' data: blob:",
         "font-src 'self' data:",
