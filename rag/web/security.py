@@ -33,11 +33,14 @@ MAX_FAILURES = 5  # wrong keys or tokens per client within FAILURE_WINDOW before
 FAILURE_WINDOW = 300.0
 LOGIN_FAILURES = 100  # the page logs in as the token is typed: one failure per keystroke, not per guess
 UPLOADS_PER_MINUTE = 30
-# the library tab's token box logs in on every input, so the session cookie exists before a file is picked
-ADMIN_LOGIN_JS = """(token) => {
-  fetch("/api/admin/session", {method: "POST", credentials: "same-origin",
-    headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: token || ""})}).catch(() => {});
-  return token;
+# the library tab's token box logs in on every change; the upload box unlocks after the reply, so
+# the session cookie exists before any file can be picked
+ADMIN_LOGIN_JS = """async (token) => {
+  try {
+    await fetch("/api/admin/session", {method: "POST", credentials: "same-origin",
+      headers: {"Content-Type": "application/json"}, body: JSON.stringify({token: token || ""})});
+  } catch (e) {}
+  return [token];
 }"""
 
 CSP = "; ".join(

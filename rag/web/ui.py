@@ -185,7 +185,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             file_count="multiple",
                             file_types=list(SUPPORTED_EXTENSIONS),
                             type="filepath",
-                            interactive=admin_enabled,
+                            interactive=False,  # unlocked by a correct admin token (see token.change below)
                             visible=admin_enabled,  # a disabled drop zone is just an empty box
                             elem_id="hdyt-upload",
                             height=150,
@@ -234,7 +234,13 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
         lib_out = [status, table, to_delete, stats]
         # the upload route needs an admin session (rag.web.security): a correct token sets its cookie
-        token.input(None, [token], None, js=ADMIN_LOGIN_JS, api_visibility="private")
+        token.change(
+            lambda t: gr.update(interactive=library.check_token(t) is None),
+            [token],
+            files,
+            js=ADMIN_LOGIN_JS,
+            api_visibility="private",
+        )
         upload_btn.click(library.upload, [files, token], lib_out, api_visibility="private").then(
             lambda: None, None, files, api_visibility="private"
         )
