@@ -50,7 +50,7 @@ class ParseLimits:
     max_zip_entries: int = 2000
     max_html_mb: float = 10
     max_html_depth: int = 512
-    seconds: float = 60
+    seconds: float = 300  # OCR of a scanned report takes seconds per page on a busy 2-core machine
     memory_mb: int = 1024
 
     @classmethod
@@ -181,8 +181,7 @@ class Sandbox:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            _kill_group(proc)
         if proc.stdout:
             proc.stdout.close()
 
@@ -191,8 +190,14 @@ class Sandbox:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
         code = f"from rag.ingest.sandbox import serve; serve({self.limits.memory_mb}, {self.limits.seconds})"
         self._buffer = b""
+        # its own process group: a kill also stops what a parser started (an OCR engine, say)
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
         )
         # the worker's start-up (imports) is not a file's fault: it has its own allowance
         if self._read_line(time.monotonic() + STARTUP_SECONDS) is None:
@@ -258,8 +263,7 @@ class Sandbox:
             try:
                 status = proc.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                _kill_group(proc)
         for stream in (proc.stdin, proc.stdout):
             if stream:
                 try:
@@ -267,6 +271,15 @@ class Sandbox:
                 except BrokenPipeError:
                     pass
         return status
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the worker and everything it started (it leads its own process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
 
 
 def load_bounded(path: str | Path, limits: ParseLimits | None = None) -> LoadedDocument:
