@@ -84,6 +84,52 @@ def index_exists(settings: Settings) -> bool:
     return live_generation(Path(settings.index_dir)) is not None
 
 
+def live_marker(settings: Settings) -> str | None:
+    """A cheap token that changes whenever another process makes a new generation live (FAISS: the
+    CURRENT pointer's content); None where there is nothing to follow (Milvus, no index yet)."""
+    if settings.store == "milvus":
+        return None
+    from rag.index.faiss.generations import live_generation
+
+    try:
+        live = live_generation(Path(settings.index_dir))
+    except OSError:  # CURRENT replaced while being read: look again next time
+        return None
+    return None if live is None else live.name
+
+
+def clean_orphans(settings: Settings) -> list[str]:
+    """Remove what interrupted FAISS writes left behind (``.tmp-gen-*``), when no writer holds the
+    index's lock; the names removed. Nothing to do for Milvus."""
+    if settings.store == "milvus":
+        return []
+    import fcntl
+    import shutil
+
+    from rag.index.faiss.generations import CURRENT
+
+    index_dir = Path(settings.index_dir)
+    if not (index_dir / ".lock").is_file():
+        return []
+    removed: list[str] = []
+    with open(index_dir / ".lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # a write is in progress: its temporary files are not orphans
+            return []
+        try:
+            for path in index_dir.iterdir():
+                if path.name.startswith(".tmp-gen-"):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path.name)
+                elif path.name.startswith(f".{CURRENT}."):
+                    path.unlink(missing_ok=True)
+                    removed.append(path.name)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return removed
+
+
 def load_retriever(settings: Settings, mode: Mode = "hybrid", store: Any = None) -> HybridRetriever:
     """A retriever over the configured index with its embedding model (loaded once per process).
 

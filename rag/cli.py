@@ -14,30 +14,58 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from rag.config import Settings, get_settings
 from rag.errors import QueryError, RagError
+from rag.query.validate import validate_question
 from rag.service import Assistant
+
+
+FLAGS = {"top_k": "--k", "index_dir": "--index", "milvus_uri": "--milvus-uri"}  # settings set by a flag
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    settings = get_settings(
-        index_dir=args.index,
-        model=getattr(args, "model", None),
-        top_k=getattr(args, "k", None),
-        store=getattr(args, "store", None),
-        milvus_uri=getattr(args, "milvus_uri", None),
-    )
     try:
+        settings = get_settings(
+            index_dir=args.index,
+            model=getattr(args, "model", None),
+            top_k=getattr(args, "k", None),
+            store=getattr(args, "store", None),
+            milvus_uri=getattr(args, "milvus_uri", None),
+        )
         return args.func(args, settings)
     except RagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _fail(str(exc))
+    except ValidationError as exc:
+        return _fail(_settings_problem(exc))
     except KeyboardInterrupt:
         print("interrupted: the live index was not changed", file=sys.stderr)
         return 130
+    except OSError as exc:  # a full disk, a read-only or locked index directory…
+        where = f" ({exc.filename})" if exc.filename else ""
+        return _fail(f"{exc.strerror or exc}{where}; the live index was not changed")
+    except Exception as exc:  # e.g. FAISS's RuntimeError when a write fails: one line, never a traceback
+        logging.getLogger(__name__).debug("unexpected error", exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[-1]
+        return _fail(f"{type(exc).__name__}: {first}; the live index was not changed")
+
+
+def _fail(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def _settings_problem(exc: ValidationError) -> str:
+    """A settings validation error in the words of the flag (or HDYT_ variable) that set it."""
+    parts = []
+    for error in exc.errors()[:3]:
+        name = str(error.get("loc", ("?",))[0])
+        parts.append(f"{FLAGS.get(name, 'HDYT_' + name.upper())}: {error.get('msg')}")
+    return "; ".join(parts)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -162,9 +190,9 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.batch:
         for item in _read_batch(args.batch):
-            _print_json({"id": item["id"], "results": results(item["question"])})
+            _print_json({"id": item["id"], "results": results(validate_question(item["question"], settings.max_question_chars))})
         return 0
-    hits = results(args.question)
+    hits = results(validate_question(args.question, settings.max_question_chars))
     if args.json:
         _print_json({"query": args.question, "results": hits})
     else:
@@ -176,6 +204,8 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     _check_single_or_batch(args)
+    if args.question:
+        validate_question(args.question, settings.max_question_chars)  # before the index loads
     assistant = Assistant(settings)
     if args.batch:
         for item in _read_batch(args.batch):
@@ -258,6 +288,8 @@ def _read_batch(path: Path) -> Iterator[dict[str, Any]]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise QueryError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise QueryError(f"{path}:{number}: JSON nested too deeply") from None
         if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("question"), str):
             raise QueryError(f'{path}:{number}: each line needs "id" and a string "question"')
         yield item
@@ -268,6 +300,8 @@ def _read_history(path: Path) -> list:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise QueryError(f"cannot read history file {path}: {exc}") from None
+    except RecursionError:
+        raise QueryError(f"cannot read history file {path}: JSON nested too deeply") from None
 
 
 def _print_json(obj: dict[str, Any]) -> None:

@@ -2,22 +2,31 @@
 
 The CLI, the app and the API talk only to :class:`Assistant`, never to the index directly. After
 an upload or a delete the new index generation is swapped in atomically; questions already running
-finish on the generation they started with.
+finish on the generation they started with. A generation made live by another process (``python -m
+rag ingest`` into the app's index) is noticed within :data:`FOLLOW_SECONDS`: each request looks at
+the live pointer at most that often (one small file read) and a background thread swaps it in.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.answer.llm import llm_health
-from rag.backend import delete_any, index_exists, ingest_any, load_retriever, open_library
+from rag.backend import clean_orphans, delete_any, index_exists, ingest_any, live_marker, load_retriever, open_library
 from rag.config import Settings
 from rag.ingest.report import IngestReport
 from rag.retrieval.hybrid import HybridRetriever, Mode, SearchResult
+
+log = logging.getLogger(__name__)
+FOLLOW_SECONDS = 1.0  # how often a request may look for a generation written by another process
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,9 @@ class Assistant:
         self._other_modes: dict[str, HybridRetriever] = {}
         self._load_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._marker: str | None = None  # the live generation the loaded chain answers from
+        self._next_look = 0.0
+        self._following = threading.Lock()  # held by the one background reload at a time
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -56,8 +68,37 @@ class Assistant:
         if self._chain is None:
             with self._load_lock:
                 if self._chain is None:
-                    self._retriever, self._chain = self._load()
+                    self._retriever, self._chain, self._marker = self._load()
+        else:
+            self._follow()
         return self._chain
+
+    def _follow(self) -> None:
+        """Swap in a generation another process made live (checked at most every FOLLOW_SECONDS)."""
+        now = time.monotonic()
+        if now < self._next_look:
+            return
+        self._next_look = now + FOLLOW_SECONDS
+        marker = live_marker(self.settings)
+        if marker is None or marker == self._marker or not self._following.acquire(blocking=False):
+            return
+
+        def swap() -> None:
+            try:
+                with self._write_lock:  # not while this process writes: it reloads by itself after
+                    if live_marker(self.settings) != self._marker:
+                        self.reload()
+            except Exception:  # a half-written or corrupt generation: keep answering from the loaded one
+                log.exception("could not load the new index generation %s", marker)
+            finally:
+                self._following.release()
+
+        threading.Thread(target=swap, name="hdyt-follow", daemon=True).start()
+
+    @property
+    def generation(self) -> str | None:
+        """The live generation the loaded chain answers from (None for Milvus or before loading)."""
+        return self._marker
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -69,14 +110,15 @@ class Assistant:
     def _load(self):
         from rag.answer.chain import build_answer_chain
 
+        marker = live_marker(self.settings)  # read first: a newer one arriving meanwhile is seen next time
         retriever = load_retriever(self.settings)
-        return retriever, build_answer_chain(self.settings, retriever)
+        return retriever, build_answer_chain(self.settings, retriever), marker
 
     def reload(self) -> None:
         """Swap in the live generation (after a write)."""
         loaded = self._load()
         with self._load_lock:
-            (self._retriever, self._chain), self._other_modes = loaded, {}
+            (self._retriever, self._chain, self._marker), self._other_modes = loaded, {}
         # the old store stays open for requests still using it; its files were unlinked already
 
     # -- questions ------------------------------------------------------------------------------
@@ -166,12 +208,62 @@ class Assistant:
         ray: bool = False,
         ray_address: str | None = None,
     ) -> IngestReport:
-        """Add or update documents from files and directories; a bad file leaves the index untouched."""
+        """Add or update documents from files and directories; a bad file leaves the index untouched.
+
+        With FAISS, files are parsed (in the bounded sandbox) before any lock is taken: the index's
+        own write lock serialises the write itself, across threads and processes, so a slow upload
+        never blocks another one while it is still parsing. Milvus writes in place: held throughout.
+        """
+        run = lambda: ingest_any(  # noqa: E731
+            list(paths), self.settings, rebuild=rebuild, progress=progress, ray=ray, ray_address=ray_address
+        )
+        if self.settings.store == "faiss" and not ray:
+            report = run()
+            with self._write_lock:
+                if report.changed and self._chain is not None:
+                    self.reload()
+            return report
         with self._write_lock:
-            report = ingest_any(list(paths), self.settings, rebuild=rebuild, progress=progress, ray=ray, ray_address=ray_address)
+            report = run()
             if report.changed and self._chain is not None:
                 self.reload()
             return report
+
+    def clean_orphans(self) -> list[str]:
+        """At start-up: remove temporary generations of interrupted writes, and settle the uploads
+        folder after an upload was killed midway (see :meth:`_settle_uploads`). What was removed."""
+        removed = clean_orphans(self.settings)
+        try:
+            documents = open_library(self.settings).manifest.documents if index_exists(self.settings) else None
+        except Exception:  # an unreadable index: leave the uploads alone, the app reports the index
+            return removed
+        if documents is not None:
+            removed += self._settle_uploads(documents)
+        return removed
+
+    def _settle_uploads(self, documents) -> list[str]:
+        """Uploaded files no indexed document comes from are removed; a backup left by a replaced
+        upload is restored when it is the indexed version, else dropped."""
+        folder = Path(self.settings.uploads_dir)
+        if not folder.is_dir():
+            return []
+        indexed = {Path(e.source).resolve(): e.content_hash for e in documents.values()}
+        removed: list[str] = []
+        for path in sorted(folder.iterdir()):
+            if not path.is_file() or not path.name.startswith(".") or ".bak-" not in path.name:
+                continue
+            original = folder / path.name[1 : path.name.rindex(".bak-")]
+            wanted = indexed.get(original.resolve())
+            if wanted is not None and (not original.is_file() or _sha256(original) != wanted) and _sha256(path) == wanted:
+                os.replace(path, original)  # the kill came after the copy, before the ingest committed
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path.name)
+        for path in sorted(folder.iterdir()):
+            if path.is_file() and not path.name.startswith(".") and path.resolve() not in indexed:
+                path.unlink(missing_ok=True)
+                removed.append(path.name)
+        return removed
 
     def delete(self, doc_ids: Sequence[str]) -> IngestReport:
         with self._write_lock:
@@ -179,3 +271,7 @@ class Assistant:
             if self._chain is not None:
                 self.reload()
             return report
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -43,7 +43,7 @@ def ingest(
     t0 = time.perf_counter()
     report = IngestReport()
     files = iter_paths(paths)  # a missing path raises before anything is touched
-    loaded = load_all(files, report, progress)
+    loaded = load_all(files, report, progress, settings)
     if embeddings is None:
         from rag.embeddings import get_embeddings
 

@@ -96,7 +96,7 @@ def ingest_milvus(
     report = IngestReport()
     files = iter_paths(paths)
     index = MilvusIndex.connect(settings, create=True)  # an unreachable URI fails before any work
-    loaded = load_all(files, report, progress)
+    loaded = load_all(files, report, progress, settings)
     if embeddings is None:
         from rag.embeddings import get_embeddings
 

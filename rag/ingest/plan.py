@@ -16,34 +16,44 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import DocumentError, IndexStoreError, UnsupportedFormatError
 from rag.index.records import DocumentEntry
-from rag.ingest.loaders import LoadedDocument, load_document
+from rag.ingest.loaders import LoadedDocument
 from rag.ingest.report import IngestReport
+from rag.ingest.sandbox import ParseLimits, Sandbox
 
 log = logging.getLogger(__name__)
 
 
-def load_all(files: list[Path], report: IngestReport, progress: bool) -> dict[str, LoadedDocument]:
-    """Load every file; failures go to the report (skipped or errors), duplicate ids are errors."""
+def load_all(
+    files: list[Path], report: IngestReport, progress: bool, settings: Settings | None = None
+) -> dict[str, LoadedDocument]:
+    """Load every file in a bounded worker (:mod:`rag.ingest.sandbox`, limits from ``settings``);
+    failures, limit breaches included, go to the report (skipped or errors), duplicate ids are errors."""
     from tqdm import tqdm
 
     loaded: dict[str, LoadedDocument] = {}
-    for path in tqdm(files, desc="Đọc tài liệu", unit="file", disable=not progress):
-        try:
-            doc = load_document(path)
-        except UnsupportedFormatError as exc:
-            log.warning("skipped %s", exc)
-            report.skipped.append((exc.path, exc.reason))
-            continue
-        except DocumentError as exc:
-            report.errors.append((exc.path, exc.reason))
-            continue
-        if doc.doc_id in loaded:
-            report.errors.append(
-                (str(path), f"duplicate document id '{doc.doc_id}' (also {loaded[doc.doc_id].source}); rename one file")
-            )
-            continue
-        loaded[doc.doc_id] = doc
+    limits = ParseLimits.from_settings(settings) if settings is not None else ParseLimits()
+    with Sandbox(limits) as sandbox:
+        for path in tqdm(files, desc="Đọc tài liệu", unit="file", disable=not progress):
+            _load_one(sandbox, path, report, loaded)
     return loaded
+
+
+def _load_one(sandbox: Sandbox, path: Path, report: IngestReport, loaded: dict[str, LoadedDocument]) -> None:
+    try:
+        doc = sandbox.load(path)
+    except UnsupportedFormatError as exc:
+        log.warning("skipped %s", exc)
+        report.skipped.append((exc.path, exc.reason))
+        return
+    except DocumentError as exc:
+        report.errors.append((exc.path, exc.reason))
+        return
+    if doc.doc_id in loaded:
+        report.errors.append(
+            (str(path), f"duplicate document id '{doc.doc_id}' (also {loaded[doc.doc_id].source}); rename one file")
+        )
+        return
+    loaded[doc.doc_id] = doc
 
 
 def same_chunking(manifest: Any, settings: Settings) -> bool:

@@ -7,6 +7,7 @@ widget): nothing comes from a CDN, and Gradio's analytics are off.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from fastapi import FastAPI
 from rag.config import Settings
 
 __all__ = ["create_app"]
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAPI:
@@ -30,6 +32,13 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     from rag.web.openai_compat import add_openai
 
     assistant = assistant or Assistant(settings)
+    try:
+        removed = assistant.clean_orphans()
+    except OSError as exc:  # a read-only index or uploads folder: serve anyway
+        log.warning("could not clean up after interrupted writes: %s", exc)
+    else:
+        if removed:
+            log.info("removed leftovers of interrupted writes: %s", ", ".join(removed))
     app = FastAPI(
         title="Hỏi Đáp Y Tế API",
         description="Grounded answers with numbered citations over Vietnamese health-department reports.",
@@ -68,7 +77,13 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             pwa=False,
             show_error=True,
             # above the library's own limit, so that a file a little too large gets its Vietnamese message
-            max_file_size=(settings.max_upload_mb * 2 + 1) * 1024 * 1024,
+            max_file_size=int((settings.max_file_mb * 2 + 1) * 1024 * 1024),
             blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
+    from rag.web.security import UPLOADS_PER_MINUTE, SecurityHeaders, SlidingWindowLimiter, UploadGuard
+
+    upload_limiter = SlidingWindowLimiter(UPLOADS_PER_MINUTE)
+    app.state.prunables.append(upload_limiter)
+    app.add_middleware(UploadGuard, settings=settings, throttle=app.state.throttle, limiter=upload_limiter)
+    app.add_middleware(SecurityHeaders)  # outermost: every response, errors and the UI's included
     return app

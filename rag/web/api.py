@@ -5,17 +5,22 @@ Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 ====  ==========================  =====================================================
 400   ``invalid_json``            the body is not valid JSON
 401   ``unauthorized``            ``X-API-Key`` missing or wrong (when an API key is set)
+404   ``not_found``               no such ``/api/*`` route
+405   ``method_not_allowed``      a route of this app with another method (``Allow`` set)
 413   ``request_too_large``       body over ``settings.max_request_bytes``
 422   ``invalid_request``         wrong shape (missing question, history not [q, a] pairs…)
-422   ``empty_question``          blank question
-422   ``question_too_long``       over ``settings.max_question_chars``
-422   ``invalid_question``        refused by the assistant (:class:`rag.errors.QueryError`)
+422   ``empty_question``          blank, or only invisible format characters (zero-width spaces…)
+422   ``question_too_long``       over ``settings.max_question_chars`` (counted after NFC)
+422   ``invalid_question``        control characters, lone surrogates, non-characters, or refused
+                                  by the assistant (:class:`rag.errors.QueryError`)
 429   ``rate_limited``            over ``settings.rate_limit_per_minute`` (``Retry-After`` set)
+429   ``too_many_failures``       too many wrong API keys from this client (``Retry-After`` set)
 503   ``index_unavailable``       no usable index
 ====  ==========================  =====================================================
 
-The size limit, API key and rate limit are checked by :class:`ApiGuard`, an ASGI middleware, in
-that order and *before* the body is parsed, so an unauthenticated client learns nothing else.
+Routes, methods, the size limit, API key (with its failure throttle) and rate limit are checked by
+:class:`ApiGuard`, an ASGI middleware, in that order and *before* the body is parsed, so an
+unauthenticated client learns nothing else. Uploads, security headers: :mod:`rag.web.security`.
 """
 
 from __future__ import annotations
@@ -23,9 +28,6 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -39,9 +41,12 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from rag.config import Settings
 from rag.errors import IndexStoreError, QueryError, RagError
+from rag.query.validate import MAX_HISTORY_MESSAGE_CHARS, QuestionError, validate_history, validate_question
+from rag.web.security import LOGIN_FAILURES, FailureThrottle, SlidingWindowLimiter, client_of, login_response, start_pruning, throttled_response
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,12 @@ class AskRequest(BaseModel):
         True,
         description="With an LLM configured: false returns the extractive answer at once, without asking the LLM",
     )
+
+
+class AdminSessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(..., description="The server's admin token (HDYT_ADMIN_TOKEN)")
 
 
 class CitationModel(BaseModel):
@@ -147,13 +158,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": desc}
     for status, desc in {
         400: "Invalid JSON",
-        401: "Missing or wrong X-API-Key",
+        401: "Missing or wrong credentials",
+        403: "Admin functions disabled (no admin token configured)",
         413: "Request body too large",
         422: "Invalid question or history",
-        429: "Rate limit exceeded (see Retry-After)",
+        429: "Rate limit exceeded, or too many wrong credentials (see Retry-After)",
         503: "Index not available",
     }.items()
 }
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The documented error responses of one route."""
+    return {status: ERROR_RESPONSES[status] for status in statuses}
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -167,34 +184,6 @@ class ApiError(Exception):
 
 
 # -- guards -----------------------------------------------------------------------------------------
-
-
-class SlidingWindowLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (exact sliding window of timestamps)."""
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str, now: float | None = None) -> float | None:
-        """Record a hit; ``None`` if allowed, else the seconds until one would be."""
-        now = time.monotonic() if now is None else now
-        with self._lock:
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - self.window:
-                hits.popleft()
-            if len(hits) >= self.limit:
-                return max(hits[0] + self.window - now, 0.001)
-            hits.append(now)
-            if len(self._hits) > 10_000:
-                self._prune(now)
-            return None
-
-    def _prune(self, now: float) -> None:
-        for key in [k for k, h in self._hits.items() if not h or h[-1] <= now - self.window]:
-            del self._hits[key]
 
 
 def api_key_ok(settings: Settings, given: str) -> bool:
@@ -215,16 +204,50 @@ def request_key_ok(settings: Settings, headers: Mapping[str, str]) -> bool:
 class ApiGuard:
     """ASGI middleware for ``/api/*``: body size, then API key and rate limit on ``POST /api/ask``."""
 
-    def __init__(self, app, settings: Settings, limiter: SlidingWindowLimiter) -> None:
+    def __init__(
+        self, app, settings: Settings, limiter: SlidingWindowLimiter, routes: FastAPI, throttle: FailureThrottle
+    ) -> None:
         self.app = app
         self.settings = settings
         self.limiter = limiter
+        self.routes = routes
+        self.throttle = throttle
+
+    def _match(self, scope) -> tuple[bool, set[str]]:
+        """Whether one of the app's own routes (not the UI mounted at "/") takes this request, and
+        the methods its path allows when only the method is wrong."""
+        allowed: set[str] = set()
+        for route in self.routes.router.routes:
+            if isinstance(route, Mount):
+                continue
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return True, set()
+            if match == Match.PARTIAL:
+                allowed |= set(getattr(route, "methods", None) or ())
+        return False, allowed
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/") or scope["method"] == "OPTIONS":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        path, method = scope["path"], scope["method"]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        is_preflight = method == "OPTIONS" and "access-control-request-method" in headers
+        matched, allowed = self._match(scope)
+        if not matched and allowed and not is_preflight:
+            # unknown methods on our routes would otherwise reach the UI mounted at "/" ({"detail": …})
+            listed = ", ".join(sorted(allowed - {"HEAD"}))
+            await error_response(
+                405, "method_not_allowed", f"Phương thức {method} không được hỗ trợ / use {listed} for {path}", {"Allow": listed}
+            )(scope, receive, send)
+            return
+        if not path.startswith("/api/") or is_preflight:
+            await self.app(scope, receive, send)
+            return
+        if not matched:
+            await error_response(404, "not_found", f"Không có {path} / no such API route")(scope, receive, send)
+            return
         limit = self.settings.max_request_bytes
         too_large = error_response(
             413, "request_too_large", f"Yêu cầu quá lớn / request body exceeds {limit} bytes"
@@ -251,12 +274,21 @@ class ApiGuard:
                 return
 
         if scope["path"] == "/api/ask" and scope["method"] == "POST":
-            given = headers.get(API_KEY_HEADER.lower(), "")
-            if not api_key_ok(self.settings, given):
-                message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
-                await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(scope, receive, send)
-                return
-            client = (scope.get("client") or ("unknown", 0))[0]
+            client = client_of(scope)
+            if self.settings.api_key:
+                given = headers.get(API_KEY_HEADER.lower(), "")
+                wait = self.throttle.retry_after(client)
+                if wait is not None:
+                    await throttled_response(wait)(scope, receive, send)
+                    return
+                if not api_key_ok(self.settings, given):
+                    if given:  # a missing key is a misconfigured client, a wrong one may be guessing
+                        self.throttle.fail(client)
+                    message = "Thiếu khóa API / missing X-API-Key header" if not given else "Sai khóa API / wrong X-API-Key"
+                    await error_response(401, "unauthorized", message, {"WWW-Authenticate": "ApiKey"})(
+                        scope, receive, send
+                    )
+                    return
             retry = self.limiter.hit(client)
             if retry is not None:
                 seconds = max(1, math.ceil(retry))
@@ -371,8 +403,11 @@ _api_key_scheme = APIKeyHeader(
 def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     """Routes, guards, CORS and error handlers on ``app`` (call before mounting the UI at ``/``)."""
     limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
-    app.state.limiter = limiter
-    app.add_middleware(ApiGuard, settings=settings, limiter=limiter)
+    throttle, login_throttle = FailureThrottle(), FailureThrottle(limit=LOGIN_FAILURES)
+    app.state.limiter, app.state.throttle = limiter, throttle
+    app.state.prunables = [limiter, throttle, login_throttle]
+    app.state.stop_pruning = start_pruning(app.state.prunables)
+    app.add_middleware(ApiGuard, settings=settings, limiter=limiter, routes=app, throttle=throttle)
     # added last = outermost: error responses from the guard carry CORS headers too
     app.add_middleware(
         CORSMiddleware,
@@ -393,29 +428,35 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     @app.post(
         "/api/ask",
         response_model=AskResponse,
-        responses=ERROR_RESPONSES,
+        responses=errors(400, 401, 413, 422, 429, 503),
         tags=["api"],
         summary="Ask a question; get a grounded answer with numbered citations",
     )
     def ask(req: AskRequest, _key: str | None = Security(_api_key_scheme)) -> Response:
         # the key itself was checked by ApiGuard before the body was read; declared here for OpenAPI
-        question = req.question.strip()
-        if not question:
-            raise ApiError(422, "empty_question", "Câu hỏi trống / the question is empty")
-        if len(question) > settings.max_question_chars:
-            raise ApiError(
-                422,
-                "question_too_long",
-                f"Câu hỏi quá dài / the question is longer than {settings.max_question_chars} characters",
-            )
-        answer = assistant.ask(question, [list(turn) for turn in req.history], wait_for_llm=req.wait_for_llm)
+        try:
+            question = validate_question(req.question, settings.max_question_chars)
+            history = validate_history([list(turn) for turn in req.history])
+        except QuestionError as exc:
+            raise ApiError(422, exc.code, str(exc)) from None
+        answer = assistant.ask(question, [list(turn) for turn in history], wait_for_llm=req.wait_for_llm)
         return JSONResponse(with_sources(answer, assistant))
 
-    @app.get("/api/health", response_model=HealthResponse, responses={503: ERROR_RESPONSES[503]}, tags=["api"])
+    admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+
+    # the library tab's plumbing, not part of the public API: not in the schema
+    @app.post("/api/admin/session", include_in_schema=False)
+    def admin_session(req: AdminSessionRequest, request: Request) -> Response:
+        """Exchange the admin token for the session cookie that file uploads need."""
+        return login_response(admin_token, req.token, client_of(request.scope), login_throttle)
+
+    @app.get("/api/health", response_model=HealthResponse, responses=errors(503), tags=["api"])
     def health() -> Response:
         """Index loaded, document and chunk counts, embedding model id, whether the LLM answers (cached), version,
         when the live generation was built."""
         return JSONResponse({**assistant.health(), **_version_and_generation(app, assistant)})
+
+    app.openapi = lambda: _openapi(app, settings)  # type: ignore[method-assign]
 
     @app.get("/widget.js", include_in_schema=False)
     def widget_js() -> Response:
@@ -435,17 +476,25 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
         # a small local page: FastAPI's Swagger UI would load its JS and CSS from a CDN
         return HTMLResponse(_API_DOCS_HTML)
 
-    known = {"/api/ask": "POST", "/api/health": "GET", "/api/docs": "GET", "/api/feedback": "POST"}
 
-    @app.api_route(
-        "/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"], include_in_schema=False
-    )
-    def api_fallback(request: Request, rest: str) -> Response:
-        # without this, unknown /api/* paths would fall through to the UI mounted at "/"
-        allowed = known.get(request.url.path)
-        if allowed:
-            return error_response(405, "method_not_allowed", f"Use {allowed} for {request.url.path}", {"Allow": allowed})
-        return error_response(404, "not_found", f"Không có {request.url.path} / no such API route")
+def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
+    """FastAPI's schema, made to say what this server enforces: the question's length limits, the
+    history's message limit, and the API key as optional unless the server sets one."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    props = schema["components"]["schemas"]["AskRequest"]["properties"]
+    props["question"].update(minLength=1, maxLength=settings.max_question_chars)
+    for item in props["history"]["items"].get("prefixItems", []):
+        item["maxLength"] = MAX_HISTORY_MESSAGE_CHARS
+    ask = schema["paths"]["/api/ask"]["post"]
+    if settings.api_key is None:
+        ask["security"] = [{}, *ask.get("security", [])]  # {} = no credential needed
+        ask["responses"].pop("401", None)
+    app.openapi_schema = schema
+    return schema
 
 
 _API_DOCS_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
@@ -462,7 +511,7 @@ code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{
 "fallback_reason"}</code>,
 giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.
 <code>"wait_for_llm": false</code> trả ngay câu trả lời trích xuất, không chờ LLM.</p>
-<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
+<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 404, 405, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
 <p>Câu hỏi tiếp theo: gửi kèm các lượt trước trong <code>history</code> (cũ nhất trước), mỗi lượt là cặp
 <code>[câu hỏi, câu trả lời]</code>; trợ lý viết lại câu hỏi thành câu độc lập (<code>rewritten_query</code>):</p>
 <pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\

@@ -192,11 +192,11 @@ class Library:
             return
         errors: list[str] = []
         accepted: list[tuple[Path, str]] = []
-        limit = self.settings.max_upload_mb * 1024 * 1024
+        limit = self.settings.max_file_mb * 1024 * 1024
         for i, p in enumerate(paths, start=1):
             yield self._progress(f"Đang kiểm tra tệp {i}/{len(paths)}: {p.name}")
             name = safe_name(p.name)
-            why = "tên tệp không hợp lệ" if name is None else check_file(p, name, limit, self.settings.max_upload_mb)
+            why = "tên tệp không hợp lệ" if name is None else check_file(p, name, limit, self.settings.max_file_mb)
             if why:
                 errors.append(f"{name or p.name}: {why}")
             else:

@@ -16,6 +16,7 @@ from rag.errors import QueryError, RagError
 from rag.web import render
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
+from rag.web.security import ADMIN_LOGIN_JS
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,8 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
     # -- layout --------------------------------------------------------------------------------
 
-    with gr.Blocks(title="Hỏi Đáp Y Tế", analytics_enabled=False) as demo:
+    # delete_cache: Gradio's copies of uploaded files are removed within the hour
+    with gr.Blocks(title="Hỏi Đáp Y Tế", analytics_enabled=False, delete_cache=(600, 3600)) as demo:
         pairs = gr.State([])
         turns = gr.State([])
         gr.HTML(
@@ -243,14 +245,14 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                             # no file_types: Gradio would refuse other files with an English toast; the
                             # library checks every file itself and says why in Vietnamese
                             type="filepath",
-                            interactive=admin_enabled,
+                            interactive=False,  # unlocked by a correct admin token (see token.change below)
                             visible=admin_enabled,  # a disabled drop zone is just an empty box
                             elem_id="hdyt-upload",
                             height=150,
                         )
                         gr.HTML(
                             '<div class="hdyt-hint">Tên tệp (bỏ phần mở rộng) là mã tài liệu: tải lên tệp trùng tên để '
-                            f"cập nhật. Tối đa {settings.max_upload_mb} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
+                            f"cập nhật. Tối đa {settings.max_file_mb:g} MB mỗi tệp. Tệp lỗi không làm thay đổi thư viện.</div>"
                         )
                         upload_btn = gr.Button(
                             "Tải lên và lập chỉ mục", variant="primary", interactive=admin_enabled, elem_id="hdyt-upload-btn"
@@ -308,6 +310,14 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         chatbot.clear(start_over, None, fresh, api_visibility="private", js="() => { window.hdytNew && window.hdytNew(); }")
 
         lib_out = [status, table, to_delete, stats]
+        # the upload route needs an admin session (rag.web.security): a correct token sets its cookie
+        token.change(
+            lambda t: gr.update(interactive=library.check_token(t) is None),
+            [token],
+            files,
+            js=ADMIN_LOGIN_JS,
+            api_visibility="private",
+        )
         upload_btn.click(library.upload, [files, token], [*lib_out, files], api_visibility="private", show_progress="hidden")
         delete_btn.click(library.ask_delete, [to_delete, token], [status, confirm_btn], api_visibility="private")
         confirm_btn.click(

@@ -762,7 +762,7 @@ def test_every_library_error_is_in_vietnamese(page, ui_server, tmp_path):
         "hong.pdf": b"%PDF-1.4\nthis is not really a pdf\n",
         "gia.docx": b"not a zip at all",
         "nhi_phan.txt": bytes(range(256)) * 64,
-        "qua_lon.txt": b"a" * ((ui_server.settings.max_upload_mb * 1024 + 100) * 1024),
+        "qua_lon.txt": b"a" * int((ui_server.settings.max_file_mb * 1024 + 100) * 1024),
     }
     paths = []
     for name, data in bad.items():
