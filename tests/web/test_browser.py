@@ -77,6 +77,7 @@ def ui_server(web_server, corpus_settings, tmp_path_factory, widget_origin_port)
         admin_token=SecretStr(ADMIN_TOKEN),
         allowed_origins=[f"http://127.0.0.1:{widget_origin_port}"],
         rate_limit_per_minute=100_000,
+        max_file_mb=2,  # the too-large upload test then sends 2 MB, not 50
     )
     uploads = index.parent / "uploads"
     uploads.mkdir()
