@@ -1066,6 +1066,11 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Sco
     q_role = question_role(question) or (question_role(" ".join(qt.keywords_folded)) if qt.english else None)
     q_tokens = set(match_tokens(question))
     typed = qt.kind in ("quantity", "person", "date", "place")
+    # A retriever that reports no per-list ranks (Milvus's server-side fusion, a plain callable) or
+    # no dense similarity leaves those features unknown (None: the scorer reads its fitted mean), not 0.
+    metadata = [u.passage.doc.metadata or {} for u in units]
+    known_ranks = any(any(v for v in (md.get("ranks") or {}).values()) for md in metadata)
+    known_similarity = any(md.get("similarity") is not None for md in metadata)
     out: list[Scored] = []
     for u in units:
         p = u.passage
@@ -1088,15 +1093,16 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Sco
                 pref, span = best
         ranks = (p.doc.metadata or {}).get("ranks") or {}
         lexical = [r for name, r in ranks.items() if name != "dense" and r]
+        similarity = (p.doc.metadata or {}).get("similarity")
         unit_tokens = [t for t in u.tokens if t]
         features = {
             "coverage": coverage,
             "coverage_unit": coverage_unit,
             "bigram": bigram_cov,
             "passage_rr": 1.0 / (p.index + 1),
-            "dense_rr": 1.0 / ranks["dense"] if ranks.get("dense") else 0.0,
-            "similarity": float((p.doc.metadata or {}).get("similarity") or 0.0),
-            "lexical_rr": 1.0 / min(lexical) if lexical else 0.0,
+            "dense_rr": (1.0 / ranks["dense"] if ranks.get("dense") else 0.0) if known_ranks else None,
+            "similarity": (float(similarity) if similarity is not None else 0.0) if known_similarity else None,
+            "lexical_rr": (1.0 / min(lexical) if lexical else 0.0) if known_ranks else None,
             "first_passage": float(p.index == 0),
             "typed": float(typed),
             "span": float(span is not None and not in_prev),
@@ -1117,7 +1123,7 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Sco
         features["coverage_x_first"] = coverage * features["first_passage"]
         features["coverage_x_no_span"] = coverage * features["no_span"]
         features["coverage_x_entity_missing"] = coverage * features["entity_missing"]
-        features["dense_x_lexical"] = features["dense_rr"] * features["lexical_rr"]
+        features["dense_x_lexical"] = features["dense_rr"] * features["lexical_rr"] if known_ranks else None
         features["span_x_first"] = features["span"] * features["first_passage"]
         doubt = entity_issue or period_issue or (f"no {qt.kind} span" if typed and span is None else None)
         out.append(Scored(u, scorer.probability(features), coverage, span, rejected, in_prev, features, doubt))

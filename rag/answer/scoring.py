@@ -28,7 +28,8 @@ from typing import Any
 
 WEIGHTS = Path(__file__).resolve().parent / "scorer.json"
 
-# Every feature is a float in a small range; booleans are 0/1. Order is the weight vector's.
+# Every feature is a float in a small range; booleans are 0/1; None = unknown (the fitted mean).
+# Order is the weight vector's.
 FEATURES: tuple[str, ...] = (
     "coverage",  # idf-weighted share of the question's topic words in the unit (context counts less)
     "coverage_unit",  # the same, words of the unit itself only
@@ -77,10 +78,12 @@ class Logistic:
     coef: tuple[float, ...]
     intercept: float
 
-    def probability(self, values: Mapping[str, float]) -> float:
+    def probability(self, values: Mapping[str, float | None]) -> float:
         z = self.intercept
         for name, mu, s, w in zip(self.features, self.mean, self.scale, self.coef):
-            z += w * ((float(values.get(name, 0.0)) - mu) / s)
+            value = values.get(name)
+            if value is not None:  # an unknown feature sits at its mean: it moves nothing
+                z += w * ((float(value) - mu) / s)
         return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
 
     def probabilities(self, rows: Sequence[Mapping[str, float]]) -> list[float]:

@@ -497,48 +497,5 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     return schema
 
 
-_API_DOCS_HTML = """<!doctype html><html lang="vi"><head><meta charset="utf-8">
-<title>Hỏi Đáp Y Tế: API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:860px;margin:2rem auto;padding:0 1rem;color:#1f2937;line-height:1.5}
-code,pre{background:#f3f4f6;border-radius:6px}pre{padding:1rem;overflow:auto}h1{font-size:1.5rem}</style></head>
-<body><h1>Hỏi Đáp Y Tế: JSON API</h1>
-<p>Lược đồ OpenAPI đầy đủ: <a href="/openapi.json"><code>/openapi.json</code></a>.</p>
-<h2>POST /api/ask</h2>
-<pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\
-  -d '{"question": "Giám đốc Bệnh viện Bãi Cháy là ai?", "history": []}'</pre>
-<p>Trả về <code>{"answer", "abstained", "rewritten_query", "citations": [{"n", "doc_id", "title", "text",
-"start", "end", "quote", "quote_start", "quote_end", "score"}], "related", "latency_ms", "backend",
-"fallback_reason"}</code>,
-giống <code>python -m rag ask --json</code>. Khi máy chủ đặt khóa API, gửi header <code>X-API-Key</code>.
-<code>"wait_for_llm": false</code> trả ngay câu trả lời trích xuất, không chờ LLM.</p>
-<p>Lỗi: <code>{"error": {"code", "message"}}</code> với mã 400, 401, 404, 405, 413, 422, 429 (kèm <code>Retry-After</code>), 503.</p>
-<p>Câu hỏi tiếp theo: gửi kèm các lượt trước trong <code>history</code> (cũ nhất trước), mỗi lượt là cặp
-<code>[câu hỏi, câu trả lời]</code>; trợ lý viết lại câu hỏi thành câu độc lập (<code>rewritten_query</code>):</p>
-<pre>curl -s http://HOST/api/ask -H 'Content-Type: application/json' \\
-  -d '{"question": "Còn số ca phẫu thuật thì sao?",
-       "history": [["Bệnh viện Bãi Cháy khám bao nhiêu lượt năm 2023?", "Năm 2023 bệnh viện khám … lượt [1]."]]}'</pre>
-<p>Khi không tìm thấy (<code>"abstained": true</code>), <code>related</code> liệt kê các đoạn có thể liên quan
-(không phải trích dẫn); <code>documents</code> cho ngày và tên tệp của từng tài liệu được dẫn.</p>
-<h2>POST /api/feedback</h2>
-<pre>curl -s http://HOST/api/feedback -H 'Content-Type: application/json' \\
-  -d '{"rating": "down", "question": "…", "answer": "…", "citations": [], "comment": "Số liệu sai"}'</pre>
-<h2>GET /api/health</h2><p>Trạng thái chỉ mục, số tài liệu, số đoạn, mô hình embedding, phiên bản
-(<code>version</code>) và thời điểm lập thế hệ chỉ mục đang dùng (<code>generation_built_at</code>).</p>
-<h2>OpenAI-compatible API, MCP</h2>
-<p>Mô hình <code>hoi-dap-y-te</code> tại <code>http://HOST:PORT/v1</code>: <code>POST /v1/chat/completions</code>
-(có <code>"stream": true</code>), <code>GET /v1/models</code>. Câu trả lời giữ các dấu <code>[n]</code> và kết thúc bằng danh sách
-“Nguồn:”; trích dẫn (cùng dạng với <code>/api/ask</code>) nằm ở <code>choices[0].message.citations</code> và <code>citations</code>
-(khi stream: ở chunk cuối). Khóa: <code>Authorization: Bearer KEY</code> hoặc <code>X-API-Key</code>.</p>
-<p><b>Open WebUI</b>: Admin Settings → Connections → OpenAI → Add Connection; URL <code>http://HOST:PORT/v1</code>, Key = khóa API
-(máy chủ không đặt khóa thì nhập chuỗi bất kỳ).</p>
-<pre>curl -s http://HOST/v1/chat/completions -H 'Authorization: Bearer KEY' -H 'Content-Type: application/json' \
-  -d '{"model": "hoi-dap-y-te", "messages": [{"role": "user", "content": "Giám đốc Bệnh viện Bãi Cháy là ai?"}]}'</pre>
-<p><b>MCP</b> (công cụ <code>search_reports</code>, <code>ask_reports</code>; tài nguyên <code>reports://documents</code>):
-HTTP tại <code>http://HOST:PORT/mcp</code>, hoặc stdio:</p>
-<pre>{"mcpServers": {"hoi-dap-y-te": {"command": "/path/to/.venv/bin/python",
-  "args": ["-m", "rag", "mcp", "--index", "/path/to/index"]}}}
-{"mcpServers": {"hoi-dap-y-te": {"type": "http", "url": "http://HOST:PORT/mcp",
-  "headers": {"Authorization": "Bearer KEY"}}}}</pre>
-<p>Chi tiết: <code>docs/integrations.md</code> trong mã nguồn.</p>
-<h2>Widget</h2><pre>&lt;script src="https://HOST/widget.js" data-title="Hỏi Đáp Y Tế" data-position="right" defer&gt;&lt;/script&gt;</pre>
-<p>Xem <a href="/widget-demo">trang minh hoạ</a>.</p></body></html>"""
+_API_DOCS_HTML = (STATIC / "api-docs.html").read_text(encoding="utf-8")  # the page at /docs and /api/docs
+

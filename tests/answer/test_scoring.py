@@ -43,9 +43,19 @@ def test_logistic_is_a_standardised_sigmoid():
     model = Logistic(("a", "b"), (1.0, 0.0), (2.0, 1.0), (2.0, -1.0), 0.5)
     # z = 0.5 + 2*(3-1)/2 - 1*(1-0)/1 = 1.5
     assert model.probability({"a": 3.0, "b": 1.0}) == pytest.approx(1 / (1 + 2.718281828459045 ** -1.5))
-    assert model.probability({}) == pytest.approx(1 / (1 + 2.718281828459045 ** -(0.5 - 1.0)))
+    # an unknown feature (missing or None) sits at its mean and moves nothing
+    assert model.probability({}) == pytest.approx(1 / (1 + 2.718281828459045 ** -0.5))
+    assert model.probability({"a": None, "b": 1.0}) == pytest.approx(1 / (1 + 2.718281828459045 ** -(0.5 - 1.0)))
     with pytest.raises(ValueError):
         Logistic.from_json({"features": ["a"], "mean": [0], "scale": [0], "coef": [1], "intercept": 0})
+
+
+def test_a_retriever_without_ranks_leaves_those_features_unknown_not_zero():
+    docs = [Document(page_content="Bệnh viện Đa khoa Hồ Lam đã khám cho 52.310 lượt người.", metadata={"doc_id": "d0", "title": "Hồ Lam", "start": 0})]
+    _, scored = best_fact("Bệnh viện Đa khoa Hồ Lam khám bao nhiêu lượt người?", docs, scorer=Scorer.neutral())
+    assert scored[0].features["dense_rr"] is None and scored[0].features["similarity"] is None
+    _, ranked = best_fact("Bệnh viện Đa khoa Hồ Lam khám bao nhiêu lượt người?", _docs(("Hồ Lam", docs[0].page_content)), scorer=Scorer.neutral())
+    assert ranked[0].features["dense_rr"] == 1.0 and ranked[0].features["lexical_rr"] == 0.0
 
 
 def test_a_sentence_about_another_year_is_ruled_out_not_just_scored_down():
