@@ -37,7 +37,6 @@ FIT_SETS = (
 C = 1.0  # inverse regularisation strength of the logistic regression
 SEED = 0
 PRECISION = 0.8  # stated answer precision on the fitting data; the threshold maximises right decisions above it
-WRONG_ANSWER_COST = 2.0  # a wrong number is worse than no answer: it costs twice a refusal of an answerable question
 
 
 def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[tuple[str, list[dict[str, float]], list[int], list[float], bool]]:
@@ -111,9 +110,8 @@ def _logistic(X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Any:
 
 
 def _threshold(confidence: list[float], correct: list[bool], answerable: list[bool], precision: float) -> tuple[float, dict[str, float]]:
-    """The threshold with the best decisions among those whose answered questions reach ``precision``:
-    +1 for a right answer or an abstention on an unanswerable question, −(WRONG_ANSWER_COST − 1) for
-    a wrong answer (a refusal of an answerable question counts 0); what it gives there."""
+    """The threshold with the most right decisions (right answers + abstentions on unanswerable
+    questions) among those whose answered questions reach ``precision``; what it gives there."""
     n_answerable = sum(answerable) or 1
     n_unanswerable = (len(answerable) - sum(answerable)) or 1
     best: tuple[int, float] | None = None
@@ -123,7 +121,7 @@ def _threshold(confidence: list[float], correct: list[bool], answerable: list[bo
         if not answered or sum(answered) / len(answered) < precision:
             continue
         abstained_right = sum(1 for c, a in zip(confidence, answerable) if c < t and not a)
-        score = sum(answered) + abstained_right - (WRONG_ANSWER_COST - 1) * (len(answered) - sum(answered))
+        score = sum(answered) + abstained_right
         if best is None or score > best[0]:
             best = (score, t)
             stats = {
@@ -172,7 +170,6 @@ def fit(precision: float = PRECISION) -> Any:
         "target_precision": precision,
         "at_threshold": stats,
         "C": C,
-        "wrong_answer_cost": WRONG_ANSWER_COST,
     }
     return Scorer(unit, answer, round(threshold, 4), meta)
 
