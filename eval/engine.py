@@ -10,6 +10,7 @@ one, and the latency.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -320,3 +321,13 @@ def make_chain(settings: Any) -> Any:
     from rag.answer.chain import build_answer_chain
 
     return build_answer_chain(settings)
+
+
+def save_outputs(summary: dict[str, Any], records: dict[str, Any], json_path: Path | None, report_dir: Path | None, write_report: Callable[..., Any], say: Callable[[str], None]) -> None:
+    """Write the summary JSON and the report folder when asked (``--json``, ``--report``)."""
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if report_dir:
+        write_report(summary, records, report_dir)
+        say(f"report written to {report_dir}")

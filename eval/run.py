@@ -26,7 +26,6 @@ citations use its own top 4.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never try the hub
 
 from eval.aggregate import SYSTEM_LABELS, TARGETS, aggregate, check_targets, summarize  # noqa: E402
-from eval.engine import SystemRun, build_index, fold_questions, make_chain, run_baseline, run_ours  # noqa: E402
+from eval.engine import SystemRun, build_index, fold_questions, make_chain, run_baseline, run_ours, save_outputs  # noqa: E402
 from eval.gold import load_gold  # noqa: E402
 from eval.split import SPLITS, split_items  # noqa: E402
 from eval.suite import SET_NAMES, run_suite  # noqa: E402
@@ -207,12 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(format_summary_table(summary))
     print()
     print(format_targets(summary))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    if args.report:
-        write_report(summary, {name: run.records for name, run in systems.items()}, args.report)
-        say(f"report written to {args.report}")
+    save_outputs(summary, {name: run.records for name, run in systems.items()}, args.json, args.report, write_report, say)
     return 0
 
 

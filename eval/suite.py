@@ -18,7 +18,6 @@ risk–coverage curve (:mod:`eval.suite_report`); ``--json`` writes every set's 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.aggregate import per_kind, summarize
-from eval.engine import SystemRun, build_index, fold_questions, make_chain, run_ours
+from eval.engine import SystemRun, build_index, fold_questions, make_chain, run_ours, save_outputs
 from eval.gold import GoldItem, load_gold
 from eval.split import split_items
 
@@ -170,10 +169,5 @@ def run_suite(args: argparse.Namespace, root: Path = ROOT) -> int:
     runs = evaluate_sets(specs, items, args.k, say)
     summary = suite_summary(specs, runs, args.k, args.fold_questions, skipped)
     print(format_suite_table(summary))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    if args.report:
-        write_suite_report(summary, {name: run.records for name, run in runs.items()}, args.report)
-        say(f"report written to {args.report}")
+    save_outputs(summary, {name: run.records for name, run in runs.items()}, args.json, args.report, write_suite_report, say)
     return 0

@@ -542,15 +542,6 @@ def _from_found(f: Found, text: str, end: int) -> Span:
     return Span("date" if f.kind in ("date", "period") else "place", f.start, f.end, text[f.start : f.end], before=before)
 
 
-def _merge(spans: list[Span]) -> list[Span]:
-    """Overlapping spans of one kind: the longest wins (then the earliest)."""
-    out: list[Span] = []
-    for sp in sorted(spans, key=lambda sp: (-(sp.end - sp.start), sp.start)):
-        if all(sp.end <= o.start or sp.start >= o.end for o in out):
-            out.append(sp)
-    return sorted(out, key=lambda sp: sp.start)
-
-
 def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
     """Spans of ``kind`` ("quantity", "date", "person", "place") in ``text[start:end]``: the
     detectors above and the generic ones of :mod:`rag.answer.spans`, overlaps resolved longest first.
@@ -576,7 +567,7 @@ def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, yea
         found, old = generic.organisations(text, start, end), place_spans(text, start, end)
     else:
         return []
-    return _merge(old + [_from_found(f, text, end) for f in found])
+    return generic.keep_longest(old + [_from_found(f, text, end) for f in found])
 
 
 # ---------------------------------------------------------------------------------------------

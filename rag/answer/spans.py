@@ -17,7 +17,7 @@ sentences by ``python -m eval.span_quality`` (``tests/answer/data/spans.jsonl``)
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import NamedTuple, Protocol, TypeVar
 
 from rag.lang import alternation, both_cases, load_lexicon
 from rag.text import fold, has_diacritics
@@ -85,9 +85,17 @@ def _valid_day_month(text: str) -> bool:
     return len(nums) >= 2 and 1 <= nums[0] <= 31 and 1 <= nums[1] <= 12
 
 
-def _keep_longest(found: list[Found]) -> list[Found]:
-    """Overlapping detections: the longest wins (then the earliest)."""
-    out: list[Found] = []
+class _Extent(Protocol):
+    start: int
+    end: int
+
+
+S = TypeVar("S", bound=_Extent)
+
+
+def keep_longest(found: list[S]) -> list[S]:
+    """Overlapping spans (anything with ``start`` and ``end``): the longest wins (then the earliest)."""
+    out: list[S] = []
     for f in sorted(found, key=lambda f: (-(f.end - f.start), f.start)):
         if all(f.end <= o.start or f.start >= o.end for o in out):
             out.append(f)
@@ -104,7 +112,7 @@ def dates(text: str, start: int = 0, end: int | None = None) -> list[Found]:
             if i in (1, 2) and not _valid_day_month(m.group()[-10:] if i == 1 else m.group()):
                 continue  # "14/14 xã", "1/3 cán bộ"
             found.append(Found("period" if i in _PERIOD_RX else "date", m.start(), m.end()))
-    return _keep_longest(found)
+    return keep_longest(found)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -359,4 +367,4 @@ def organisations(text: str, start: int = 0, end: int | None = None) -> list[Fou
             if len(folded) >= 2 and folded[0] in _LEX.surnames and len(folded) >= 3:
                 continue  # "đến Nguyễn Văn An": a person
             out.append(Found("place", s, e))
-    return _keep_longest(out)
+    return keep_longest(out)
