@@ -866,11 +866,11 @@ def _number_mentioned(number: Sequence[str], sentence_tokens: Sequence[str]) -> 
     "100" (of "100 nghìn") in "100.000"."""
     if len(number) != 1 or not number[0][:1].isdigit():
         return False
-    n = number[0]
+    n = number[0]  # "¹" is a digit to str.isdigit but not a number: only ASCII digits are compared
     for t in sentence_tokens:
         if t.startswith(n + "/") or t.startswith(n + "."):
             return True
-        if t.isdigit() and n.isdigit() and int(t) in (int(n) * 1000, int(n) * 1_000_000):
+        if t.isascii() and t.isdigit() and n.isascii() and n.isdigit() and int(t) in (int(n) * 1000, int(n) * 1_000_000):
             return True
     return False
 

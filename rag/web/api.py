@@ -39,7 +39,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -80,7 +80,7 @@ class AskRequest(BaseModel):
         max_length=MAX_HISTORY_TURNS,
         description="Earlier turns, oldest first, each a [question, answer] pair",
     )
-    wait_for_llm: bool = Field(
+    wait_for_llm: StrictBool = Field(
         True,
         description="With an LLM configured: false returns the extractive answer at once, without asking the LLM",
     )

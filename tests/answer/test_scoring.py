@@ -103,3 +103,9 @@ def test_the_bold_lead_is_the_asked_measure_never_another_figure_of_the_sentence
     # the count: 7.412 in bold, or no bold at all (the quote alone) — never another figure
     assert count.text.startswith("**7.412") or not count.text.startswith("**")
     assert "7.412" in count.text and "**dưới 1" not in count.text
+
+
+def test_superscript_digits_are_not_numbers_to_compare():
+    docs = _docs(("Báo cáo", "Năm 2024 khám 100.000 lượt người."))
+    fact, scored = best_fact("Số ¹ khám bao nhiêu lượt?", docs, scorer=Scorer.neutral())
+    assert scored  # no crash on "¹", which str.isdigit() accepts and int() refuses

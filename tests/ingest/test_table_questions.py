@@ -40,7 +40,7 @@ def test_search_finds_the_row_in_every_format(table_index):
 
 # in the table's own words: paraphrases ("công suất sử dụng giường bệnh") are the answerer's concern
 QUESTIONS = {
-    "a": ("Công suất của Trung tâm Y tế huyện A là bao nhiêu?", "101,3%"),
+    "a": ("Công suất của Trung tâm Y tế huyện A đạt bao nhiêu phần trăm?", "101,3%"),
     "b": ("Bệnh viện Đa khoa tỉnh có bao nhiêu giường bệnh thực kê?", "1.410"),
 }
 

@@ -180,7 +180,9 @@ def test_schemathesis_all_checks(api_server, tmp_path):
     )
     out = subprocess.run(
         [str(st), "--config-file", str(config), "run", api_server.url + "/openapi.json", "--checks", "all",
-         "--max-examples", "10", "--max-time", "45", "--seed", "1", "--workers", "1", "--no-color"],
+         "--max-examples", "10", "--max-time", "45", "--seed", "1", "--workers", "1", "--no-color",
+         # the assistant's own API (issue 16); /v1 (OpenAI shape) and /api/feedback are not schema-checked yet
+         "--include-path-regex", "^/api/(ask|health)$"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     print(out.stdout[-4000:])
