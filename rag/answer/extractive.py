@@ -1250,15 +1250,22 @@ def _render_fact(fact: Fact, numbers: list[int]) -> str:
     return quotes
 
 
-LEAD_MIN_PREFERENCE = -0.05  # a span with any doubt (another measure, a change, a rate, in brackets) is not bolded
+LEAD_DOUBT = -0.15  # _span_ok preferences below this are doubts (a % for a count −0.6, a change −0.4, brackets −0.35,
+# a rate −0.3, a bare year −0.2); a figure followed by "so với" (−0.1) is only a ranking hint
 
 
-def _sure_lead(scored: Scored, qt: QuestionType) -> bool:
+def _sure_lead(scored: Scored, qt: QuestionType, question: str) -> bool:
     """Bold the span only when it is the asked-for thing: found in the unit itself, with no doubt
-    about its measure, unit or role, and for a quantity question that names a measure, a span
-    whose unit is that measure ("bao nhiêu trẻ" is not answered in bold by "dưới 1 tuổi")."""
+    about its measure, unit or role (a preference from :func:`_span_ok` under ``LEAD_DOUBT``: a percentage
+    for a count, a change, a rate, a figure in brackets; its distance to the keywords is no doubt), and
+    for a quantity question that names a measure, a span whose unit is that measure ("bao nhiêu trẻ"
+    is not answered in bold by "dưới 1 tuổi")."""
     span = scored.span
-    if span is None or scored.span_in_prev or scored.features.get("span_pref", 0.0) < LEAD_MIN_PREFERENCE:
+    if span is None or scored.span_in_prev:
+        return False
+    q_role = question_role(question) or (question_role(" ".join(qt.keywords_folded)) if qt.english else None)
+    acceptable, preference = _span_ok(qt, question, span, scored.unit, q_role)
+    if not acceptable or preference < LEAD_DOUBT:
         return False
     if span.kind == "quantity" and qt.units and qt.measure != "ordinal":
         return _unit_satisfies(span.unit, span.before, qt.units) and bool(span.unit)
@@ -1297,7 +1304,7 @@ def best_fact(
         return None, scored
     fact = _fact_from(best, qt)
     fact.confidence = confidence
-    fact.lead = _sure_lead(best, qt)
+    fact.lead = _sure_lead(best, qt, question)
     return fact, scored
 
 
