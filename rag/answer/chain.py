@@ -139,14 +139,20 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         if isinstance(history, dict):
             config, history = history, None
         question, hist = _unpack(input, history)
-        first = self.without_llm() if self.llm is not None else self
-        result = first.invoke({"question": question, "history": hist}, config)
-        yield from (m.group() for m in re.finditer(r"\S+\s*|\s+", result.answer))
-        if first is self:
-            yield result
+        # retrieval and the extractive answer run once: the LLM stage reuses them
+        staged = self._call_with_config(lambda inp: self._extractive_stage(*inp), (question, hist), config, run_type="chain")
+        if isinstance(staged, Answer):  # small talk: nothing to ask an LLM
+            yield from _deltas(staged.answer)
+            yield staged
             return
-        yield result.model_copy(update={"provisional": True})
-        yield self.invoke({"question": question, "history": hist}, config)
+        if self.llm is None:  # extractive only (or the LLM unavailable: the final Answer says why)
+            final = self._llm_stage(staged)
+            yield from _deltas(final.answer)
+            yield final
+            return
+        yield from _deltas(staged.result.answer)
+        yield staged.result.model_copy(update={"provisional": True})
+        yield self._llm_stage(staged)
 
     def without_llm(self) -> AnswerChain:
         """This chain answering extractively only (the LLM not asked; no fallback_reason)."""
@@ -156,6 +162,11 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
 
     def answer(self, question: Any, history: Any = ()) -> Answer:
         """Answer ``question`` given earlier ``[user, assistant]`` turns."""
+        staged = self._extractive_stage(question, history)
+        return staged if isinstance(staged, Answer) else self._llm_stage(staged)
+
+    def _extractive_stage(self, question: Any, history: Any) -> Answer | _Staged:
+        """Validation, retrieval and the extractive answer; a small-talk reply is final at once."""
         t0 = time.perf_counter()
         question = validate_question(question, self.settings.max_question_chars)
         turns = validate_history(history)[-HISTORY_TURNS_USED:]
@@ -166,30 +177,26 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         if rewritten and len(rewritten) > self.settings.max_question_chars:
             rewritten = None  # the retriever would refuse it; search with the question as asked
         query = rewritten or question
-
-        cache: dict[str, list[Document]] = {}
-        searched = [0.0]
-
-        def retrieve(q: str) -> list[Document]:
-            if q not in cache:
-                t = time.perf_counter()
-                cache[q] = list(self._retrieve(q))
-                searched[0] += time.perf_counter() - t
-            return cache[q]
-
-        lookup = self._lookup()
-        extractive = answer_extractive(query, retrieve=retrieve, lookup=lookup)
+        staged = _Staged(query=query, turns=turns, t0=t0, retrieve_fn=self._retrieve)
+        extractive = answer_extractive(query, retrieve=staged.retrieve, lookup=self._lookup())
         result = self._from_extractive(extractive)
+        restore = getattr(self.retriever, "restore_query", None)  # HybridRetriever's; None for a plain callable
         result.rewritten_query = rewritten
+        result.restored_query = restore(query) if callable(restore) else None
+        staged.extractive, staged.result = extractive, result
+        staged.stamp(result)
+        return staged
+
+    def _llm_stage(self, staged: _Staged) -> Answer:
+        """The final answer: the LLM's when verified, else the extractive one with the reason."""
+        result = staged.result.model_copy()  # the provisional answer already handed out stays as it was
         if self.llm_error:
             result.fallback_reason = f"LLM backend unavailable: {self.llm_error}"
         elif self.llm is not None:
-            result = self._llm_answer(query, retrieve(query), turns, extractive, result)
-            result.rewritten_query = rewritten
-        restore = getattr(self.retriever, "restore_query", None)  # HybridRetriever's; None for a plain callable
-        result.restored_query = restore(query) if callable(restore) else None
-        result.latency_ms = (time.perf_counter() - t0) * 1000.0
-        result.timings_ms = {"retrieve": searched[0] * 1000.0, "searches": float(len(cache))}
+            result = self._llm_answer(staged.query, staged.retrieve(staged.query), staged.turns, staged.extractive, result)
+            result.rewritten_query = staged.result.rewritten_query
+            result.restored_query = staged.result.restored_query
+        staged.stamp(result)
         return result
 
     def _retrieve(self, query: str) -> Sequence[Document]:
@@ -263,6 +270,35 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
             fallback.fallback_reason = "LLM answer rejected: no citation"
             return fallback
         return Answer(answer=answer_text, abstained=False, citations=citations, backend="llm")
+
+
+class _Staged:
+    """The extractive stage's work, kept for the LLM stage: the query, its searches (cached) and the answer."""
+
+    def __init__(self, query: str, turns: list[tuple[str, str]], t0: float, retrieve_fn: Callable[[str], Sequence[Document]]) -> None:
+        self.query, self.turns, self.t0 = query, turns, t0
+        self._retrieve_fn = retrieve_fn
+        self.cache: dict[str, list[Document]] = {}
+        self.searched_s = 0.0
+        self.extractive: ExtractiveAnswer
+        self.result: Answer
+
+    def retrieve(self, q: str) -> list[Document]:
+        if q not in self.cache:
+            t = time.perf_counter()
+            self.cache[q] = list(self._retrieve_fn(q))
+            self.searched_s += time.perf_counter() - t
+        return self.cache[q]
+
+    def stamp(self, answer: Answer) -> None:
+        """Latency since the question arrived, and where the time went."""
+        answer.latency_ms = (time.perf_counter() - self.t0) * 1000.0
+        answer.timings_ms = {"retrieve": self.searched_s * 1000.0, "searches": float(len(self.cache))}
+
+
+def _deltas(text: str) -> Iterator[str]:
+    """Word-sized pieces of ``text`` (whitespace kept): joined, they give ``text`` back."""
+    return (m.group() for m in re.finditer(r"\S+\s*|\s+", text))
 
 
 def _unpack(input: Any, history: Any) -> tuple[Any, Any]:
