@@ -39,7 +39,12 @@ __all__ = [
     "render_error_message",
     "render_sources",
     "render_turn_sources",
+    "provenance_note",
+    "understood_query",
     "EMPTY_SOURCES_HTML",
+    "PROVISIONAL_NOTE",
+    "STOPPED_NOTE",
+    "STOPPED_REASON",
 ]
 
 # Markdown punctuation turned into numeric entities so text is shown literally by the Chatbot.
@@ -224,6 +229,47 @@ def render_error_message(message: str) -> str:
 
 
 SMALLTALK = "smalltalk"  # Answer.backend of a greeting or help reply (rag.answer.smalltalk)
+
+# who wrote the answer shown, and why the configured LLM's answer is not it (Answer.fallback_reason)
+PROVISIONAL_NOTE = (
+    '<div class="hdyt-provenance hdyt-provisional" role="status">'
+    "Trả lời trích xuất · đang chờ LLM viết và kiểm chứng…</div>"
+)
+STOPPED_REASON = "stopped by the user"  # the page's own fallback_reason when "Dừng" ends the wait for the LLM
+_LLM_NOTE = '<div class="hdyt-provenance hdyt-by-llm">Trả lời do LLM viết, đã đối chiếu với nguồn trích dẫn.</div>'
+_FALLBACK_WHY = (  # (what fallback_reason starts with or contains, the reason shown), first match wins
+    ("rejected", "câu trả lời của LLM không khớp với nguồn"),
+    ("says nothing", "câu trả lời của LLM không khớp với nguồn"),
+    ("found no answer", "LLM không tìm thấy câu trả lời"),
+    ("timed out", "LLM không phản hồi kịp"),
+    ("no passages", "không có đoạn văn nào để LLM đọc"),
+    (STOPPED_REASON, "đã dừng chờ LLM"),
+)
+
+
+def provenance_note(answer: Any) -> str:
+    """A small note saying who wrote the answer: the extractive answer while the LLM's is awaited
+    (``provisional``), the verified LLM answer, or the extractive one with why the LLM's is not shown;
+    nothing when no LLM is configured. The technical reason stays in the tooltip (escaped)."""
+    if _get(answer, "provisional"):
+        return PROVISIONAL_NOTE
+    if _get(answer, "backend") == "llm":
+        return _LLM_NOTE
+    reason = _get(answer, "fallback_reason")
+    if not reason:
+        return ""
+    why = next((text for key, text in _FALLBACK_WHY if key in reason), "LLM không phản hồi")
+    return f'<div class="hdyt-provenance hdyt-fallback" title="{esc(reason)}">Trả lời trích xuất — {esc(why)}.</div>'
+
+
+STOPPED_NOTE = provenance_note({"fallback_reason": STOPPED_REASON})
+
+
+def understood_query(answer: Any) -> str | None:
+    """The question as the assistant searched it, when that differs from what was typed: an accent-less
+    question with its accents restored (``restored_query``, itself made from a rewrite when there was
+    one), else a follow-up rewritten to stand alone (``rewritten_query``)."""
+    return _get(answer, "restored_query") or _get(answer, "rewritten_query") or None
 NOT_FOUND_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các báo cáo hiện có."
 
 
@@ -235,9 +281,9 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
     abstained = bool(_get(answer, "abstained"))
     # the turn also as a class: the Chatbot's sanitiser drops data-* attributes on a <div>
     parts: list[str] = [f'<div class="hdyt-msg hdyt-bot hdyt-answer hdyt-turn-{turn}" data-turn="{turn}">']
-    rewritten = _get(answer, "rewritten_query")
-    if rewritten:
-        parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(rewritten)}</em></div>')
+    understood = understood_query(answer)
+    if understood:
+        parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(understood)}</em></div>')
     text = _get(answer, "answer") or ""
     if _get(answer, "backend") == SMALLTALK:
         parts.append(f'<div class="hdyt-help">{render_answer_text(text, (), turn)}</div>')
@@ -266,6 +312,7 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
             '<div class="hdyt-chips hdyt-chips-related"><span class="hdyt-chips-label">'
             f"Có thể liên quan (không phải trích dẫn):</span>{chips}</div>"
         )
+    parts.append(provenance_note(answer))
     latency = _get(answer, "latency_ms")
     if isinstance(latency, (int, float)):
         parts.append(f'<div class="hdyt-meta-row"><span class="hdyt-latency">{latency / 1000:.1f} giây</span></div>')
@@ -380,9 +427,11 @@ def render_turn_sources(
     citations = list(_get(answer, "citations") or [])
     related = list(_get(answer, "related") or [])
     parts = [f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>']
-    rewritten = _get(answer, "rewritten_query")
+    rewritten, restored = _get(answer, "rewritten_query"), _get(answer, "restored_query")
     if rewritten:
         parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi viết lại: <em>{esc(rewritten)}</em></div>')
+    if restored:
+        parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi đã thêm dấu: <em>{esc(restored)}</em></div>')
     if citations:
         parts.append(f'<div class="hdyt-section-label">Trích dẫn ({len(citations)})</div>')
         parts.extend(_source_card(c, turn, dates, names=names) for c in citations)

@@ -53,6 +53,14 @@ PLACEHOLDER = (
 )
 
 
+def _turn_data(answer) -> dict:
+    """An answer as a turn keeps it: model_dump, not to_json_dict (the page also shows ``related``
+    passages, and ``provisional`` tells a stop what it ends), without the timings."""
+    data = answer.model_dump() if hasattr(answer, "model_dump") else dict(answer)
+    data.pop("timings_ms", None)
+    return data
+
+
 def build_ui(assistant, settings: Settings) -> gr.Blocks:
     library = Library(assistant, settings)
     admin_enabled = bool(library.token)
@@ -90,9 +98,13 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 if isinstance(part, str):
                     continue  # word deltas of an answer that is already complete: it is shown whole
                 if getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
-                    shown = render.render_answer_message(part.model_dump(), len(turns) + 1, doc_meta()[0])
-                    chat[-1] = {"role": "assistant", "content": shown}
-                    yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                    # shown with its sources; kept as the turn if "Dừng" ends the wait (the final one replaces it)
+                    data = _turn_data(part)
+                    chat[-1] = {"role": "assistant", "content": render.render_answer_message(data, len(turns) + 1, doc_meta()[0])}
+                    waiting = list(turns) + [
+                        {"turn": len(turns) + 1, "question": question, "answer": data, "history": [list(p) for p in history]}
+                    ]
+                    yield gr.skip(), chat, gr.skip(), waiting, panel(waiting), gr.skip()
                 else:
                     final = part
             if final is None:
@@ -108,9 +120,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
             yield idle(), chat, pairs, turns, panel(turns), gr.skip()
             return
         turn = len(turns) + 1
-        # model_dump, not to_json_dict: the page also shows ``related`` ("có thể liên quan") passages
-        data = final.model_dump() if hasattr(final, "model_dump") else dict(final)
-        data.pop("timings_ms", None)
+        data = _turn_data(final)
         dates, _ = doc_meta()
         chat[-1] = {"role": "assistant", "content": render.render_answer_message(data, turn, dates)}
         turns = list(turns) + [{"turn": turn, "question": question, "answer": data, "history": [list(p) for p in history]}]
@@ -125,12 +135,20 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         question = turns[-1]["question"]
         yield from respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1])
 
-    def stopped(chat: list):
-        """The stop button: the pending answer becomes a short note (the question can be asked again)."""
-        chat = list(chat or [])
+    def stopped(chat: list, pairs: list, turns: list):
+        """The stop button: a pending answer becomes a short note (the question can be asked again); an
+        extractive answer shown while the LLM's was awaited stays, as the turn's answer, saying it was stopped."""
+        chat, turns = list(chat or []), list(turns or [])
         if chat and chat[-1].get("role") == "assistant" and "hdyt-pending" in str(chat[-1].get("content", "")):
             chat[-1] = {"role": "assistant", "content": render.render_error_message("Đã dừng. Bấm “Hỏi lại” để hỏi lại.")}
-        return chat, idle()
+            return chat, pairs, turns, gr.skip(), idle()
+        if not (turns and turns[-1]["answer"].get("provisional")):
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), idle()  # the final answer came first: nothing to stop
+        last = {**turns[-1], "answer": {**turns[-1]["answer"], "provisional": False, "fallback_reason": render.STOPPED_REASON}}
+        turns[-1] = last
+        chat[-1] = {"role": "assistant", "content": render.render_answer_message(last["answer"], last["turn"], doc_meta()[0])}
+        pairs = list(pairs) + [[last["question"], last["answer"].get("answer", "")]]
+        return chat, pairs, turns, json.dumps(turns, ensure_ascii=False), idle()
 
     def restore(saved: str):
         """A conversation saved in the browser (localStorage) shown again after a reload or picked from the list."""
@@ -298,7 +316,10 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         answered.then(**save)
         redo = again.click(regenerate, [chatbot, pairs, turns], chat_out, **quiet)
         redo.then(**save)
-        question.stop(stopped, [chatbot], [chatbot, question], cancels=[asked, answered, redo], api_visibility="private")
+        halted = question.stop(
+            stopped, [chatbot, pairs, turns], [chatbot, pairs, turns, conv_json, question], cancels=[asked, answered, redo], api_visibility="private"
+        )
+        halted.then(**save)
         pick_js = "() => (window.hdytLoad ? window.hdytLoad() : '[]')"
         # on load, a question asked before the saved conversation arrived wins over it
         load_js = "() => (document.querySelector('#hdyt-chat [data-testid=user]') || !window.hdytLoad ? '[]' : window.hdytLoad())"

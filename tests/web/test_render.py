@@ -248,3 +248,37 @@ def test_small_talk_is_shown_as_help_not_as_not_found():
 
 def test_answer_message_carries_its_turn_as_a_class():
     assert "hdyt-turn-3" in render.render_answer_message(answer(), 3)  # the sanitiser drops data-* on a div
+
+
+# -- the restored question and who wrote the answer ---------------------------------------------------
+
+
+def test_restored_question_is_shown_escaped_in_message_and_panel():
+    data = answer(restored_query=f"bệnh viện bãi cháy {XSS_IMG}")
+    msg = render.render_answer_message(data, 1)
+    assert "Đã hiểu câu hỏi là: <em>bệnh viện bãi cháy &lt;img" in msg and "<img" not in msg
+    panel = render.render_sources([{"turn": 1, "question": "benh vien bai chay", "answer": data}])
+    assert "câu hỏi đã thêm dấu: <em>bệnh viện bãi cháy &lt;img" in panel and "<img" not in panel
+
+
+def test_the_restored_question_wins_over_the_rewrite_it_was_made_from():
+    data = answer(rewritten_query="con benh vien bai chay", restored_query="còn bệnh viện bãi cháy")
+    msg = render.render_answer_message(data, 1)
+    assert msg.count("Đã hiểu câu hỏi là") == 1 and "<em>còn bệnh viện bãi cháy</em>" in msg
+    assert "Đã hiểu câu hỏi là" not in render.render_answer_message(answer(), 1)  # typed as searched: no line
+
+
+def test_provenance_notes():
+    assert render.provenance_note(answer()) == ""  # no LLM configured: nothing to say
+    waiting = render.render_answer_message(answer(provisional=True, backend="extractive"), 1)
+    assert render.PROVISIONAL_NOTE in waiting and "đang chờ LLM" in waiting
+    assert "đã đối chiếu với nguồn" in render.render_answer_message(answer(backend="llm"), 1)
+    timed_out = render.render_answer_message(answer(fallback_reason="LLM call timed out after 6s (connection closed)"), 1)
+    assert "Trả lời trích xuất — LLM không phản hồi kịp." in timed_out and 'title="LLM call timed out' in timed_out
+    rejected = render.provenance_note(answer(fallback_reason=f'LLM answer rejected: name “{XSS_SCRIPT}” is not in the passages'))
+    assert "không khớp với nguồn" in rejected and "<script>" not in rejected and "&lt;script&gt;" in rejected
+    down = render.provenance_note(answer(fallback_reason="LLM server unreachable: ConnectError: refused"))
+    assert "Trả lời trích xuất — LLM không phản hồi." in down
+    assert "đã dừng chờ LLM" in render.STOPPED_NOTE and render.STOPPED_NOTE == render.provenance_note(
+        answer(fallback_reason=render.STOPPED_REASON)
+    )

@@ -189,6 +189,7 @@
     return JSON.stringify({ title: conv.title, exported: new Date().toISOString(), turns: conv.turns.map(function (t) {
       var a = t.answer || {};
       return { question: t.question, answer: a.answer, abstained: a.abstained, rewritten_query: a.rewritten_query,
+        restored_query: a.restored_query || null, backend: a.backend, fallback_reason: a.fallback_reason || null,
         citations: a.citations || [] };
     }) }, null, 1);
   }
