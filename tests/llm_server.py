@@ -9,7 +9,8 @@ timed-out call really freed the server.
 Behaviours: ``("answer", text)`` (SSE when the request asks to stream, JSON otherwise),
 ``("json", text)`` (plain JSON even to a streaming request), ``("endless", None)`` (tokens until
 the client goes), ``("hang", None)`` (nothing until the client goes), ``("status", 500)``,
-``("bad_json", None)``, ``("bad_sse", None)``.
+``("bad_json", None)``, ``("bad_sse", None)``, ``("slow", (seconds, text))`` (nothing for ``seconds``,
+then ``text`` as an answer: a model that takes its time; a client that leaves meanwhile ends it).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class ScriptedLLM:
         self.models_calls = 0
         self.models_status = 200
         self.closed = threading.Event()  # an endless/hung reply saw its client close the connection
+        self.answered: list[str] = []  # the texts of the answers sent in full, in order
         self.slot = threading.Lock()
         owner = self
 
@@ -77,9 +79,11 @@ class ScriptedLLM:
     def play(self, h: BaseHTTPRequestHandler, body: dict[str, Any], kind: str, arg: Any) -> None:
         if kind == "answer" and body.get("stream"):
             self._sse(h, [_delta(w) for w in _words(arg)] + [_finish()])
+            self.answered.append(arg)
         elif kind in ("answer", "json"):
             reply = {"choices": [{"index": 0, "message": {"role": "assistant", "content": arg}, "finish_reason": "stop"}]}
             h._send(200, "application/json", json.dumps(reply, ensure_ascii=False))
+            self.answered.append(arg)
         elif kind == "status":
             h._send(int(arg), "application/json", '{"error": {"message": "scripted failure"}}')
         elif kind == "bad_json":
@@ -89,7 +93,11 @@ class ScriptedLLM:
         elif kind == "endless":
             self._endless(h)
         elif kind == "hang":
-            self._hang(h)
+            self._wait_while_connected(h, GIVE_UP_S)
+        elif kind == "slow":
+            seconds, text = arg
+            if self._wait_while_connected(h, seconds):
+                self.play(h, body, "answer", text)
         else:
             raise ValueError(kind)
 
@@ -115,19 +123,21 @@ class ScriptedLLM:
         except (BrokenPipeError, ConnectionResetError):
             self.closed.set()
 
-    def _hang(self, h: BaseHTTPRequestHandler) -> None:
+    def _wait_while_connected(self, h: BaseHTTPRequestHandler, seconds: float) -> bool:
+        """Say nothing for ``seconds``; False (and ``closed`` set) as soon as the client closes the connection."""
         conn: socket.socket = h.connection
-        end = time.monotonic() + GIVE_UP_S
+        end = time.monotonic() + seconds
         while time.monotonic() < end:
             readable, _, _ = select.select([conn], [], [], 0.05)
             if readable:
                 try:
                     if conn.recv(1, socket.MSG_PEEK) == b"":
                         self.closed.set()
-                        return
+                        return False
                 except OSError:
                     self.closed.set()
-                    return
+                    return False
+        return True
 
     # -- lifecycle ------------------------------------------------------------------------------
 

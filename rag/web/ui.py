@@ -6,8 +6,10 @@ escapes it; the Chatbot's own sanitiser stays on as a second line of defence.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import gradio as gr
 
@@ -46,6 +48,12 @@ def idle() -> dict:
 
 MAX_HISTORY_SENT = 10  # earlier turns sent with a question (the answerer uses the last few)
 
+# Answers are computed on these threads, awaited so that "Dừng" cancels the wait at once: a sync
+# generator would keep Gradio's task waiting for the LLM call to end, and Gradio then marks the chat
+# as failed ("Lỗi") over the stopped answer. An abandoned thread finishes its call; its result is dropped.
+_ANSWER_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hdyt-answer")
+_END = object()
+
 PLACEHOLDER = (
     '<div class="hdyt-placeholder"><div class="hdyt-placeholder-icon">' + render.ICON_DOC + "</div>"
     "<h2>Hỏi về các báo cáo của ngành y tế</h2>"
@@ -78,7 +86,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
 
     # -- chat ----------------------------------------------------------------------------------
 
-    def respond(question: str, chat: list, pairs: list, turns: list):
+    async def respond(question: str, chat: list, pairs: list, turns: list):
         """Outputs: question box, chat, pairs, turns, sources panel, conversation JSON (saved by the page)."""
         question = (question or "").strip()
         if not question:
@@ -94,7 +102,9 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         history = pairs[-MAX_HISTORY_SENT:]
         try:
             final = None
-            for part in assistant.stream(question, history):
+            loop = asyncio.get_running_loop()
+            parts = await loop.run_in_executor(_ANSWER_THREADS, lambda: iter(assistant.stream(question, history)))
+            while (part := await loop.run_in_executor(_ANSWER_THREADS, next, parts, _END)) is not _END:
                 if isinstance(part, str):
                     continue  # word deltas of an answer that is already complete: it is shown whole
                 if getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
@@ -108,7 +118,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                 else:
                     final = part
             if final is None:
-                final = assistant.ask(question, history)
+                final = await loop.run_in_executor(_ANSWER_THREADS, assistant.ask, question, history)
         except QueryError as exc:
             chat[-1] = {"role": "assistant", "content": render.render_error_message(str(exc))}
             yield idle(), chat, pairs, turns, panel(turns), gr.skip()
@@ -127,13 +137,14 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
         pairs = list(pairs) + [[question, data.get("answer", "")]]
         yield idle(), chat, pairs, turns, panel(turns), json.dumps(turns, ensure_ascii=False)
 
-    def regenerate(chat: list, pairs: list, turns: list):
+    async def regenerate(chat: list, pairs: list, turns: list):
         """Ask the last question again ("Hỏi lại"), replacing its answer."""
         if not turns:
             yield (gr.skip(),) * 6
             return
         question = turns[-1]["question"]
-        yield from respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1])
+        async for update in respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1]):
+            yield update
 
     def stopped(chat: list, pairs: list, turns: list):
         """The stop button: a pending answer becomes a short note (the question can be asked again); an

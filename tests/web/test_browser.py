@@ -707,6 +707,31 @@ def test_greeting_gets_help_not_not_found(page, ui_server):
     page.watch.check()
 
 
+def test_accent_less_question_shows_the_restored_question(page, ui_server, widget_host):
+    """Issue 14: the page and the widget say how an accent-less question was understood, as the API returns it."""
+    import httpx
+
+    folded = "benh vien bai chay kham bao nhieu luot nguoi nam 2023"
+    api = httpx.post(ui_server.url + "/api/ask", json={"question": folded}, timeout=60).json()
+    restored = api["restored_query"]
+    assert restored and restored != folded and "bãi cháy" in restored.lower(), api
+    open_chat(page, ui_server.url)
+    ask(page, folded, 1)
+    line = page.locator(FINAL_BOT).last.locator(".hdyt-rewritten")
+    assert line.inner_text() == f"Đã hiểu câu hỏi là: {restored}"
+    assert "383.605" in page.locator(FINAL_BOT).last.inner_text()
+    assert restored in page.locator("#hdyt-sources-panel .hdyt-rewritten").inner_text()
+    shot(page, "21_restored_question")
+    page.goto(widget_host, wait_until="load")
+    page.locator("#hdyt-widget .fab").click()
+    page.locator("#hdyt-widget textarea").fill(folded)
+    page.locator("#hdyt-widget textarea").press("Enter")
+    shown = page.locator("#hdyt-widget .msg.bot .rewritten")
+    shown.first.wait_for(timeout=90_000)
+    assert shown.first.inner_text() == f"Đã hiểu câu hỏi là: {restored}"
+    page.watch.check()
+
+
 # -- the widget shows what the API returns ---------------------------------------------------------------------
 
 

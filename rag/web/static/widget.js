@@ -61,6 +61,7 @@
     ".msg.notfound{border-color:#fcd34d;background:#fffbeb;color:#78350f}",
     ".nf-title{font-weight:700;display:block;margin-bottom:2px}",
     ".rewritten{display:block;font-size:12px;color:#475569;margin-bottom:4px;white-space:normal}",
+    ".prov{display:block;font-size:11.5px;color:#475569;margin-top:6px;white-space:normal}",
     ".cite{display:inline-block;border:1px solid #99f6e4;background:#ccfbf1;color:#0f766e;font-weight:700;font-size:11px;line-height:1.5;font-family:inherit;border-radius:999px;padding:0 6px;margin:0 1px;cursor:pointer;vertical-align:super}",
     ".cite:hover,.cite[aria-expanded=true]{background:#0f766e;color:#fff}",
     ".srcs{margin-top:8px;border-top:1px dashed #e2e8f0;padding-top:6px;display:flex;flex-direction:column;gap:6px;white-space:normal}",
@@ -98,23 +99,6 @@
     if (cls) node.className = cls;
     if (text != null) node.textContent = String(text);
     return node;
-  }
-
-  function svgChat() {
-    var ns = "http://www.w3.org/2000/svg";
-    var svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("fill", "none");
-    svg.setAttribute("stroke", "currentColor");
-    svg.setAttribute("stroke-width", "2");
-    svg.setAttribute("aria-hidden", "true");
-    var path = document.createElementNS(ns, "path");
-    path.setAttribute("d", "M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12z");
-    var plus = document.createElementNS(ns, "path");
-    plus.setAttribute("d", "M12 8v8M8 12h8");
-    svg.appendChild(path);
-    svg.appendChild(plus);
-    return svg;
   }
 
   // A 24×24 icon from one path: text glyphs and emoji need a font that may be missing.
@@ -337,7 +321,7 @@
   fab.type = "button";
   fab.setAttribute("aria-label", "Mở " + cfg.title);
   fab.setAttribute("aria-expanded", "false");
-  fab.appendChild(svgChat());
+  fab.appendChild(svgIcon("M21 12a8 8 0 0 1-11.6 7.1L4 20l1-4.6A8 8 0 1 1 21 12zM12 8v8M8 12h8", false));
   root.appendChild(panel);
   root.appendChild(fab);
   shadow.appendChild(root);
@@ -358,12 +342,26 @@
     if (open) setTimeout(function () { input.focus(); }, 30);
   }
 
-  function renderAnswer(bubble, data, question, sentHistory) {
+  // Who wrote the answer (as rag.web.render.provenance_note says it on the page); "" without an LLM
+  var FALLBACK_WHY = [["rejected", "câu trả lời của LLM không khớp với nguồn"], ["says nothing", "câu trả lời của LLM không khớp với nguồn"],
+    ["found no answer", "LLM không tìm thấy câu trả lời"], ["timed out", "LLM không phản hồi kịp"], ["no passages", "không có đoạn văn nào để LLM đọc"]];
+  function provenance(data, provisional) {
+    if (provisional) return "Trả lời trích xuất · đang chờ LLM viết và kiểm chứng…";
+    if (data.backend === "llm") return "Trả lời do LLM viết, đã đối chiếu với nguồn trích dẫn.";
+    var reason = data.fallback_reason || "";
+    if (!reason) return "";
+    var hit = FALLBACK_WHY.filter(function (w) { return reason.indexOf(w[0]) >= 0; })[0];
+    return "Trả lời trích xuất — " + (hit ? hit[1] : "LLM không phản hồi") + ".";
+  }
+
+  function renderAnswer(bubble, data, provisional) {
     bubble.textContent = "";
+    bubble.classList.remove("notfound");
     var citations = data.citations || [];
     var byN = {};
     citations.forEach(function (c) { byN[c.n] = c; });
-    if (data.rewritten_query) bubble.appendChild(el("span", "rewritten", "Đã hiểu câu hỏi là: " + data.rewritten_query));
+    var understood = data.restored_query || data.rewritten_query; // accents restored, or a follow-up made whole
+    if (understood) bubble.appendChild(el("span", "rewritten", "Đã hiểu câu hỏi là: " + understood));
     if (data.abstained) {
       bubble.classList.add("notfound");
       bubble.appendChild(el("span", "nf-title", "Không tìm thấy"));
@@ -394,6 +392,18 @@
       data.related.forEach(function (c) { rbox.appendChild(sourceItem(c, "?", true, data.documents)); });
       bubble.appendChild(rbox);
     }
+    var note = provenance(data, provisional);
+    if (note) bubble.appendChild(el("span", "prov" + (provisional ? " provisional" : ""), note));
+  }
+
+  // whether the server asks an LLM (then the extractive answer is shown first): /api/health, once
+  var llmOn = null;
+  function llmConfigured() {
+    llmOn = llmOn || fetch(API_ORIGIN + "/api/health", { credentials: "omit", mode: "cors" })
+      .then(function (r) { return r.ok ? r.json() : {}; })
+      .then(function (h) { return !!h.answer_backend && h.answer_backend !== "extractive"; })
+      .catch(function () { return false; });
+    return llmOn;
   }
 
   function errorText(status, body, headers) {
@@ -422,23 +432,34 @@
     var sent = history.slice(-MAX_TURNS);
     var headers = { "Content-Type": "application/json" };
     if (cfg.apiKey) headers["X-API-Key"] = cfg.apiKey;
-    fetch(API_ORIGIN + "/api/ask", {
-      method: "POST",
-      headers: headers,
-      body: JSON.stringify({ question: question, history: sent }),
-      credentials: "omit",
-      mode: "cors",
-    })
-      .then(function (r) {
+    function post(waitForLlm) {
+      return fetch(API_ORIGIN + "/api/ask", {
+        method: "POST",
+        headers: headers,
+        body: JSON.stringify({ question: question, history: sent, wait_for_llm: waitForLlm }),
+        credentials: "omit",
+        mode: "cors",
+      }).then(function (r) {
         return r.json().catch(function () { return null; }).then(function (body) {
           if (!r.ok) throw new Error(errorText(r.status, body, r.headers));
           return body;
         });
-      })
-      .then(function (data) {
-        renderAnswer(bubble, data, question, sent);
-        bubble.appendChild(feedbackRow(question, data, sent));
-        history.push([question, String(data.answer || "").slice(0, MAX_ANSWER_CHARS)]);
+      });
+    }
+    function done(data) {
+      renderAnswer(bubble, data, false);
+      bubble.appendChild(feedbackRow(question, data, sent));
+      history.push([question, String(data.answer || "").slice(0, MAX_ANSWER_CHARS)]);
+    }
+    llmConfigured()
+      .then(function (on) {
+        if (!on) return post(true).then(done);
+        // the extractive answer at once, then the verified LLM answer (or the reason it is not shown)
+        return post(false).then(function (first) {
+          renderAnswer(bubble, first, true);
+          scrollDown();
+          return post(true).then(done, function () { done(Object.assign({}, first, { fallback_reason: "unreachable" })); });
+        });
       })
       .catch(function (err) {
         bubble.textContent = "";
