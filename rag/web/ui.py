@@ -114,7 +114,7 @@ def build_ui(assistant, settings: Settings) -> gr.Blocks:
                     waiting = list(turns) + [
                         {"turn": len(turns) + 1, "question": question, "answer": data, "history": [list(p) for p in history]}
                     ]
-                    yield gr.skip(), chat, gr.skip(), waiting, panel(waiting), gr.skip()
+                    yield gr.skip(), chat, pairs, waiting, panel(waiting), gr.skip()  # pairs: "Hỏi lại" trimmed them
                 else:
                     final = part
             if final is None:

@@ -215,6 +215,13 @@ def test_stop_ends_the_wait_and_no_later_answer_overwrites_it(page, llm_app, llm
     second.locator(".hdyt-fallback").wait_for(timeout=60_000)  # the scripted LLM's default: "không tìm thấy"
     assert "Lê Ngọc Dũng" in second.inner_text()
     assert page.locator(f"{LAST_BOT} .hdyt-fallback", has_text="đã dừng chờ LLM").count() == 1  # the first turn still says so
+    # the stopped answer is the conversation's first turn, saved in the browser like any other
+    page.wait_for_function("() => (localStorage.getItem('hdyt.conversations.v1') || '').includes('Lê Ngọc Dũng')")
+    page.reload(wait_until="load")
+    page.wait_for_function("(sel) => document.querySelectorAll(sel).length === 2", arg=LAST_BOT)
+    restored = page.locator(LAST_BOT).first
+    assert "383.605" in restored.inner_text() and restored.locator(".hdyt-fallback", has_text="đã dừng chờ LLM").count() == 1
+    assert restored.locator(".hdyt-provisional").count() == 0
     page.watch.check()
 
 
