@@ -13,6 +13,7 @@ when the retriever has none: a callable, a test double).
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -26,26 +27,26 @@ QUERY_CACHE = 256
 
 
 class _LRU:
-    """A small least-recently-used map of text -> vector."""
+    """A small least-recently-used map of text -> vector, safe across the app's request threads."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, key: str) -> np.ndarray | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
 
     def put(self, key: str, value: np.ndarray) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self.size:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
 
 
 class UnitEmbedder:
