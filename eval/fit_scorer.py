@@ -7,10 +7,14 @@ the **dev** half of ``eval/gold.jsonl`` (:mod:`eval.split`). For every question 
 rewritten with their history, two-fact questions left out: their halves have no labels) the
 top passages are retrieved by the real hybrid retriever over the real index and every candidate
 unit's features computed; a unit is labelled correct when the answer drawn from it would be (:func:`_answers`), never for an
-unanswerable question. A standardised logistic regression (scikit-learn) is fitted on the units; the
-answer model on each question's best unit (its unit P and margin over the runner-up, label: that
-unit is correct), and the abstention threshold is the lowest confidence at which the answered
-questions of the fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file.
+unanswerable question. Standardised logistic regressions (scikit-learn), in the order inference
+needs them: the pre-score model on the units' lexical and retrieval features; with it the best
+units of each question are embedded (:func:`rag.answer.extractive.add_similarity`, the
+answerer's own code) and the unit model is fitted on every feature (an unknown one, as at
+inference, sits at the mean of the known values); the answer model on each question's best unit
+(its unit P and margin over the runner-up, label: that unit is correct); and the abstention
+threshold is the one with the most right decisions among those whose answered questions of the
+fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +44,23 @@ SEED = 0
 PRECISION = 0.8  # stated answer precision on the fitting data; the threshold maximises right decisions above it
 
 
-def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[tuple[str, list[dict[str, float]], list[int], list[float], bool]]:
-    """(question id, unit features, unit labels, unit veto flags, answerable) per usable question."""
+@dataclass
+class Example:
+    """One fitting question: its candidate units (features filled by the answerer) and labels."""
+
+    id: str
+    embedded_as: str  # the question as the retriever embedded it (accents restored)
+    scored: list[Any]  # rag.answer.extractive.Scored, best first
+    labels: list[int]
+    vetoed: list[bool]
+    answerable: bool
+
+    def rows(self) -> list[dict[str, float | None]]:
+        return [s.features for s in self.scored]
+
+
+def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[Example]:
+    """The usable questions of ``items`` over an index of ``corpus``."""
     from rag.answer.extractive import best_fact, sub_questions
     from rag.backend import load_retriever
     from rag.config import get_settings
@@ -63,13 +83,10 @@ def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: 
                 continue
             docs = retriever.invoke(question)
             _, scored = best_fact(question, docs, lookup, scorer=scorer)
-            rows, labels, vetoed = [], [], []
-            for s in scored:
-                good = item.category != "unanswerable" and _answers(s, item.must_contain)
-                rows.append(s.features)
-                labels.append(int(good))
-                vetoed.append(float(s.rejected is not None))
-            out.append((item.id, rows, labels, vetoed, item.category != "unanswerable"))
+            can = item.category != "unanswerable"
+            labels = [int(can and _answers(s, item.must_contain)) for s in scored]
+            vetoed = [s.rejected is not None for s in scored]
+            out.append(Example(item.id, retriever.restore_query(question) or question, scored, labels, vetoed, can))
         retriever.store.close()
     return out
 
@@ -89,7 +106,7 @@ def _answers(scored: Any, must_contain: Sequence[str]) -> bool:
     return all(contains_answer(text, m) for m in must_contain)
 
 
-def _top_two(probs: list[float], vetoed: list[float]) -> tuple[int | None, float]:
+def _top_two(probs: list[float], vetoed: list[bool]) -> tuple[int | None, float]:
     """Index of the best open unit and the runner-up's probability."""
     order = sorted((i for i, v in enumerate(vetoed) if not v), key=lambda i: -probs[i])
     if not order:
@@ -97,12 +114,23 @@ def _top_two(probs: list[float], vetoed: list[float]) -> tuple[int | None, float
     return order[0], probs[order[1]] if len(order) > 1 else 0.0
 
 
+def _matrix(rows: Sequence[dict[str, float | None]], names: Sequence[str]) -> np.ndarray:
+    """Feature rows as an array, an unknown value (None) as NaN."""
+    return np.array([[np.nan if row.get(f) is None else row[f] for f in names] for row in rows], dtype=np.float64)
+
+
 def _logistic(X: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> Any:
+    """A standardised logistic regression; NaN (unknown) sits at the mean of the known values, as
+    :class:`~rag.answer.scoring.Logistic` reads an unknown feature."""
     from sklearn.linear_model import LogisticRegression
 
     from rag.answer.scoring import Logistic
 
-    mean = X.mean(axis=0)
+    known = ~np.isnan(X)
+    seen = known.any(axis=0)
+    mean = np.zeros(X.shape[1])
+    mean[seen] = np.nanmean(X[:, seen], axis=0)
+    X = np.where(known, X, mean)
     scale = X.std(axis=0)
     scale[scale < 1e-9] = 1.0
     model = LogisticRegression(C=C, max_iter=5000, random_state=SEED).fit((X - mean) / scale, y)
@@ -133,34 +161,48 @@ def _threshold(confidence: list[float], correct: list[bool], answerable: list[bo
     return (best[1] if best else 1.0), stats
 
 
-def fit(precision: float = PRECISION) -> Any:
-    """Fit on the fitting sets and return the :class:`~rag.answer.scoring.Scorer`."""
-    from rag.answer.scoring import ANSWER_FEATURES, FEATURES, Scorer
+def collect() -> list[Example]:
+    """Every fitting question with its candidates' features (without the semantic ones)."""
+    from rag.answer.scoring import Scorer
     from rag.embeddings import get_embeddings
 
     embeddings = get_embeddings()
-    examples = []
+    examples: list[Example] = []
     for gold, corpus, part in FIT_SETS:
         items = load_gold(gold)
         if part == "dev":
             items = split_items(items, "dev")
         examples.extend(_examples(items, corpus, embeddings, Scorer.neutral()))
-    examples = [e for e in examples if e[1]]
-    X = np.array([[row[f] for f in FEATURES] for _, rows, _, _, _ in examples for row in rows], dtype=np.float64)
-    y = np.array([label for _, _, labels, _, _ in examples for label in labels])
-    unit = _logistic(X, y, FEATURES)
+    return [e for e in examples if e.scored]
+
+
+def fit(precision: float = PRECISION, examples: list[Example] | None = None) -> Any:
+    """Fit on the fitting sets (or on ``examples`` from :func:`collect`) and return the
+    :class:`~rag.answer.scoring.Scorer`."""
+    from rag.answer.extractive import add_similarity
+    from rag.answer.scoring import ANSWER_FEATURES, BASE_FEATURES, FEATURES, Scorer
+    from rag.answer.similarity import embedder_for
+    from rag.embeddings import get_embeddings
+
+    examples = collect() if examples is None else examples
+    y = np.array([label for e in examples for label in e.labels])
+    prescore = _logistic(_matrix([r for e in examples for r in e.rows()], BASE_FEATURES), y, BASE_FEATURES)
+    embedder = embedder_for(get_embeddings())
+    for e in examples:
+        add_similarity(e.embedded_as, e.scored, embedder.similarities, prescore)
+    unit = _logistic(_matrix([r for e in examples for r in e.rows()], FEATURES), y, FEATURES)
     # the answer model: one row per question, the best open unit by the unit model
     rows, correct, answerable = [], [], []
-    for _, feats, labels, vetoed, can in examples:
-        probs = unit.probabilities(feats)
-        best, runner_up = _top_two(probs, vetoed)
+    for e in examples:
+        probs = unit.probabilities(e.rows())
+        best, runner_up = _top_two(probs, e.vetoed)
         if best is None:
             continue
-        rows.append([probs[best], probs[best] - runner_up] + [feats[best][f] for f in FEATURES])
-        correct.append(bool(labels[best]))
-        answerable.append(can)
-    answer = _logistic(np.array(rows, dtype=np.float64), np.array(correct, dtype=int), ANSWER_FEATURES)
-    confidence = [answer.probability(dict(zip(ANSWER_FEATURES, r))) for r in rows]
+        rows.append({**e.scored[best].features, "unit_p": probs[best], "margin": probs[best] - runner_up})
+        correct.append(bool(e.labels[best]))
+        answerable.append(e.answerable)
+    answer = _logistic(_matrix(rows, ANSWER_FEATURES), np.array(correct, dtype=int), ANSWER_FEATURES)
+    confidence = [answer.probability(r) for r in rows]
     threshold, stats = _threshold(confidence, correct, answerable, precision)
     meta = {
         "fitted_on": ["eval/train/gold.jsonl", "eval/gold.jsonl (dev half)"],
@@ -171,7 +213,7 @@ def fit(precision: float = PRECISION) -> Any:
         "at_threshold": stats,
         "C": C,
     }
-    return Scorer(unit, answer, round(threshold, 4), meta)
+    return Scorer(unit, answer, round(threshold, 4), meta, prescore)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -186,7 +228,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.check:
         shipped = Scorer.load(args.out)
         same = (
-            all(a.features == b.features and np.allclose(a.coef, b.coef, atol=1e-3) for a, b in ((shipped.unit, scorer.unit), (shipped.answer, scorer.answer)))
+            all(
+                a is not None and b is not None and a.features == b.features and np.allclose(a.coef, b.coef, atol=1e-3)
+                for a, b in ((shipped.unit, scorer.unit), (shipped.answer, scorer.answer), (shipped.prescore, scorer.prescore))
+            )
             and abs(shipped.threshold - scorer.threshold) < 1e-3
         )
         print("weights match the refit" if same else "weights differ from the refit", file=sys.stderr)

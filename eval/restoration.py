@@ -93,7 +93,8 @@ def evaluate_set(name: str, retrieval: bool) -> dict[str, Any]:
     from rag.index.faiss.store import open_index
     from rag.ingest.local import ingest
     from rag.retrieval.hybrid import HybridRetriever
-    from rag.text import has_diacritics, looks_english
+    from rag.lang.english import looks_english
+    from rag.text import has_diacritics
 
     gold_path, corpus = SETS[name]
     items = load_gold(gold_path)

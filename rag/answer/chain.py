@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from rag.config import Settings
 from rag.errors import QueryError, RagError
 from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef, answer_extractive
+from rag.answer.similarity import scorer_for
 from rag.answer.smalltalk import SMALLTALK_BACKEND, smalltalk_reply
 from rag.query.followup import rewrite
 from rag.query.validate import HISTORY_TURNS_USED, validate_history, validate_question
@@ -178,7 +179,7 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
             rewritten = None  # the retriever would refuse it; search with the question as asked
         query = rewritten or question
         staged = _Staged(query=query, turns=turns, t0=t0, retrieve_fn=self._retrieve)
-        extractive = answer_extractive(query, retrieve=staged.retrieve, lookup=self._lookup())
+        extractive = answer_extractive(query, retrieve=staged.retrieve, lookup=self._lookup(), scorer=scorer_for(self.retriever))
         result = self._from_extractive(extractive)
         restore = getattr(self.retriever, "restore_query", None)  # HybridRetriever's; None for a plain callable
         result.rewritten_query = rewritten

@@ -53,7 +53,8 @@ from rag.query.analysis import (
 from rag.answer import spans as generic
 from rag.answer.spans import Found
 from rag.lang import alternation, both_cases, load_lexicon
-from rag.answer.scoring import Scorer, default_scorer
+from rag.answer.scoring import SEMANTIC_FEATURES, SEMANTIC_UNITS, EmbedFn, Logistic, Scorer, default_scorer
+from rag.index.records import indexed_text
 from rag.text import fold, sentence_spans
 
 NOT_FOUND = "Không tìm thấy thông tin này trong các báo cáo hiện có."
@@ -195,14 +196,6 @@ _IDENTIFIER_BEFORE = re.compile(  # "Nghị quyết (số) 28", "Đề án 06": 
 _YEAR_ONLY = re.compile(r"^(?:19|20)\d{2}$")
 
 _DAY_PARTS = alternation(_LEX.spans["day_parts"], longest_first=True)  # "ngày", "sáng", "chiều" …
-_DATE_PATTERNS = [
-    re.compile(r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s+năm\s+(?:19|20)\d{2}", re.IGNORECASE),
-    re.compile(rf"(?:(?:{_DAY_PARTS})\s+)?(?<![\d/])\d{{1,2}}/\d{{1,2}}/(?:19|20)\d{{2}}(?![\d/])", re.IGNORECASE),
-    re.compile(rf"(?:{_DAY_PARTS})\s+\d{{1,2}}/\d{{1,2}}(?![\d/])", re.IGNORECASE),
-    re.compile(r"tháng\s+\d{1,2}(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?(?![\d/])", re.IGNORECASE),
-    re.compile(r"quý\s+(?:I|II|III|IV|[1-4])(?:/(?:19|20)\d{2}|\s+năm\s+(?:19|20)\d{2})?\b", re.IGNORECASE),
-]
-_YEAR_SPAN = re.compile(r"(?:(?:đến|tới|vào|trong)\s+)?năm\s+(?:19|20)\d{2}", re.IGNORECASE)
 
 _TITLES = (
     rf"(?:{alternation(both_cases(_LEX.titles))}|"
@@ -325,30 +318,10 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
 
 
 def date_spans(text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
-    """Dates ("Ngày 5/1/2024", "Chiều 20/6", "ngày 08/12/2023", "tháng 12/2023"); with ``years``, "năm 2025" too."""
+    """Dates ("Ngày 5/1/2024", "Chiều 20/6", "tháng 12/2023", "ngày 16 tháng 9"): the one set of
+    date patterns, :func:`rag.answer.spans.dates`; with ``years``, periods and years too ("năm 2025")."""
     end = len(text) if end is None else end
-    found: list[tuple[int, int]] = []
-    for rx in _DATE_PATTERNS:
-        for m in rx.finditer(text, start, end):
-            s, e = m.span()
-            if any(a <= s < b or a < e <= b for a, b in found):
-                continue
-            if rx is _DATE_PATTERNS[1] or rx is _DATE_PATTERNS[2]:
-                nums = re.findall(r"\d+", m.group())
-                if not (1 <= int(nums[0]) <= 31 and 1 <= int(nums[1]) <= 12):
-                    continue
-            found.append((s, e))
-    # a line that is only a date (the publication date under a title)
-    for m in re.finditer(r"(?m)^\s*(\d{1,2}/\d{1,2}/(?:19|20)\d{2})\s*$", text[start:end]):
-        s, e = start + m.start(1), start + m.end(1)
-        if not any(a <= s < b for a, b in found):
-            found.append((s, e))
-    if years:
-        for m in _YEAR_SPAN.finditer(text, start, end):
-            s, e = m.span()
-            if not any(a <= s < b or a < e <= b for a, b in found):
-                found.append((s, e))
-    return [Span("date", s, e, text[s:e], before=_words_before(text, s, 8)) for s, e in sorted(found)]
+    return [_from_found(f, text, end) for f in generic.dates(text, start, end) if years or f.kind == "date"]
 
 
 _SYLLABLE = re.compile(r"[^\W\d_]+")
@@ -559,8 +532,7 @@ def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, yea
             if not any(a <= sp.start and sp.end <= b for a, b in periods) or canon(sp.text.split()[0]) in _LEX.ordinal_heads
         ]
     elif kind == "date":
-        found = [f for f in generic.dates(text, start, end) if years or f.kind == "date"]
-        old = date_spans(text, start, end, years=years)
+        return date_spans(text, start, end, years=years)
     elif kind == "person":
         found, old = generic.persons(text, start, end), person_spans(text, start, end)
     elif kind == "place":
@@ -1116,10 +1088,41 @@ def _score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Sco
         features["coverage_x_entity_missing"] = coverage * features["entity_missing"]
         features["dense_x_lexical"] = features["dense_rr"] * features["lexical_rr"] if known_ranks else None
         features["span_x_first"] = features["span"] * features["first_passage"]
+        features.update(dict.fromkeys(SEMANTIC_FEATURES))  # unknown unless embedded below
         doubt = entity_issue or period_issue or (f"no {qt.kind} span" if typed and span is None else None)
-        out.append(Scored(u, scorer.probability(features), coverage, span, rejected, in_prev, features, doubt))
+        out.append(Scored(u, 0.0, coverage, span, rejected, in_prev, features, doubt))
+    if scorer.embed is not None:
+        add_similarity(question, out, scorer.embed, scorer.prescore or scorer.unit)
+    for s in out:
+        s.score = scorer.probability(s.features)
     out.sort(key=lambda s: (s.rejected is not None, -s.score))
     return out
+
+
+def unit_context(u: Unit) -> str:
+    """What a unit is embedded as: its sentence under its document title (as passages are indexed)."""
+    return indexed_text(u.passage.title.rstrip("…"), u.sentence)
+
+
+def add_similarity(question: str, scored: Sequence[Scored], embed: EmbedFn, prescore: Logistic, k: int = SEMANTIC_UNITS) -> None:
+    """Fill the semantic features of the open units ``prescore`` ranks best, up to ``k`` distinct
+    contexts (one batch of the embedding model; clauses of one sentence share its vector); the
+    other units' stay unknown."""
+    chosen: list[tuple[Scored, str]] = []
+    texts: dict[str, None] = {}
+    for s in sorted((s for s in scored if s.rejected is None), key=lambda s: -prescore.probability(s.features)):
+        text = unit_context(s.unit)
+        if text not in texts and len(texts) == k:
+            continue
+        texts[text] = None
+        chosen.append((s, text))
+    if not chosen:
+        return
+    cosine = dict(zip(texts, embed(question, list(texts))))
+    best = max(cosine.values())
+    for s, text in chosen:
+        s.features["unit_similarity"] = cosine[text]
+        s.features["unit_similarity_gap"] = cosine[text] - best
 
 
 def _coverage(topic: list[KeywordGroup], idf: Callable[[tuple[str, ...]], float], u: Unit) -> tuple[float, float]:

@@ -12,7 +12,13 @@ and the dev half of eval/gold.jsonl:
   answer's confidence. The answerer abstains below ``threshold``, chosen on the fitting data for a
   stated answer precision.
 
-The weights live in ``scorer.json`` beside this module (JSON, no pickle); inference is two dot
+Dense similarity of the question to each unit (:data:`SEMANTIC_FEATURES`) needs the embedding
+model, which costs milliseconds per unit: the **pre-score model** (the unit model without those
+features) picks the :data:`SEMANTIC_UNITS` best candidates, only those are embedded
+(:mod:`rag.answer.similarity`), and the unit model scores every unit (the others, and every unit
+when the scorer has no embed function, read the fitted mean: unknown).
+
+The weights live in ``scorer.json`` beside this module (JSON, no pickle); inference is a few dot
 products and sigmoids.
 """
 
@@ -20,8 +26,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,8 +35,8 @@ from typing import Any
 WEIGHTS = Path(__file__).resolve().parent / "scorer.json"
 
 # Every feature is a float in a small range; booleans are 0/1; None = unknown (the fitted mean).
-# Order is the weight vector's.
-FEATURES: tuple[str, ...] = (
+# Order is the weight vector's. The pre-score model reads BASE_FEATURES.
+BASE_FEATURES: tuple[str, ...] = (
     "coverage",  # idf-weighted share of the question's topic words in the unit (context counts less)
     "coverage_unit",  # the same, words of the unit itself only
     "bigram",  # share of the question's keyword bigrams found contiguous in the unit
@@ -65,6 +71,14 @@ FEATURES: tuple[str, ...] = (
     "dense_x_lexical",
     "span_x_first",
 )
+SEMANTIC_FEATURES: tuple[str, ...] = (
+    "unit_similarity",  # cosine of the question and the unit in its context (title + sentence)
+    "unit_similarity_gap",  # the same minus the best of the question's embedded units (≤ 0)
+)
+FEATURES: tuple[str, ...] = (*BASE_FEATURES, *SEMANTIC_FEATURES)
+SEMANTIC_UNITS = 6  # candidates embedded per question: the best by the pre-score model
+# question, unit texts -> cosines (rag.answer.similarity.UnitEmbedder.bind)
+EmbedFn = Callable[[str, Sequence[str]], Sequence[float]]
 ANSWER_FEATURES: tuple[str, ...] = ("unit_p", "margin", *FEATURES)
 
 
@@ -109,12 +123,19 @@ class Logistic:
 
 @dataclass(frozen=True)
 class Scorer:
-    """The unit model, the answer model and the abstention threshold."""
+    """The unit model, the answer model, the abstention threshold, and what the semantic
+    features need: the pre-score model and an optional embed function (not serialised)."""
 
     unit: Logistic
     answer: Logistic
     threshold: float  # answer when the answer model's P is at least this
     meta: dict[str, Any] = field(default_factory=dict)
+    prescore: Logistic | None = None  # the unit model without SEMANTIC_FEATURES: which units to embed
+    embed: EmbedFn | None = field(default=None, compare=False, repr=False)
+
+    def with_embedder(self, embed: EmbedFn | None) -> Scorer:
+        """This scorer computing the semantic features with ``embed`` (None: without them)."""
+        return replace(self, embed=embed)
 
     def probability(self, values: Mapping[str, float]) -> float:
         """P(this unit holds the answer)."""
@@ -129,14 +150,18 @@ class Scorer:
         return cls(Logistic.neutral(FEATURES), Logistic.neutral(ANSWER_FEATURES), 0.0)
 
     def to_json(self) -> dict[str, Any]:
-        return {"unit": self.unit.to_json(), "answer": self.answer.to_json(), "threshold": self.threshold, "meta": self.meta}
+        out = {"unit": self.unit.to_json(), "answer": self.answer.to_json(), "threshold": self.threshold, "meta": self.meta}
+        if self.prescore is not None:
+            out["prescore"] = self.prescore.to_json()
+        return out
 
     def save(self, path: Path = WEIGHTS) -> None:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Scorer:
-        return cls(Logistic.from_json(data["unit"]), Logistic.from_json(data["answer"]), float(data["threshold"]), dict(data.get("meta", {})))
+        prescore = Logistic.from_json(data["prescore"]) if "prescore" in data else None
+        return cls(Logistic.from_json(data["unit"]), Logistic.from_json(data["answer"]), float(data["threshold"]), dict(data.get("meta", {})), prescore)
 
     @classmethod
     def load(cls, path: Path = WEIGHTS) -> Scorer:
@@ -149,4 +174,15 @@ def default_scorer() -> Scorer:
     return Scorer.load(WEIGHTS)
 
 
-__all__ = ["ANSWER_FEATURES", "FEATURES", "Logistic", "Scorer", "WEIGHTS", "default_scorer"]
+__all__ = [
+    "ANSWER_FEATURES",
+    "BASE_FEATURES",
+    "EmbedFn",
+    "FEATURES",
+    "Logistic",
+    "SEMANTIC_FEATURES",
+    "SEMANTIC_UNITS",
+    "Scorer",
+    "WEIGHTS",
+    "default_scorer",
+]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from rag.lang import alternation, load_lexicon
+from rag.lang.english import looks_english
 from rag.text import fold, has_diacritics
 
 _LEX = load_lexicon()
@@ -104,8 +105,7 @@ MEASURE_UNITS: dict[str, tuple[str, ...]] = _LEX.measure_units
 
 # English words → folded Vietnamese keywords, so English questions can match Vietnamese reports.
 GLOSSARY: dict[str, str] = _LEX.glossary
-_ENGLISH_MARKERS = _LEX.english_markers
-_ENGLISH_WORDS = frozenset(GLOSSARY) | _ENGLISH_MARKERS | _LEX.english_function_words
+_ENGLISH_WORDS = frozenset(GLOSSARY) | _LEX.english_markers | _LEX.english_function_words
 
 # Heads after which a proper name follows ("Bệnh viện Bãi Cháy", "huyện Tiên Du").
 _FACILITY_HEADS = _LEX.facility_heads
@@ -179,18 +179,6 @@ def _contains(seq: list[str], phrase: list[str]) -> int:
         if seq[i : i + n] == phrase:
             return i
     return -1
-
-
-def is_english(question: str) -> bool:
-    """A question in English: its lower-case words are ASCII and include English function words.
-
-    Capitalised words are ignored, so "Which centers did Lê Hồng Trung visit?" is still English.
-    """
-    toks = [t for t, _, _ in words(question)]
-    lower = [t for t in toks if not t[:1].isupper() and not t[:1].isdigit()]
-    if not lower or any(has_diacritics(t) for t in lower):
-        return False
-    return sum(t.lower() in _ENGLISH_MARKERS for t in toks) >= 2
 
 
 def _find_kinds(folded_tokens: list[str], raw_tokens: list[str], accented: bool, english: bool, question: str) -> tuple[list[str], list[str]]:
@@ -339,7 +327,7 @@ def _capitalised(tok: str) -> bool:
 def extract_entities(question: str, english: bool | None = None) -> list[Entity]:
     """Years, other numbers, facility/place/person names mentioned in ``question``."""
     if english is None:
-        english = is_english(question)
+        english = looks_english(question)
     toks = words(question)
     raw = [t for t, _, _ in toks]
     folded = [canon(t) for t in raw]
@@ -563,7 +551,7 @@ _TWO_FACT_PATTERNS = _CUE["comparisons"]
 def analyze(question: str) -> QuestionType:
     """Analyse one question."""
     question = unicodedata.normalize("NFC", question)
-    english = is_english(question)
+    english = looks_english(question)
     accented = has_diacritics(question)
     raw_tokens = [t.lower() for t, _, _ in words(question)]
     folded_tokens = [canon(t) for t, _, _ in words(question)]

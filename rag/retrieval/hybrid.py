@@ -25,7 +25,8 @@ from rag.config import Settings
 from rag.errors import QueryError
 from rag.index.faiss.sparse import bm25_top_k
 from rag.index.records import ChunkRecord
-from rag.text import collapse_whitespace, has_diacritics, looks_english, tokenize, tokenize_folded
+from rag.lang.english import looks_english
+from rag.text import collapse_whitespace, has_diacritics, tokenize, tokenize_folded
 
 Mode = Literal["hybrid", "dense", "bm25"]
 LEXICAL = {"bm25": tokenize, "bm25_folded": tokenize_folded}  # store attribute -> query tokenizer

@@ -6,7 +6,6 @@ sentence splitting must not break on those numbers or on academic titles ("TS.",
 """
 
 from rag.text.dates import find_dates
-from rag.text.language import looks_english
 from rag.text.normalize import collapse_whitespace, fold, has_diacritics, normalize
 from rag.text.sentences import sentence_spans, split_sentences
 from rag.text.tokens import tokenize, tokenize_folded
@@ -16,7 +15,6 @@ __all__ = [
     "find_dates",
     "fold",
     "has_diacritics",
-    "looks_english",
     "normalize",
     "sentence_spans",
     "split_sentences",

@@ -18,7 +18,9 @@ from langchain_core.documents import Document
 
 from rag.ingest.chunking import chunk_document
 from rag.answer.extractive import (
+    LEAD_DOUBT,
     answer_extractive,
+    best_fact,
     date_spans,
     person_spans,
     place_spans,
@@ -26,6 +28,7 @@ from rag.answer.extractive import (
     sub_questions,
 )
 from rag.ingest.loaders import load_document
+from rag.answer.scoring import Scorer
 from rag.text import fold, tokenize_folded
 
 DOCS = {d.doc_id: d for d in (load_document(p) for p in sorted(CORPUS.glob("*.txt")))}
@@ -344,3 +347,44 @@ def test_instruction_in_a_passage_does_not_change_the_answer():
     dirty = answer_extractive("Giám đốc Bệnh viện Bãi Cháy là ai?", retrieve=poisoned.invoke, lookup=lookup)
     assert dirty.text == clean.text
     assert "Nguyễn Văn Giả" not in dirty.text
+
+
+# Sentences below are written for the test (not from corpus/ or any gold file).
+@pytest.mark.parametrize(
+    ("sentence", "years", "expected"),
+    [
+        ("Đoàn kiểm tra làm việc ngày 16 tháng 9 tại trạm y tế.", False, ["ngày 16 tháng 9"]),
+        ("Sáng 3/10, bệnh viện khai trương khoa mới.", False, ["Sáng 3/10"]),
+        ("Số ca mắc quý III/2024 giảm so với năm 2023.", False, ["quý III/2024"]),
+        ("Số ca mắc quý III/2024 giảm so với năm 2023.", True, ["quý III/2024", "năm 2023"]),
+    ],
+)
+def test_date_spans_are_the_one_set_of_date_patterns(sentence, years, expected):
+    assert [s.text for s in date_spans(sentence, years=years)] == expected
+
+
+_TABLE_ROWS = (
+    "Trung tâm Y tế huyện Núi Đá — Giường bệnh kế hoạch: 75; Giường bệnh thực kê: 88; Công suất: 104,6%\n"
+    "Trung tâm Y tế huyện Bến Tre Nhỏ — Giường bệnh kế hoạch: 50; Giường bệnh thực kê: 57; Công suất: 91,2%"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "figure"),
+    [
+        # "công suất" is itself a rate (lexicon: question_words.toml [cues] percent): its answer is a %
+        ("Công suất giường bệnh của TTYT huyện Núi Đá là bao nhiêu?", "104,6%"),
+        ("Công suất của Trung tâm Y tế huyện Núi Đá đạt bao nhiêu?", "104,6%"),
+    ],
+)
+def test_a_table_row_answers_its_measure_a_rate_with_its_percentage(question, figure):
+    doc = Document(page_content=_TABLE_ROWS, metadata={"doc_id": "bang", "title": "Giường bệnh tuyến huyện năm 2024", "start": 0, "end": len(_TABLE_ROWS)})
+    # the span rule: the clause holding the figure has an acceptable, undoubted span of the asked measure
+    _, scored = best_fact(question, [doc], scorer=Scorer.neutral())
+    clause = next(s for s in scored if figure in s.unit.text and "Núi Đá" in s.unit.sentence)
+    assert clause.span is not None and clause.span.text.startswith(figure)
+    assert clause.features["span"] == 1.0 and clause.features["span_pref"] > LEAD_DOUBT
+    # and the shipped scorer answers with it in bold
+    answer = answer_extractive(question, docs=[doc])
+    assert not answer.abstained
+    assert answer.text.startswith(f"**{figure}")

@@ -10,8 +10,9 @@ import json
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer.extractive import answer_extractive, best_fact
-from rag.answer.scoring import ANSWER_FEATURES, FEATURES, WEIGHTS, Logistic, Scorer, default_scorer
+from rag.answer.extractive import add_similarity, answer_extractive, best_fact, unit_context
+from rag.answer.scoring import ANSWER_FEATURES, BASE_FEATURES, FEATURES, SEMANTIC_FEATURES, WEIGHTS, Logistic, Scorer, default_scorer
+from rag.answer.similarity import UnitEmbedder, scorer_for
 
 
 def _docs(*passages: tuple[str, str]) -> list[Document]:
@@ -24,6 +25,7 @@ def _docs(*passages: tuple[str, str]) -> list[Document]:
 def test_shipped_weights_load_and_name_every_feature():
     scorer = default_scorer()
     assert scorer.unit.features == FEATURES and scorer.answer.features == ANSWER_FEATURES
+    assert scorer.prescore is not None and scorer.prescore.features == BASE_FEATURES  # what picks the units to embed
     assert 0.0 < scorer.threshold < 1.0
     assert scorer.meta["fitted_on"] and "eval/extra" not in json.dumps(scorer.meta)
 
@@ -109,3 +111,70 @@ def test_superscript_digits_are_not_numbers_to_compare():
     docs = _docs(("Báo cáo", "Năm 2024 khám 100.000 lượt người."))
     fact, scored = best_fact("Số ¹ khám bao nhiêu lượt?", docs, scorer=Scorer.neutral())
     assert scored  # no crash on "¹", which str.isdigit() accepts and int() refuses
+
+
+# -- semantic features (dense similarity of the question to each unit) ------------------------
+
+_REPORT = (
+    "Sở Y tế tỉnh Bến Lạc sơ kết năm 2024",
+    "Năm 2024, Bệnh viện Đa khoa Hồ Lam điều trị nội trú cho 18.240 người bệnh; khám ngoại trú 96.500 lượt. "
+    "Bệnh viện tổ chức 12 lớp tập huấn về kiểm soát nhiễm khuẩn. "
+    "Trung tâm Y tế huyện Cây Gạo tiêm chủng cho 3.105 trẻ em. "
+    "Ngành y tế tỉnh tiếp nhận 40 bác sĩ mới.",
+)
+
+
+def test_without_an_embedder_the_semantic_features_are_unknown():
+    _, scored = best_fact("Bệnh viện Đa khoa Hồ Lam điều trị nội trú cho bao nhiêu người bệnh?", _docs(_REPORT))
+    assert scored and all(s.features[f] is None for s in scored for f in SEMANTIC_FEATURES)
+    assert scorer_for(lambda q: []) is default_scorer()  # a plain callable retriever has no model to lend
+
+
+def test_the_best_prescored_units_are_embedded_once_per_sentence_and_ranked_against_the_best():
+    calls: list[list[str]] = []
+
+    def embed(question, texts):  # cosines by position: the first text is the most similar
+        calls.append(list(texts))
+        return [0.9 - 0.1 * i for i in range(len(texts))]
+
+    _, scored = best_fact("Bệnh viện Đa khoa Hồ Lam điều trị nội trú cho bao nhiêu người bệnh?", _docs(_REPORT), scorer=Scorer.neutral())
+    prescore = default_scorer().prescore
+    add_similarity("câu hỏi", scored, embed, prescore, k=2)
+    assert len(calls) == 1 and len(calls[0]) == len(set(calls[0])) == 2  # one batch, distinct contexts
+    embedded = [s for s in scored if s.features["unit_similarity"] is not None]
+    # the two clauses of the first sentence share its context, so both are embedded
+    assert {unit_context(s.unit) for s in embedded} == set(calls[0])
+    assert len(embedded) > 2
+    ranked = sorted((s for s in scored if s.rejected is None), key=lambda s: -prescore.probability(s.features))
+    assert unit_context(ranked[0].unit) == calls[0][0]  # the pre-score's best goes first
+    for s in embedded:
+        assert s.features["unit_similarity_gap"] == pytest.approx(s.features["unit_similarity"] - 0.9)
+    assert all(s.features["unit_similarity"] is None for s in scored if unit_context(s.unit) not in calls[0])
+
+
+def test_a_scorer_with_an_embedder_moves_scores_and_one_without_does_not():
+    docs = _docs(_REPORT)
+    question = "Bệnh viện Đa khoa Hồ Lam điều trị nội trú cho bao nhiêu người bệnh?"
+    plain = {s.unit.text: s.score for s in best_fact(question, docs)[1]}
+    same = {s.unit.text: s.score for s in best_fact(question, docs, scorer=default_scorer().with_embedder(None))[1]}
+    assert same == plain
+    low = default_scorer().with_embedder(lambda q, texts: [0.70] * len(texts))
+    scored = best_fact(question, docs, scorer=low)[1]
+    assert any(s.features["unit_similarity"] == 0.70 for s in scored)
+    assert {s.unit.text: s.score for s in scored} != plain
+
+
+def test_unit_similarity_with_the_real_model_sees_a_paraphrase_and_caches_vectors(embeddings):
+    embedder = UnitEmbedder(embeddings)
+    title = "Bệnh viện Đa khoa Hồ Lam tổng kết năm 2024"
+    texts = [
+        f"{title}\nNăm 2024, bệnh viện điều trị nội trú cho 18.240 người bệnh.",
+        f"{title}\nBệnh viện tổ chức 12 lớp tập huấn về kiểm soát nhiễm khuẩn.",
+    ]
+    question = "Bao nhiêu bệnh nhân đã nằm viện ở Hồ Lam năm 2024?"  # "nằm viện" for "nội trú"
+    first = embedder.similarities(question, texts)
+    assert first[0] > first[1] and all(0.0 < x <= 1.0 for x in first)
+    assert embedder.encoded == 2
+    again = embedder.similarities(question, [texts[1], texts[0], texts[0]])
+    assert embedder.encoded == 2  # every vector came from the cache
+    assert again == pytest.approx([first[1], first[0], first[0]], abs=1e-6)

@@ -23,7 +23,7 @@ def test_fitting_data_holds_no_test_question():
 def test_shipped_weights_match_a_refit():
     shipped = Scorer.load()
     refit = fit(shipped.meta["target_precision"])
-    for a, b in ((shipped.unit, refit.unit), (shipped.answer, refit.answer)):
+    for a, b in ((shipped.unit, refit.unit), (shipped.answer, refit.answer), (shipped.prescore, refit.prescore)):
         assert a.features == b.features
         # ONNX on a CPU is deterministic up to float rounding: weights agree to a few hundredths
         assert np.allclose(a.coef, b.coef, atol=0.05), np.abs(np.array(a.coef) - np.array(b.coef)).max()

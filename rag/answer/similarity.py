@@ -1,0 +1,112 @@
+"""Dense similarity of a question to candidate units, for the answer scorer's semantic features.
+
+The lexical features of :mod:`rag.answer.extractive` miss paraphrases ("nằm viện" for "nội trú")
+and out-of-domain wordings; the embedding model that ranked the passages does not. A
+:class:`UnitEmbedder` embeds the question as the retriever did (e5 ``query:`` prefix, accents
+restored when the retriever restored them) and each unit in its context (``passage:`` + the
+document title + the unit's sentence, :func:`rag.index.records.indexed_text`), batched, and keeps
+the unit vectors in an LRU by text so a sentence seen by an earlier question costs nothing.
+
+:func:`scorer_for` gives the shipped scorer wired to a retriever's embedder (or the plain scorer
+when the retriever has none: a callable, a test double).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from rag.answer.scoring import Scorer, default_scorer
+
+UNIT_CACHE = 8192  # unit vectors kept (384 float32 each: ~12 MiB)
+QUERY_CACHE = 256
+
+
+class _LRU:
+    """A small least-recently-used map of text -> vector, safe across the app's request threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._data: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: np.ndarray) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+
+class UnitEmbedder:
+    """Cosines of a question and unit texts with an embedding model (``encode_queries`` /
+    ``encode_passages`` returning unit vectors, as :mod:`rag.embeddings` does)."""
+
+    def __init__(self, embeddings: Any, unit_cache: int = UNIT_CACHE) -> None:
+        self.embeddings = embeddings
+        self._units = _LRU(unit_cache)
+        self._queries = _LRU(QUERY_CACHE)
+        self.encoded = 0  # unit texts actually sent to the model (the rest came from the cache)
+
+    def similarities(self, question: str, texts: Sequence[str]) -> list[float]:
+        """cos(question, text) for each text, in order; each distinct text embedded at most once."""
+        if not texts:
+            return []
+        query = self._queries.get(question)
+        if query is None:
+            query = np.asarray(self.embeddings.encode_queries([question])[0], dtype=np.float32)
+            self._queries.put(question, query)
+        found = {t: self._units.get(t) for t in dict.fromkeys(texts)}
+        missing = [t for t, v in found.items() if v is None]
+        if missing:
+            for text, vector in zip(missing, np.asarray(self.embeddings.encode_passages(missing), dtype=np.float32)):
+                found[text] = vector
+                self._units.put(text, vector)
+            self.encoded += len(missing)
+        return [float(np.dot(query, found[t])) for t in texts]
+
+    def bind(self, restore: Callable[[str], str | None] | None = None) -> Callable[[str, Sequence[str]], list[float]]:
+        """The scorer's embed function: the question embedded as ``restore`` rewrites it (the
+        retriever's accent restoration: what its dense search embedded), else as asked."""
+
+        def embed(question: str, texts: Sequence[str]) -> list[float]:
+            restored = restore(question) if restore is not None else None
+            return self.similarities(restored or question, texts)
+
+        return embed
+
+
+_EMBEDDERS: dict[int, UnitEmbedder] = {}  # id(embeddings) -> its embedder; the models are process-wide
+
+
+def embedder_for(embeddings: Any) -> UnitEmbedder:
+    """The shared :class:`UnitEmbedder` of an embedding model (one cache per model)."""
+    found = _EMBEDDERS.get(id(embeddings))
+    if found is None or found.embeddings is not embeddings:
+        found = _EMBEDDERS[id(embeddings)] = UnitEmbedder(embeddings)
+    return found
+
+
+def scorer_for(retriever: Any, scorer: Scorer | None = None) -> Scorer:
+    """``scorer`` (default: the shipped one) with the retriever's embedding model as its embed
+    function; unchanged when the retriever exposes no model (a plain callable, a test double)."""
+    scorer = scorer or default_scorer()
+    embeddings = getattr(retriever, "embeddings", None)
+    if embeddings is None or not hasattr(embeddings, "encode_queries") or not hasattr(embeddings, "encode_passages"):
+        return scorer
+    restore = getattr(retriever, "restore_query", None)
+    return scorer.with_embedder(embedder_for(embeddings).bind(restore if callable(restore) else None))
+
+
+__all__ = ["UnitEmbedder", "embedder_for", "scorer_for"]
