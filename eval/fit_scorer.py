@@ -41,7 +41,8 @@ PRECISION = 0.8  # stated answer precision on the fitting data; the threshold ma
 
 def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[tuple[str, list[dict[str, float]], list[int], list[float], bool]]:
     """(question id, unit features, unit labels, unit veto flags, answerable) per usable question."""
-    from rag.answer.extractive import best_fact, sub_questions
+    from rag.answer.compose import sub_questions
+    from rag.answer.extractive import best_fact
     from rag.backend import load_retriever
     from rag.config import get_settings
     from rag.ingest.local import ingest

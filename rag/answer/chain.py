@@ -5,7 +5,7 @@
 * input validation (empty, too long, control characters, malformed history → :class:`QueryError`);
 * follow-up rewriting (:func:`rag.followup.rewrite`);
 * retrieval through any injected ``str -> list[Document]`` callable or Runnable;
-* the extractive answerer (:mod:`rag.extractive`), always computed: it is the answer when no
+* the extractive answerer (:mod:`rag.answer.compose`), always computed: it is the answer when no
   LLM is configured and the fallback when the LLM's answer fails verification, errors or times out;
 * optionally an LLM answer, shown only when :func:`rag.answer.verify.verify` accepts it
   (``stream`` yields the extractive answer first, then the LLM's or the reason it was not used).
@@ -35,7 +35,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from rag.config import Settings
 from rag.errors import QueryError, RagError
-from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef, answer_extractive
+from rag.answer.compose import answer_extractive
+from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef
 from rag.answer.smalltalk import SMALLTALK_BACKEND, smalltalk_reply
 from rag.query.followup import rewrite
 from rag.query.validate import HISTORY_TURNS_USED, validate_history, validate_question

@@ -17,13 +17,12 @@ from hypothesis import strategies as st
 from langchain_core.documents import Document
 
 from rag.ingest.chunking import chunk_document
+from rag.answer.compose import answer_extractive, sub_questions
 from rag.answer.extractive import (
-    answer_extractive,
     date_spans,
     person_spans,
     place_spans,
     quantity_spans,
-    sub_questions,
 )
 from rag.ingest.loaders import load_document
 from rag.text import fold, tokenize_folded

@@ -10,7 +10,8 @@ import json
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer.extractive import answer_extractive, best_fact
+from rag.answer.compose import answer_extractive
+from rag.answer.extractive import best_fact
 from rag.answer.scoring import ANSWER_FEATURES, FEATURES, WEIGHTS, Logistic, Scorer, default_scorer
 
 
