@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from langchain_core.documents import Document
 
@@ -23,6 +24,7 @@ from rag.answer.extractive import (
     Fact,
     Lookup,
     QuoteRef,
+    Scored,
     best_fact,
     render_fact,
 )
@@ -32,7 +34,8 @@ from rag.text import fold, sentence_spans
 
 
 def sub_questions(question: str) -> list[str]:
-    """Standalone halves of a two-fact question; each half borrows what it lacks from the other.
+    """Standalone parts of a compound question, in the order asked; each borrows what it lacks
+    (topic, question word, named unit, year) from the nearest other part that has it.
 
     "Số lượt khám bệnh và số lượt điều trị nội trú của Quảng Ninh năm 2023 là bao nhiêu?" →
     ["Số lượt khám bệnh bao nhiêu Quảng Ninh năm 2023", "số lượt điều trị nội trú của Quảng Ninh
@@ -41,26 +44,39 @@ def sub_questions(question: str) -> list[str]:
     parts = split_question(question)
     if len(parts) < 2:
         return [question]
-    left, right = parts
-    out = []
-    for mine, other in ((left, right), (right, left)):
-        added: list[str] = []
-        ents_mine = extract_entities(mine)
-        qt_mine = analyze(mine)
-        topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
-        if len(topic) <= 1:
-            added.append(_strip_entities(other))
-        elif not qt_mine.qwords:
-            added.append(_qword_text(other))
-        named = [e for e in ents_mine if e.kind in ("facility", "place", "name", "person")]
-        scope = re.search(r"\b(toan nganh|toan tinh|toan quoc|ca nuoc|nationwide|whole province)\b", fold(mine).lower())
-        if not named and not scope:
-            added.extend(_entity_phrase(other, e) for e in extract_entities(other) if e.kind in ("facility", "place", "name"))
-        if not any(e.kind == "year" for e in ents_mine) and not scope:
-            added.extend(e.text for e in extract_entities(other) if e.kind == "year")
-        text = ", ".join([mine.rstrip(" ?.!")] + [a for a in added if a]).strip()
-        out.append(" ".join(text.split()))
-    return out
+    return [_standalone(parts, i) for i in range(len(parts))]
+
+
+def _standalone(parts: list[str], i: int) -> str:
+    """Part ``i`` with what it lacks borrowed from the nearest other part (the next one first)."""
+    mine = parts[i]
+    order = sorted((j for j in range(len(parts)) if j != i), key=lambda j: (abs(j - i), j < i))
+    added: list[str] = []
+    ents_mine = extract_entities(mine)
+    topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
+    if len(topic) <= 1:
+        donor = next((parts[j] for j in order if len(analyze(_strip_entities(parts[j])).keywords_folded) > 1), parts[order[0]])
+        qword = _qword_text(donor) if analyze(mine).qwords else ""
+        added.append(_strip_entities(donor.replace(qword, " ")) if qword else _strip_entities(donor))
+    elif not analyze(mine).qwords:
+        added.append(next((q for q in (_qword_text(parts[j]) for j in order) if q), ""))
+    named = [e for e in ents_mine if e.kind in ("facility", "place", "name", "person")]
+    scope = re.search(r"\b(toan nganh|toan tinh|toan quoc|ca nuoc|nationwide|whole province)\b", fold(mine).lower())
+    if not named and not scope:
+        for j in order:
+            found = [_entity_phrase(parts[j], e) for e in extract_entities(parts[j]) if e.kind in ("facility", "place", "name")]
+            found = [f for f in found if not any(f != g and f in g for g in found)]  # "Bệnh viện Phổi" in "Bệnh viện Phổi tỉnh …"
+            if found:
+                added.extend(found)
+                break
+    if not any(e.kind == "year" for e in ents_mine) and not scope:
+        for j in order:
+            years = [e.text for e in extract_entities(parts[j]) if e.kind == "year"]
+            if years:
+                added.extend(years)
+                break
+    text = ", ".join([mine.rstrip(" ?.!")] + [a for a in added if a]).strip()
+    return " ".join(text.split())
 
 
 _TIME_WORDS = frozenset("nam thang dau cuoi ca quy trong ngay".split())
@@ -116,29 +132,69 @@ def _qword_text(text: str) -> str:
     return ""
 
 
+@dataclass
+class PartAnswer:
+    """One part of a compound question: what was searched, its answer line and its citations."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[int] = field(default_factory=list)  # the ``[n]`` of the answer's citations it uses
+    computed: str | None = None  # "250.000 − 212.480 = 37.520": a figure computed from cited operands
+
+
+@dataclass
+class ComposedAnswer(ExtractiveAnswer):
+    """An extractive answer with its parts (empty for a one-part question)."""
+
+    parts: list[PartAnswer] = field(default_factory=list)
+
+
+class _Citations:
+    """Numbers quotes into citations, each (document, quote) once, in order of first use."""
+
+    def __init__(self) -> None:
+        self.refs: list[QuoteRef] = []
+        self._keys: dict[tuple[str, int, int], int] = {}
+
+    def cite(self, fact: Fact) -> list[int]:
+        p = fact.unit.passage
+        numbers = []
+        for qs, qe in fact.quotes:
+            key = (p.doc_id, p.start + qs, p.start + qe)
+            if key not in self._keys:
+                self.refs.append(QuoteRef(p.doc, qs, qe))
+                self._keys[key] = len(self.refs)
+            numbers.append(self._keys[key])
+        return numbers
+
+
 def answer_extractive(
     question: str,
     retrieve: Callable[[str], Sequence[Document]] | None = None,
     docs: Sequence[Document] | None = None,
     lookup: Lookup | None = None,
     scorer: Scorer | None = None,
-) -> ExtractiveAnswer:
+) -> ComposedAnswer:
     """Answer ``question`` from passages: either ``docs`` already retrieved, or ``retrieve(query)``.
 
-    With ``retrieve``, a two-fact question retrieves once per half, so each fact can come from its
-    own document.
+    With ``retrieve``, each part of a compound question retrieves on its own, so each fact can
+    come from its own document.
     """
     if docs is None and retrieve is None:
         raise ValueError("give docs or retrieve")
+
+    def search(q: str) -> list[Document]:
+        return list(retrieve(q)) if retrieve is not None else list(docs or [])
+
     parts = sub_questions(question)
     part_docs: list[list[Document]] = []
     if len(parts) == 1:
-        base_docs = list(docs) if docs is not None else list(retrieve(question))  # type: ignore[misc]
+        base_docs = search(question) if docs is None else list(docs)
         part_docs = [base_docs]
     else:
-        for part in parts:
-            part_docs.append(list(retrieve(part)) if retrieve is not None else list(docs or []))
-        # every part's passages stay candidates for the other part (after its own)
+        part_docs = [search(part) for part in parts]
+        # every part's passages stay candidates for the other parts (after its own)
         base_docs = _interleave(part_docs)
         part_docs = [
             (pd[: MAX_PASSAGES - 2] + [d for d in base_docs if _doc_key(d) not in {_doc_key(x) for x in pd[: MAX_PASSAGES - 2]}])[:MAX_PASSAGES]
@@ -150,44 +206,44 @@ def answer_extractive(
     for part, pdocs in zip(parts, part_docs):
         fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
         if fact is None:
-            top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
-            if top is None:
-                why = "no passages"
-            elif top.rejected:
-                why = top.rejected
-            else:
-                why = f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})"
-                seen_confidence.append(top.confidence or 0.0)
+            why, confidence = _why_not(scored)
             reasons.append(f"{part}: {why}")
+            if confidence is not None:
+                seen_confidence.append(confidence)
         facts.append(fact)
-    # two halves answered by the same quote of the same passage: one fact is enough
-    if len(facts) == 2 and facts[0] and facts[1] and _same_fact(facts[0], facts[1]):
-        facts = [facts[0]]
-        parts = [question]
 
     found = [f for f in facts if f is not None]
     if not found:
         related = _related(base_docs, question, lookup)
-        return ExtractiveAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
+        return ComposedAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
 
-    citations: list[QuoteRef] = []
-    keys: dict[tuple[str, int, int], int] = {}
+    citer = _Citations()
     lines: list[str] = []
+    answered: list[PartAnswer] = []
     for part, fact in zip(parts, facts):
         if fact is None:
-            lines.append(f"{part.rstrip('?').strip()}: {NOT_FOUND}")
-            continue
-        doc = fact.unit.passage.doc
-        numbers = []
-        for qs, qe in fact.quotes:
-            key = (fact.unit.passage.doc_id, fact.unit.passage.start + qs, fact.unit.passage.start + qe)
-            if key not in keys:
-                citations.append(QuoteRef(doc, qs, qe))
-                keys[key] = len(citations)
-            numbers.append(keys[key])
-        lines.append(render_fact(fact, numbers))
+            line = f"{part.rstrip('?').strip()}: {NOT_FOUND}"
+            answered.append(PartAnswer(part, line, True))
+        else:
+            numbers = citer.cite(fact)
+            line = render_fact(fact, numbers)
+            answered.append(PartAnswer(part, line, False, numbers))
+        if line not in lines:  # two parts answered by the same quote: the line once
+            lines.append(line)
     text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
-    return ExtractiveAnswer(text, False, citations, [], reasons, min(f.confidence for f in found))
+    return ComposedAnswer(
+        text, False, citer.refs, [], reasons, min(f.confidence for f in found), parts=answered if len(parts) > 1 else []
+    )
+
+
+def _why_not(scored: list[Scored]) -> tuple[str, float | None]:
+    """Why no unit answered, and the best confidence seen (None when nothing was scored)."""
+    top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
+    if top is None:
+        return "no passages", None
+    if top.rejected:
+        return top.rejected, None
+    return f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})", top.confidence or 0.0
 
 
 def _interleave(lists: list[list[Document]]) -> list[Document]:
@@ -200,15 +256,6 @@ def _interleave(lists: list[list[Document]]) -> list[Document]:
                 seen.add(_doc_key(lst[i]))
                 out.append(lst[i])
     return out
-
-
-def _same_fact(a: Fact, b: Fact) -> bool:
-    pa, pb = a.unit.passage, b.unit.passage
-    same_quote = pa.doc_id == pb.doc_id and [(pa.start + x, pa.start + y) for x, y in a.quotes] == [(pb.start + x, pb.start + y) for x, y in b.quotes]
-    same_span = (a.span is None and b.span is None) or (
-        a.span is not None and b.span is not None and pa.start + a.span.start == pb.start + b.span.start
-    )
-    return same_quote and same_span
 
 
 def _doc_key(doc: Document) -> tuple[str, int, int]:
@@ -240,4 +287,4 @@ def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> 
     return out
 
 
-__all__ = ["answer_extractive", "sub_questions"]
+__all__ = ["ComposedAnswer", "PartAnswer", "answer_extractive", "sub_questions"]
