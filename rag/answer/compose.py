@@ -26,8 +26,10 @@ from rag.answer.extractive import (
     QuoteRef,
     Scored,
     best_fact,
+    find_spans,
     render_fact,
 )
+from rag.answer import compute
 from rag.answer.scoring import Scorer
 from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
 from rag.text import fold, sentence_spans
@@ -187,6 +189,11 @@ def answer_extractive(
     def search(q: str) -> list[Document]:
         return list(retrieve(q)) if retrieve is not None else list(docs or [])
 
+    computation = compute.plan(question)
+    if computation is not None:
+        computed = _answer_computed(question, computation, search, lookup, scorer)
+        if computed is not None:
+            return computed
     parts = sub_questions(question)
     part_docs: list[list[Document]] = []
     if len(parts) == 1:
@@ -234,6 +241,117 @@ def answer_extractive(
     return ComposedAnswer(
         text, False, citer.refs, [], reasons, min(f.confidence for f in found), parts=answered if len(parts) > 1 else []
     )
+
+
+def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None:
+    """The two operands' standalone questions: "A cao hơn B bao nhiêu giường" → ("A bao nhiêu giường",
+    "<A's measure> B bao nhiêu giường"); "chênh lệch … giữa A và B" → the two parts of "… A và B"."""
+    if p.op == "change":
+        base = re.sub(r"(?i)(?<![\wÀ-ỹ])(tăng|giảm|tang|giam|increase|decrease)(?:\s+\S+){0,3}?\s+(bao nhiêu|mấy|bao nhieu|may|how much|how many)", r"\2", p.left)
+        years = re.findall(r"(?:19|20)\d{2}", p.baseline)
+        mine = re.findall(r"(?:19|20)\d{2}", base)
+        if not years or not mine:
+            return None  # "so với cùng kỳ": no stated baseline period to look up
+        return base, base.replace(mine[0], years[0])
+    if not p.right:
+        parts = sub_questions(p.left)
+        return (parts[0], parts[1]) if len(parts) == 2 else None
+    qword = _qword_text(p.right) or "bao nhiêu"
+    subject_b = " ".join(p.right.replace(qword, " ").split()) if qword in p.right else p.right
+    measure = _strip_entities(p.left)
+    if p.op == "share":
+        return f"{p.left} bao nhiêu", f"{p.right} bao nhiêu"
+    qa = f"{p.left} {qword}"
+    qb = f"{measure} {subject_b} {qword}"
+    years = [e.text for e in extract_entities(p.left) if e.kind == "year"]
+    if years and not any(e.kind == "year" for e in extract_entities(qb)):
+        qb = f"{qb} {years[0]}"
+    return " ".join(qa.split()), " ".join(qb.split())
+
+
+def _quantity(fact: Fact, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
+    """The fact's figure as an operand: its span when a quantity, else the first quantity of its
+    quote; with ``avoid`` (the other operand's span), another figure of the same sentence."""
+    u = fact.unit
+    text = u.passage.text
+    spans = [sp for sp in find_spans("quantity", text, u.sent_start, u.sent_end) if not re.fullmatch(r"(?:19|20)\d{2}", sp.text)]
+    span = fact.span if fact.span is not None and fact.span.kind == "quantity" else (spans[0] if spans else None)
+    if span is not None and avoid is not None and (span.start, span.end) == avoid:
+        first = compute.operand(span.text, span.unit, u.sentence)
+        others = [sp for sp in spans if (sp.start, sp.end) != avoid and (o := compute.operand(sp.text, sp.unit, u.sentence)) and first and o.unit == first.unit]
+        others.sort(key=lambda sp: abs(sp.start - avoid[0]))  # the figure nearest the other one
+        span = others[0] if others else None
+    if span is None:
+        return None
+    op = compute.operand(span.text, span.unit, u.sentence, u.passage.title)
+    if op is None:
+        return None
+    return Fact(u, span, fact.quotes, fact.score, fact.coverage, fact.confidence, True), op
+
+
+def _answer_computed(
+    question: str, p: compute.Plan, search: Callable[[str], list[Document]], lookup: Lookup | None, scorer: Scorer | None
+) -> ComposedAnswer | None:
+    """Both operands answered as cited parts and the computation shown, or declined with its reason.
+
+    None (answer as an ordinary question) when the question's figure may be stated directly: a
+    change the report states ("tăng 8,7% so với năm 2022"), a share it states ("chiếm 28,3%"), or
+    operands this question's wording does not yield."""
+    if p.op in ("change", "share"):
+        direct, _ = best_fact(question, search(question), lookup, scorer=scorer)
+        if direct is not None and direct.span is not None and (direct.span.change or p.op == "share" and direct.span.text.endswith("%")):
+            return None
+    questions = _operand_questions(question, p)
+    if questions is None:
+        return None
+    docs = [search(q) for q in questions]
+    pool = _interleave(docs)
+    facts: list[Fact | None] = []
+    reasons: list[str] = []
+    for q, own in zip(questions, docs):
+        head = own[: MAX_PASSAGES - 2]
+        fact, scored = best_fact(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer=scorer)
+        if fact is None:
+            reasons.append(f"{q}: {_why_not(scored)[0]}")
+        facts.append(fact)
+    first = _quantity(facts[0]) if facts[0] is not None else None
+    avoid = None
+    if first is not None and first[0].span is not None and facts[1] is not None:
+        pa, pb = first[0].unit.passage, facts[1].unit.passage
+        if (pa.doc_id, pa.start, first[0].unit.sent_start) == (pb.doc_id, pb.start, facts[1].unit.sent_start):
+            avoid = (first[0].span.start, first[0].span.end)  # one sentence holds both: B is its other figure
+    second = _quantity(facts[1], avoid) if facts[1] is not None else None
+    if first is None and second is None:
+        return None if p.op in ("change", "share") else ComposedAnswer(NOT_FOUND, True, [], _related(pool, question, lookup), reasons)
+    if p.op in ("change", "share") and (first is None or second is None):
+        return None
+    citer = _Citations()
+    parts: list[PartAnswer] = []
+    for q, got in zip(questions, (first, second)):
+        if got is None:
+            parts.append(PartAnswer(q, f"{q.rstrip('?').strip()}: {NOT_FOUND}", True))
+        else:
+            numbers = citer.cite(got[0])
+            parts.append(PartAnswer(q, render_fact(got[0], numbers), False, numbers))
+    if first is None or second is None:
+        missing = questions[0] if first is None else questions[1]
+        head = f"Không tính được: thiếu số liệu “{missing.rstrip('?').strip()}”."
+        computed = PartAnswer(question, head, True)
+    else:
+        (fa, a), (_, b) = first, second
+        unit_text = "điểm phần trăm" if a.unit == "%" else fa.span.text[len(a.written) :].strip() if fa.span else ""
+        result = compute.combine(p.op, a, b, unit_text)
+        cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
+        if result.ok:
+            head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
+            computed = PartAnswer(question, head, False, cites, result.computed)
+        else:
+            head = f"Không tính: {result.reason}."
+            computed = PartAnswer(question, head, True)
+    lines = [computed.text] + [pa.text for pa in parts]
+    text = "\n".join(f"- {line}" for line in lines)
+    confidence = min(f[0].confidence for f in (first, second) if f is not None)
+    return ComposedAnswer(text, False, citer.refs, [], reasons, confidence, parts=[*parts, computed])
 
 
 def _why_not(scored: list[Scored]) -> tuple[str, float | None]:

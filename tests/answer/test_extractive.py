@@ -236,8 +236,8 @@ def test_two_facts_get_one_citation_each_from_two_documents():
     result = ask("So sánh công suất sử dụng giường bệnh của Bệnh viện Bãi Cháy và Trung tâm Y tế huyện Tiên Du.")
     assert len(result.citations) == 2
     assert {c.doc.metadata["doc_id"][:3] for c in result.citations} == {"001", "002"}
-    lines = result.text.splitlines()
-    assert len(lines) == 2 and "[1]" in lines[0] and "[2]" in lines[1]
+    lines = result.text.splitlines()  # the comparison computed from the two quoted figures, then each figure
+    assert len(lines) == 3 and "[1][2]" in lines[0] and "[1]" in lines[1] and "[2]" in lines[2]
 
 
 def test_sub_questions_borrow_what_they_lack():
