@@ -25,13 +25,14 @@ from rag.answer.extractive import (
     Lookup,
     QuoteRef,
     Scored,
+    Span,
     best_fact,
     find_spans,
     render_fact,
 )
-from rag.answer import compute
+from rag.answer import compute, lists
 from rag.answer.scoring import Scorer
-from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
+from rag.query.analysis import analyze, canon, extract_entities, is_english, match_tokens, split_question, words
 from rag.text import fold, sentence_spans
 
 
@@ -134,6 +135,10 @@ def _qword_text(text: str) -> str:
     return ""
 
 
+# an English question is answered by quoting Vietnamese reports: say so, below the answer (the bold lead stays first)
+ENGLISH_NOTE = "(The answer quotes the Vietnamese reports verbatim.)"
+
+
 @dataclass
 class PartAnswer:
     """One part of a compound question: what was searched, its answer line and its citations."""
@@ -185,7 +190,19 @@ def answer_extractive(
     """
     if docs is None and retrieve is None:
         raise ValueError("give docs or retrieve")
+    result = _compose(question, retrieve, docs, lookup, scorer)
+    if not result.abstained and is_english(question):
+        result.text = f"{result.text}\n{ENGLISH_NOTE}"
+    return result
 
+
+def _compose(
+    question: str,
+    retrieve: Callable[[str], Sequence[Document]] | None,
+    docs: Sequence[Document] | None,
+    lookup: Lookup | None,
+    scorer: Scorer | None,
+) -> ComposedAnswer:
     def search(q: str) -> list[Document]:
         return list(retrieve(q)) if retrieve is not None else list(docs or [])
 
@@ -224,6 +241,12 @@ def answer_extractive(
         related = _related(base_docs, question, lookup)
         return ComposedAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
 
+    target = lists.list_target(question) if len(parts) == 1 else None
+    if target is not None:
+        items = lists.collect(question, target, scored)
+        if len(items) >= 2:
+            return _list_answer(items, reasons, found[0].confidence)
+
     citer = _Citations()
     lines: list[str] = []
     answered: list[PartAnswer] = []
@@ -241,6 +264,30 @@ def answer_extractive(
     return ComposedAnswer(
         text, False, citer.refs, [], reasons, min(f.confidence for f in found), parts=answered if len(parts) > 1 else []
     )
+
+
+def _list_answer(items: list[lists.Item], reasons: list[str], confidence: float) -> ComposedAnswer:
+    """One line per distinct item: its name in bold and the sentence that names it, cited."""
+    citer = _Citations()
+    lines = []
+    for item in items:
+        s = item.scored
+        fact = Fact(s.unit, item.span, [_around(s.unit.passage.text, s.unit.sent_start, s.unit.sent_end, item.span)], s.score, s.coverage, confidence, True)
+        lines.append(render_fact(fact, citer.cite(fact)))
+    return ComposedAnswer("\n".join(f"- {line}" for line in lines), False, citer.refs, [], reasons, confidence)
+
+
+def _around(text: str, start: int, end: int, span: Span) -> tuple[int, int]:
+    """The sentence, or for a long one the words around the span (cut at spaces)."""
+    if end - start <= QUOTE_MAX_CHARS:
+        return start, end
+    half = (QUOTE_MAX_CHARS - (span.end - span.start)) // 2
+    a, b = max(start, span.start - half), min(end, span.end + half)
+    while a > start and not text[a - 1].isspace():
+        a += 1
+    while b < end and not text[b].isspace():
+        b -= 1
+    return a, max(b, span.end)
 
 
 def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None:
@@ -405,4 +452,4 @@ def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> 
     return out
 
 
-__all__ = ["ComposedAnswer", "PartAnswer", "answer_extractive", "sub_questions"]
+__all__ = ["ENGLISH_NOTE", "ComposedAnswer", "PartAnswer", "answer_extractive", "sub_questions"]

@@ -94,3 +94,53 @@ def test_a_part_not_found_keeps_its_own_line():
 def test_a_one_part_question_has_no_parts():
     result = answer_extractive("Bệnh viện Phổi tỉnh Bến Lạc có bao nhiêu bác sĩ?", docs=DOCS, )
     assert result.parts == [] and "86" in result.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists across reports, English questions
+# ---------------------------------------------------------------------------------------------
+
+from rag.answer.compose import ENGLISH_NOTE  # noqa: E402
+from rag.answer.lists import list_target  # noqa: E402
+from rag.answer.scoring import Scorer  # noqa: E402
+
+DEPUTIES = _docs(
+    ("Sở Y tế tỉnh Bến Lạc họp giao ban", "Tham dự buổi họp có ông Trần Văn Khải, Phó Giám đốc Sở Y tế tỉnh Bến Lạc."),
+    ("Sở Y tế tỉnh Bến Lạc kiểm tra bệnh viện", "Đoàn kiểm tra do bà Lê Thị Hoa, Phó Giám đốc Sở Y tế tỉnh Bến Lạc, làm trưởng đoàn."),
+    ("Sở Y tế tỉnh Bến Lạc tổng kết", "Phó Giám đốc Sở Y tế tỉnh Bến Lạc, BSCKII Trần Văn Khải phát biểu tại hội nghị tổng kết."),
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "target"),
+    [
+        ("Các Phó Giám đốc Sở Y tế tỉnh Bến Lạc là ai?", "person"),
+        ("Những người nào được tặng Bằng khen?", None),  # "những người nào" is no "những … là ai" of a role: the answerer's own
+        ("Dịch bùng phát ở những xã nào?", "place"),
+        ("Các bệnh viện nào triển khai kỹ thuật mới?", "place"),
+        ("Bệnh viện triển khai những kỹ thuật nào?", None),  # things one sentence lists
+        ("Ai là Giám đốc Sở Y tế?", None),
+    ],
+)
+def test_plural_list_questions_are_recognised(question, target):
+    assert list_target(question) == target
+
+
+def test_a_list_collects_each_person_once_across_documents_each_cited():
+    result = answer_extractive("Các Phó Giám đốc Sở Y tế tỉnh Bến Lạc là ai?", docs=DEPUTIES)
+    lines = result.text.splitlines()
+    assert len(lines) == 2  # Trần Văn Khải is named twice (once with a title): listed once
+    assert "**Trần Văn Khải**" in lines[0] and "**Lê Thị Hoa**" in lines[1]
+    docs = {ref.doc.metadata["doc_id"] for ref in result.citations}
+    assert len(result.citations) == 2 and len(docs) == 2
+    for line, ref in zip(lines, result.citations, strict=True):
+        assert ref.doc.page_content[ref.quote_start : ref.quote_end] in line
+
+
+def test_an_english_question_says_the_answer_quotes_vietnamese_reports():
+    neutral = Scorer.neutral()  # threshold 0: always answers (the note, not the scorer, is tested)
+    result = answer_extractive("How many doctors does Ben Lac Lung Hospital have?", docs=DOCS, scorer=neutral)
+    assert not result.abstained and result.text.endswith(ENGLISH_NOTE)
+    assert not result.text.startswith(ENGLISH_NOTE)  # the answer (and its bold lead) comes first
+    vietnamese = answer_extractive("Bệnh viện Phổi tỉnh Bến Lạc có bao nhiêu bác sĩ?", docs=DOCS)
+    assert ENGLISH_NOTE not in vietnamese.text
