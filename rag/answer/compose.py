@@ -72,7 +72,7 @@ def _standalone(parts: list[str], i: int) -> str:
             if found:
                 added.extend(found)
                 break
-    if not any(e.kind == "year" for e in ents_mine) and not scope:
+    if not any(e.kind == "year" for e in ents_mine) and not scope and not re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", mine):
         for j in order:
             years = [e.text for e in extract_entities(parts[j]) if e.kind == "year"]
             if years:
@@ -302,7 +302,9 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
         return base, base.replace(mine[0], years[0])
     if not p.right:
         parts = sub_questions(p.left)
-        return (parts[0], parts[1]) if len(parts) == 2 else None
+        if len(parts) != 2 or _named(parts[0]) == _named(parts[1]):
+            return None  # "… năm 2023, và tổng cộng từ 2019": one unit's two figures, not two operands
+        return parts[0], parts[1]
     qword = _qword_text(p.right) or "bao nhiêu"
     subject_b = " ".join(p.right.replace(qword, " ").split()) if qword in p.right else p.right
     measure = _strip_entities(p.left)
@@ -314,6 +316,11 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
     if years and not any(e.kind == "year" for e in extract_entities(qb)):
         qb = f"{qb} {years[0]}"
     return " ".join(qa.split()), " ".join(qb.split())
+
+
+def _named(part: str) -> frozenset[tuple[str, ...]]:
+    """The units and years a part names (two operands of one comparison name different ones)."""
+    return frozenset(e.tokens for e in extract_entities(part) if e.kind in ("facility", "place", "name", "year"))
 
 
 def _quantity(fact: Fact, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
@@ -344,9 +351,10 @@ def _answer_computed(
     None (answer as an ordinary question) when the question's figure may be stated directly: a
     change the report states ("tăng 8,7% so với năm 2022"), a share it states ("chiếm 28,3%"), or
     operands this question's wording does not yield."""
-    if p.op in ("change", "share"):
+    direct = None
+    if p.op in ("change", "share", "ratio"):  # the report may state the figure itself
         direct, _ = best_fact(question, search(question), lookup, scorer=scorer)
-        if direct is not None and direct.span is not None and (direct.span.change or p.op == "share" and direct.span.text.endswith("%")):
+        if direct is not None and direct.span is not None and _states(p.op, direct.span):
             return None
     questions = _operand_questions(question, p)
     if questions is None:
@@ -368,10 +376,10 @@ def _answer_computed(
         if (pa.doc_id, pa.start, first[0].unit.sent_start) == (pb.doc_id, pb.start, facts[1].unit.sent_start):
             avoid = (first[0].span.start, first[0].span.end)  # one sentence holds both: B is its other figure
     second = _quantity(facts[1], avoid) if facts[1] is not None else None
+    if direct is not None and (first is None or second is None):
+        return None  # an operand is missing but the question has a direct answer
     if first is None and second is None:
-        return None if p.op in ("change", "share") else ComposedAnswer(NOT_FOUND, True, [], _related(pool, question, lookup), reasons)
-    if p.op in ("change", "share") and (first is None or second is None):
-        return None
+        return ComposedAnswer(NOT_FOUND, True, [], _related(pool, question, lookup), reasons)
     citer = _Citations()
     parts: list[PartAnswer] = []
     for q, got in zip(questions, (first, second)):
@@ -399,6 +407,16 @@ def _answer_computed(
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f[0].confidence for f in (first, second) if f is not None)
     return ComposedAnswer(text, False, citer.refs, [], reasons, confidence, parts=[*parts, computed])
+
+
+def _states(op: compute.Op, span: Span) -> bool:
+    """The span states the asked figure directly: a change ("tăng 8,7%"), a ratio ("gấp 3,2 lần"), a share (a %)."""
+    folded = fold(span.text + " " + span.unit).lower()
+    if op == "ratio":
+        return bool(re.search(r"(?<![\w])lan(?![\w])", folded))
+    if op == "share":
+        return span.text.endswith("%")
+    return span.change
 
 
 def _why_not(scored: list[Scored]) -> tuple[str, float | None]:
