@@ -1,10 +1,18 @@
 """Composing an answer from facts: split a question into its parts, answer each, join the lines.
 
-:func:`answer_extractive` is the offline answerer's entry point. A two-fact question is split by
-:func:`sub_questions` (each half borrows what it lacks from the other), each half retrieved and
-answered on its own by :func:`rag.answer.extractive.best_fact`, so the two facts may come from two
-documents; the lines are joined in the order asked, a half not found keeps its own "không tìm thấy"
-line, and the quotes are numbered into citations.
+:func:`answer_extractive` is the offline answerer's entry point:
+
+* a compound question is split by :func:`sub_questions` into two or more parts (each borrows what
+  it lacks from the others); each part is retrieved and answered on its own by
+  :func:`rag.answer.extractive.best_fact`, so the facts may come from different documents; the
+  lines are joined in the order asked, a part not found keeps its own "không tìm thấy" line, and
+  the parts are returned (``ComposedAnswer.parts``, the JSON ``parts``);
+* a computed comparison (:mod:`rag.answer.compute`: "cao hơn … bao nhiêu", "tổng cộng", "gấp
+  bao nhiêu lần" …) answers both operands as cited parts and shows the computation, or says why
+  it declines (units or periods that disagree, an operand not found);
+* a plural list of people or units (:mod:`rag.answer.lists`) lists every distinct name the
+  relevant sentences give, each cited;
+* an English question's answer ends with a note that it quotes the Vietnamese reports.
 """
 
 from __future__ import annotations
