@@ -403,7 +403,7 @@ def _answer_computed(
     else:
         (fa, a), (_, b) = first, second
         unit_text = "điểm phần trăm" if a.unit == "%" else fa.span.text[len(a.written) :].strip() if fa.span else ""
-        result = compute.combine(p.op, a, b, unit_text)
+        result = compute.combine(p.op, a, b, unit_text, p.percent)
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
@@ -414,7 +414,9 @@ def _answer_computed(
     lines = [computed.text] + [pa.text for pa in parts]
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f[0].confidence for f in (first, second) if f is not None)
-    return ComposedAnswer(text, False, citer.refs, [], reasons, confidence, parts=[*parts, computed])
+    # an operand not found: the question is not answered (the figure found is still shown and cited)
+    missing = first is None or second is None
+    return ComposedAnswer(text, missing, citer.refs, [], reasons, confidence, parts=[*parts, computed])
 
 
 def _states(op: compute.Op, span: Span) -> bool:

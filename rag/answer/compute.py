@@ -42,11 +42,15 @@ _CHANGE = re.compile(r"(?<![\w])(tang|giam|increase|decrease|rise|fall)(?![\w])(
 _WHICH = re.compile(r"(?<![\w])(nao|hay|which|or)(?![\w])")
 # "A và B, nơi nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
 _WHICH_MORE = re.compile(r"(?<![\w])(nao|which)(?![\w]).*(?<![\w])(hon|higher|more|larger|lower|fewer)(?![\w])")
+_CLAUSE_START = re.compile(r"(?:,|(?<![\w])(?:va|con|and))\s*$")
 _MORE_WORDS = frozenset("nhieu cao it thap lon nho higher more larger lower fewer had has the".split())
-_YEAR = re.compile(r"(?<![\d/.,])(?:19|20)\d{2}(?![\d/]|[.,]\d)")
+_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d{2}(?![\d/]|[.,]\d)")  # "năm 2024", "30/9/2024"
 _BASELINE = re.compile(r"(?i)(?:so với|so voi|compared (?:with|to))(?:\s+(?:cùng kỳ|cung ky|năm|nam|the same period of))*\s+(?:19|20)\d{2}")
 _PART_YEAR = re.compile(r"(?<![\w])(\d{1,2} thang|sau thang|chin thang|quy|nua dau nam|6 thang dau|9 thang dau)(?![\w])")
 _FIGURE = re.compile(r"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:nghìn|ngàn|triệu|tỷ|tỉ))?")
+
+
+_PERCENT_ASKED = re.compile(r"(?<![\w])(phan tram|percent)(?![\w])|%")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class Plan:
     left: str
     right: str = ""
     baseline: str = ""
+    percent: bool = False  # a change asked in per cent ("tăng bao nhiêu phần trăm so với")
 
 
 def plan(question: str) -> Plan | None:
@@ -71,7 +76,7 @@ def plan(question: str) -> Plan | None:
     if _CHANGE.search(folded):
         m = re.search(r"(?i)\s+(so với|so voi|compared with|compared to|from)\s+", q)
         if m:
-            return Plan("change", q[: m.start()], baseline=q[m.end() :].rstrip(" ?."))
+            return Plan("change", q[: m.start()], baseline=q[m.end() :].rstrip(" ?."), percent=bool(_PERCENT_ASKED.search(folded)))
     if _SHARE.search(folded):
         m = _SHARE.search(folded)
         left, right = q[: m.start()].strip(" ,"), q[m.end() :].strip(" ,?.")
@@ -87,6 +92,8 @@ def plan(question: str) -> Plan | None:
                 return Plan(op, left, right)  # type: ignore[arg-type]
     for rx, op in ((_GAP, "difference"), (_TOTAL, "sum"), (_COMPARE, "compare"), (_WHICH_MORE, "compare")):
         m = rx.search(folded)
+        if m and _CLAUSE_START.search(folded[: m.start()]):
+            continue  # "…, và tổng cộng từ 2019 là bao nhiêu": a part of its own, not an operation on two
         if m and re.search(r"(?i)(?<![\wÀ-ỹ])(và|va|and|với|voi|with)(?![\wÀ-ỹ])", q):
             rest = (q[: m.start()] + " " + q[m.end() :]).strip(" ,?.")
             if rx is _WHICH_MORE:  # "A và B, bệnh viện nào nhiều giường hơn" → "A và B có bao nhiêu giường"
@@ -138,7 +145,7 @@ class Result:
 _SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":", "compare": "−"}
 
 
-def combine(op: Op, a: Operand, b: Operand, unit_text: str = "") -> Result:
+def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False) -> Result:
     """``a op b`` when the figures agree in unit and period; else a declined Result saying why."""
     if a.unit != b.unit and a.unit and b.unit:
         return Result(False, reason=f"hai số liệu khác đơn vị ({a.written} {a.unit}, {b.written} {b.unit}), không tính được")
@@ -160,11 +167,15 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "") -> Result:
         value, decimals = a.value / b.value * 100, 2
     elif op == "compare":
         value = abs(a.value - b.value)
+    elif op == "change" and percent and a.unit != "%":
+        if b.value == 0:
+            return Result(False, reason="số liệu của kỳ gốc bằng 0, không tính được phần trăm")
+        value, decimals = a.value / b.value * 100 - 100, 2
     else:
         value = a.value - b.value
     result = format_number(value, decimals)
-    if op == "share":
-        expr = f"{a.written} : {b.written} × 100"
+    if op == "share" or op == "change" and percent and a.unit != "%":
+        expr = f"{a.written} : {b.written} × 100" + (" − 100" if op == "change" else "")
         unit_shown = "%"
     elif op == "compare":
         hi, lo = (a, b) if a.value >= b.value else (b, a)
@@ -191,15 +202,19 @@ _EXPR = re.compile(rf"(?<![\w.,])({_NUM}(?:\s*[-+−–×x*:/÷]\s*{_NUM})+)\s*=
 _TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")
 
 
+_PER_CENT = re.compile(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$")  # "× 100", "− 100": the per-cent factor, no operand
+
+
 def computations(text: str) -> list[Computation]:
     """Every "a op b = r" in ``text`` ("**" around r allowed), evaluated left to right with × and
-    : before + and −; ``holds`` when r equals the value rounded to r's written decimals."""
+    : before + and −; ``holds`` when r equals the value rounded to r's written decimals. The
+    per-cent factor ("× 100", a final "− 100") is no operand: it need not be quoted."""
     out = []
     for m in _EXPR.finditer(text):
         expr, written = m.group(1), m.group(2).strip()
         value = _evaluate(expr)
         result = parse_number(written)
-        operands = tuple(t.group(1).strip() for t in _TERM.finditer(expr) if t.group(1))
+        operands = tuple(t.group(1).strip() for t in _TERM.finditer(_PER_CENT.sub(" ", expr)) if t.group(1))
         holds = value is not None and result is not None and abs(value - result) <= Decimal(5) * Decimal(10) ** (-decimals_of(written) - 1)
         out.append(Computation(operands, written, holds))
     return out

@@ -77,6 +77,29 @@ def test_units_that_disagree_are_declined_with_the_reason():
     assert not result.ok and "khác đơn vị" in result.reason and not result.computed
 
 
+def test_a_change_asked_in_per_cent_is_computed_from_the_two_years():
+    now = _op("286.500 lượt", "luot", "Năm 2024 điều trị nội trú 286.500 lượt.")
+    before = _op("265.000 lượt", "luot", "Năm 2023 điều trị nội trú 265.000 lượt.")
+    result = compute.combine("change", now, before, "lượt", percent=True)
+    assert result.computed == "286.500 : 265.000 × 100 − 100 = 8,11"  # 286.500 / 265.000 = 1,0811…
+    assert compute.computations(result.computed)[0].operands == ("286.500", "265.000")  # × 100 is no operand
+    assert compute.plan("Năm 2024 tỉnh điều trị nội trú tăng bao nhiêu phần trăm so với năm 2023?").percent
+
+
+def test_the_number_faithfulness_metric_counts_a_checked_computation_only():
+    from eval import metrics as M
+
+    cited = ["Năm 2024 điều trị nội trú 286.500 lượt.", "Năm 2023 điều trị nội trú 265.000 lượt."]
+    good = "286.500 : 265.000 × 100 − 100 = 8,11"
+    assert M.unsupported_numbers(f"Tính: {good.replace('8,11', '**8,11**')}% [1][2]", cited, [good]) == []
+    wrong = "286.500 : 265.000 × 100 − 100 = 9,11"
+    assert "9,11" in M.unsupported_numbers(f"Tính: {wrong}% [1][2]", cited, [wrong])
+
+
+def test_a_date_states_its_year():
+    assert _op("93,4%", "%", "Tính đến ngày 30/9/2024, tỷ lệ bao phủ đạt 93,4%, tăng so với năm 2023.").years == {"2024"}
+
+
 def test_periods_that_disagree_are_declined_with_the_reason():
     this_year = _op("250.000 lượt", "luot", "Năm 2024, bệnh viện khám 250.000 lượt.")
     last_year = _op("150.000 lượt", "luot", "Năm 2023, bệnh viện khám 150.000 lượt.")
@@ -102,6 +125,7 @@ def test_periods_that_disagree_are_declined_with_the_reason():
         ("Bệnh viện A và bệnh viện B, bệnh viện nào nhiều giường hơn?", "compare"),
         ("Bệnh viện A có bao nhiêu giường?", None),
         ("Giám đốc bệnh viện A là ai?", None),
+        ("Bệnh viện A ghép thận bao nhiêu ca năm 2024, và tổng cộng từ 2019 đến nay là bao nhiêu?", None),  # a part of its own
     ],
 )
 def test_the_operation_is_read_from_the_question(question, op):
@@ -154,6 +178,7 @@ def test_a_missing_operand_is_said_not_guessed():
     result = answer_extractive("Số lượt khám của Bệnh viện Đa khoa huyện Cây Gạo cao hơn Bệnh viện Đa khoa huyện Hồ Tây bao nhiêu lượt?", docs=DOCS)
     computed = result.parts[-1]
     assert computed.computed is None and "thiếu số liệu" in computed.text
+    assert result.abstained  # the question is not answered (the figure found is still shown)
     assert any(p.abstained and "Không tìm thấy" in p.text for p in result.parts[:-1])
 
 
