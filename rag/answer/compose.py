@@ -302,7 +302,7 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
     """The two operands' standalone questions: "A cao hơn B bao nhiêu giường" → ("A bao nhiêu giường",
     "<A's measure> B bao nhiêu giường"); "chênh lệch … giữa A và B" → the two parts of "… A và B"."""
     if p.op == "change":
-        base = re.sub(r"(?i)(?<![\wÀ-ỹ])(tăng|giảm|tang|giam|increase|decrease)(?:\s+\S+){0,3}?\s+(bao nhiêu|mấy|bao nhieu|may|how much|how many)", r"\2", p.left)
+        base = compute.level_question(p.left)
         years = re.findall(r"(?:19|20)\d{2}", p.baseline)
         mine = re.findall(r"(?:19|20)\d{2}", base)
         if not years or not mine:

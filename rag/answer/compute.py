@@ -37,20 +37,32 @@ _GAP = _cue("compute_gap")  # "chênh lệch": A và B
 _TOTAL = _cue("compute_total")  # "tổng cộng": A và B
 _SHARE = _cue("compute_share")  # "chiếm bao nhiêu phần trăm": A of B
 _COMPARE = _cue("compute_compare")  # "so sánh": A và B
-_HOW_MUCH = re.compile(r"(?<![\w])(bao nhieu|may|how much|how many)(?![\w])")
-_CHANGE = re.compile(r"(?<![\w])(tang|giam|increase|decrease|rise|fall)(?![\w])(?:\s+\w+){0,3}?\s+(bao nhieu|may|how much|how many)(?![\w]).*?(?<![\w])(so voi|compared with|compared to|from)(?![\w])")
-_WHICH = re.compile(r"(?<![\w])(nao|hay|which|or)(?![\w])")
-# "A và B, nơi nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
-_WHICH_MORE = re.compile(r"(?<![\w])(nao|which)(?![\w]).*(?<![\w])(hon|higher|more|larger|lower|fewer)(?![\w])")
-_CLAUSE_START = re.compile(r"(?:,|(?<![\w])(?:va|con|and))\s*$")
-_MORE_WORDS = frozenset("nhieu cao it thap lon nho higher more larger lower fewer had has the".split())
+_HOW_MUCH = _cue("compute_how_much")
+_BASELINE_CUE = _cue("compute_baseline")
+# "tăng bao nhiêu … so với …": a change between two periods
+_CHANGE = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+    rf".*?(?<![\w])({alternation(_LEX.cues['compute_baseline'])})(?![\w])"
+)
+_CHANGE_ASKED = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+)
+_WHICH = _cue("compute_which")
+# "A và B, bệnh viện nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
+_WHICH_MORE = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w]).*(?<![\w])({alternation(_LEX.cues['compute_more'])})(?![\w])")
+_CLAUSE_START = re.compile(rf"(?:,|(?<![\w])(?:{alternation(_LEX.cues['compute_clause_start'])}))\s*$")
+_MORE_WORDS = frozenset(_LEX.cues["compute_more_words"])
+_AND = _cue("compute_and")
+_BETWEEN = _cue("compute_between")
 _YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d{2}(?![\d/]|[.,]\d)")  # "năm 2024", "30/9/2024"
-_BASELINE = re.compile(r"(?i)(?:so với|so voi|compared (?:with|to))(?:\s+(?:cùng kỳ|cung ky|năm|nam|the same period of))*\s+(?:19|20)\d{2}")
-_PART_YEAR = re.compile(r"(?<![\w])(\d{1,2} thang|sau thang|chin thang|quy|nua dau nam|6 thang dau|9 thang dau)(?![\w])")
-_FIGURE = re.compile(r"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:nghìn|ngàn|triệu|tỷ|tỉ))?")
+_BASELINE = re.compile(
+    rf"(?<![\w])(?:{alternation(_LEX.cues['compute_baseline'])})(?:\s+(?:{alternation(_LEX.cues['compute_baseline_fillers'])}))*\s+(?:19|20)\d{{2}}"
+)
+_PART_YEAR = _cue("part_year")
+_FIGURE = re.compile(rf"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:{alternation(tuple(_LEX.number_scales))}))?")
 
 
-_PERCENT_ASKED = re.compile(r"(?<![\w])(phan tram|percent)(?![\w])|%")
+_PERCENT_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['percent'])})(?![\w])|%")
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,11 @@ def plan(question: str) -> Plan | None:
     """The computation ``question`` asks for, or None for a question answered by one figure."""
     q = " ".join(question.split())
     folded = fold(q).lower()
-    if _CHANGE.search(folded):
-        m = re.search(r"(?i)\s+(so với|so voi|compared with|compared to|from)\s+", q)
+    change = _CHANGE.search(folded)
+    if change:  # folding keeps offsets: positions in ``folded`` are positions in ``q``
+        m = _BASELINE_CUE.search(folded, change.start(3))
         if m:
-            return Plan("change", q[: m.start()], baseline=q[m.end() :].rstrip(" ?."), percent=bool(_PERCENT_ASKED.search(folded)))
+            return Plan("change", q[: m.start()].strip(), baseline=q[m.end() :].strip(" ?."), percent=bool(_PERCENT_ASKED.search(folded)))
     if _SHARE.search(folded):
         m = _SHARE.search(folded)
         left, right = q[: m.start()].strip(" ,"), q[m.end() :].strip(" ,?.")
@@ -94,15 +107,33 @@ def plan(question: str) -> Plan | None:
         m = rx.search(folded)
         if m and _CLAUSE_START.search(folded[: m.start()]):
             continue  # "…, và tổng cộng từ 2019 là bao nhiêu": a part of its own, not an operation on two
-        if m and re.search(r"(?i)(?<![\wÀ-ỹ])(và|va|and|với|voi|with)(?![\wÀ-ỹ])", q):
+        if m and _AND.search(folded):
             rest = (q[: m.start()] + " " + q[m.end() :]).strip(" ,?.")
             if rx is _WHICH_MORE:  # "A và B, bệnh viện nào nhiều giường hơn" → "A và B có bao nhiêu giường"
                 measure = [w for w in q[m.start() : m.end()].split()[1:-1] if fold(w).lower() not in _MORE_WORDS]
                 head = re.sub(r"[,;]\s*[^,;]*$", "", q[: m.start()]).strip()
                 rest = f"{head} có bao nhiêu {' '.join(measure)}"
-            rest = re.sub(r"(?i)(?<![\wÀ-ỹ])(giữa|giua|between)(?![\wÀ-ỹ])", " ", rest)  # "giữa A và B": two operands here
+            rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
             return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
     return None
+
+
+def level_question(text: str) -> str:
+    """A change question asked as the level it changes: "Số lượt khám năm 2024 tăng bao nhiêu" →
+    "Số lượt khám năm 2024 bao nhiêu" (the figure of each period, the operands of the change)."""
+    folded = fold(text).lower()
+    m = _CHANGE_ASKED.search(folded)
+    if not m:
+        return text
+    rest = text[m.end() :]
+    unit = re.match(rf"\s*(?:{alternation(_LEX.cues['percent'])}|%)(?![\w])", folded[m.end() :])
+    if unit:  # "tăng bao nhiêu phần trăm": the levels are counts, the per cent is computed
+        rest = rest[unit.end() :]
+    return " ".join((text[: m.start()] + text[m.start(2) : m.end()] + rest).split())
+
+
+def _spans(rx: re.Pattern[str], folded: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in rx.finditer(folded)]
 
 
 @dataclass(frozen=True)
@@ -126,8 +157,9 @@ def operand(span_text: str, unit: str, sentence: str, title: str = "") -> Operan
     if value is None:
         return None
     unit_word = "%" if written.endswith("%") else (fold(unit).lower().split() or [""])[0]
-    stated = _BASELINE.sub(" ", sentence)  # "tăng 3% so với năm 2022": 2022 is the baseline, not the figure's year
-    years = frozenset(_YEAR.findall(stated)) or frozenset(_YEAR.findall(title))
+    baselines = _spans(_BASELINE, fold(sentence).lower())  # "tăng 3% so với năm 2022": 2022 is no year of the figure
+    stated = [m.group() for m in _YEAR.finditer(sentence) if not any(a <= m.start() < b for a, b in baselines)]
+    years = frozenset(stated) or frozenset(_YEAR.findall(title))
     part_year = bool(_PART_YEAR.search(fold(sentence).lower()) or _PART_YEAR.search(fold(title).lower()))
     return Operand(written, value, unit_word, years, part_year)
 
@@ -246,4 +278,4 @@ def _evaluate(expr: str) -> Decimal | None:
     return sum(terms, Decimal(0))
 
 
-__all__ = ["Computation", "Operand", "Plan", "Result", "combine", "computations", "operand", "plan"]
+__all__ = ["Computation", "Operand", "Plan", "Result", "combine", "computations", "level_question", "operand", "plan"]

@@ -25,8 +25,8 @@ Target = Literal["person", "place"]
 _LEX = load_lexicon()
 _PLURAL = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_plural'])})(?![\w])")
 _UNIT_NOUN = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_units'])})(?![\w])")
-_PERSON_ASKED = re.compile(r"(?<![\w])(la ai|nhung ai|nhung nguoi nao|nhung vi nao|who)(?![\w])")
-_WHICH = re.compile(r"(?<![\w])(nao|which)(?![\w])")
+_PERSON_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_persons'])})(?![\w])")
+_WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w])")
 
 MAX_ITEMS = 8
 RELATIVE_SCORE = 0.5  # a sentence joins the list when its P is at least this share of the best one's

@@ -658,7 +658,7 @@ def _split_once(question: str, joint: bool) -> list[str]:
 
 _QWORD_RX = re.compile(r"\b(bao nhieu|may|ai|nao|gi|khi nao|ngay nao|o dau|bao gio|bao lau|how many|how much|who|when|where|which|what)\b")
 # "tăng bao nhiêu", "giảm mấy": the change is the one figure asked ("giám đốc" is no change)
-_CHANGE_ASKED = re.compile(r"\b(tang|giam)\b(?: \w+){0,2} (bao nhieu|may|how much|how many)\b")
+_CHANGE_ASKED = re.compile(rf"\b({alternation(_LEX.cues['change_verbs'])})\b(?: \w+){{0,2}} ({alternation(_LEX.cues['compute_how_much'])})\b")
 _CUE_JOINT = re.compile(rf"\b({alternation(_LEX.cues['joint_subject'])})\b")
 
 

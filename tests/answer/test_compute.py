@@ -213,3 +213,8 @@ def test_computations_are_read_back_and_checked():
     found = compute.computations("Tính: 250.000 − 212.480 = **37.520** lượt; 95,25% − 90,1% = 5,15; 7 − 1 = 5")
     assert [(c.result, c.holds) for c in found] == [("37.520", True), ("5,15", True), ("5", False)]
     assert found[0].operands == ("250.000", "212.480")
+
+
+def test_a_change_question_asks_each_period_for_its_level():
+    assert compute.level_question("Số lượt khám năm 2024 tăng bao nhiêu lượt") == "Số lượt khám năm 2024 bao nhiêu lượt"
+    assert compute.level_question("Năm 2024 tỉnh điều trị nội trú tăng bao nhiêu phần trăm") == "Năm 2024 tỉnh điều trị nội trú bao nhiêu"
