@@ -331,7 +331,7 @@ def _named(part: str) -> frozenset[tuple[str, ...]]:
     return frozenset(e.tokens for e in extract_entities(part) if e.kind in ("facility", "place", "name", "year"))
 
 
-def _quantity(fact: Fact, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
+def _quantity(fact: Fact, asked: str, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
     """The fact's figure as an operand: its span when a quantity, else the first quantity of its
     quote; with ``avoid`` (the other operand's span), another figure of the same sentence."""
     u = fact.unit
@@ -345,7 +345,7 @@ def _quantity(fact: Fact, avoid: tuple[int, int] | None = None) -> tuple[Fact, c
         span = others[0] if others else None
     if span is None:
         return None
-    op = compute.operand(span.text, span.unit, u.sentence, u.passage.title)
+    op = compute.operand(span.text, span.unit, u.sentence, u.passage.title, asked)
     if op is None:
         return None
     return Fact(u, span, fact.quotes, fact.score, fact.coverage, fact.confidence, True), op
@@ -377,13 +377,13 @@ def _answer_computed(
         if fact is None:
             reasons.append(f"{q}: {_why_not(scored)[0]}")
         facts.append(fact)
-    first = _quantity(facts[0]) if facts[0] is not None else None
+    first = _quantity(facts[0], questions[0]) if facts[0] is not None else None
     avoid = None
     if first is not None and first[0].span is not None and facts[1] is not None:
         pa, pb = first[0].unit.passage, facts[1].unit.passage
         if (pa.doc_id, pa.start, first[0].unit.sent_start) == (pb.doc_id, pb.start, facts[1].unit.sent_start):
             avoid = (first[0].span.start, first[0].span.end)  # one sentence holds both: B is its other figure
-    second = _quantity(facts[1], avoid) if facts[1] is not None else None
+    second = _quantity(facts[1], questions[1], avoid) if facts[1] is not None else None
     if direct is not None and (first is None or second is None):
         return None  # an operand is missing but the question has a direct answer
     if first is None and second is None:

@@ -147,8 +147,9 @@ class Operand:
     part_year: bool  # "9 tháng đầu năm", "quý III": not a full-year figure
 
 
-def operand(span_text: str, unit: str, sentence: str, title: str = "") -> Operand | None:
-    """The operand of a quantity span: its figure, unit and period (the sentence's, else the title's)."""
+def operand(span_text: str, unit: str, sentence: str, title: str = "", asked: str = "") -> Operand | None:
+    """The operand of a quantity span: its figure, unit and period (the sentence's, else the
+    title's, else the year its question asked: the answerer vetoes sentences of another year)."""
     m = _FIGURE.search(span_text)
     if not m:
         return None
@@ -159,7 +160,7 @@ def operand(span_text: str, unit: str, sentence: str, title: str = "") -> Operan
     unit_word = "%" if written.endswith("%") else (fold(unit).lower().split() or [""])[0]
     baselines = _spans(_BASELINE, fold(sentence).lower())  # "tăng 3% so với năm 2022": 2022 is no year of the figure
     stated = [m.group() for m in _YEAR.finditer(sentence) if not any(a <= m.start() < b for a, b in baselines)]
-    years = frozenset(stated) or frozenset(_YEAR.findall(title))
+    years = frozenset(stated) or frozenset(_YEAR.findall(title)) or frozenset(_YEAR.findall(asked))
     part_year = bool(_PART_YEAR.search(fold(sentence).lower()) or _PART_YEAR.search(fold(title).lower()))
     return Operand(written, value, unit_word, years, part_year)
 

@@ -218,3 +218,10 @@ def test_computations_are_read_back_and_checked():
 def test_a_change_question_asks_each_period_for_its_level():
     assert compute.level_question("Số lượt khám năm 2024 tăng bao nhiêu lượt") == "Số lượt khám năm 2024 bao nhiêu lượt"
     assert compute.level_question("Năm 2024 tỉnh điều trị nội trú tăng bao nhiêu phần trăm") == "Năm 2024 tỉnh điều trị nội trú bao nhiêu"
+
+
+def test_an_operand_without_a_stated_year_takes_the_year_its_question_asked():
+    dated = _op("93,4%", "%", "Tính đến ngày 30/9/2024, tỷ lệ bao phủ đạt 93,4%.")
+    undated = compute.operand("93,8%", "%", "Tỷ lệ bao phủ đạt 93,8%.", title="Tổng kết ngành y tế", asked="tỷ lệ bao phủ của tỉnh B năm 2023")
+    assert undated is not None and undated.years == {"2023"}
+    assert not compute.combine("compare", dated, undated).ok  # 2024 against 2023: declined
