@@ -175,7 +175,7 @@ class Result:
     reason: str = ""
 
 
-_SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":", "compare": "−"}
+_SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":"}
 
 
 def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False) -> Result:
