@@ -61,7 +61,8 @@ class Example:
 
 def _examples(items: Sequence[GoldItem], corpus: Path, embeddings: Any, scorer: Any) -> list[Example]:
     """The usable questions of ``items`` over an index of ``corpus``."""
-    from rag.answer.extractive import best_fact, sub_questions
+    from rag.answer.compose import sub_questions
+    from rag.answer.extractive import best_fact
     from rag.backend import load_retriever
     from rag.config import get_settings
     from rag.ingest.local import ingest

@@ -272,7 +272,8 @@ def computation_result(line: str) -> tuple[list[str], str] | None:
         written = result.rstrip("%").strip()
         decimals = len(written.split(",", 1)[1]) if "," in written else 0
         if abs(value - parse_vn_number(result)) <= 0.5 * 10.0 ** -decimals + 1e-9:
-            operands = [t.group(1).rstrip("%").strip() for t in _TERM.finditer(left) if t.group(1)]
+            factorless = re.sub(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$", " ", left)  # the per-cent factor is no operand
+            operands = [t.group(1).rstrip("%").strip() for t in _TERM.finditer(factorless) if t.group(1)]
             return operands, written
     return None
 
@@ -292,6 +293,7 @@ def unsupported_numbers(answer: str, cited: Sequence[str], computed: Sequence[st
         found = computation_result(line)
         if found and all(cited_has(o) for o in found[0]):
             derived.add(found[1])
+            derived |= set(numbers_in(line)) - set(found[0])  # the per-cent factor of a line that holds
     return [n for n in dict.fromkeys(numbers_in(answer)) if not cited_has(n) and n not in derived]
 
 

@@ -5,7 +5,7 @@
 * input validation (empty, too long, control characters, malformed history → :class:`QueryError`);
 * follow-up rewriting (:func:`rag.followup.rewrite`);
 * retrieval through any injected ``str -> list[Document]`` callable or Runnable;
-* the extractive answerer (:mod:`rag.extractive`), always computed: it is the answer when no
+* the extractive answerer (:mod:`rag.answer.compose`), always computed: it is the answer when no
   LLM is configured and the fallback when the LLM's answer fails verification, errors or times out;
 * optionally an LLM answer, shown only when :func:`rag.answer.verify.verify` accepts it
   (``stream`` yields the extractive answer first, then the LLM's or the reason it was not used).
@@ -15,7 +15,8 @@ Public JSON shape (``Answer.to_json_dict``)::
     {"answer", "abstained", "rewritten_query", "restored_query",
      "citations": [{"n", "doc_id", "title", "text", "start", "end", "quote", "quote_start",
                     "quote_end", "score"}],
-     "latency_ms", "backend", "fallback_reason"}
+     "latency_ms", "backend", "fallback_reason", "confidence",
+     "parts": [{"question", "answer", "abstained", "citations", "computed"}]}
 
 For every citation ``text == doc_text[start:end]``, ``quote`` is a substring of ``text`` and
 ``doc_text[quote_start:quote_end] == quote``.
@@ -35,7 +36,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from rag.config import Settings
 from rag.errors import QueryError, RagError
-from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef, answer_extractive
+from rag.answer.compose import answer_extractive
+from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef
 from rag.answer.similarity import scorer_for
 from rag.answer.smalltalk import SMALLTALK_BACKEND, smalltalk_reply
 from rag.query.followup import rewrite
@@ -59,6 +61,16 @@ class Citation(BaseModel):
     score: float
 
 
+class Part(BaseModel):
+    """One part of a compound question (or one operand / the result of a computed comparison)."""
+
+    question: str  # the part as searched (standalone: it borrows what it lacks from the others)
+    answer: str
+    abstained: bool
+    citations: list[int] = Field(default_factory=list)  # the ``n`` of the citations it uses
+    computed: str | None = None  # "250.000 − 212.480 = 37.520": computed from the cited operands
+
+
 class Answer(BaseModel):
     """An answer with ``[n]`` markers into ``citations`` (or an abstention with ``related``)."""
 
@@ -68,6 +80,7 @@ class Answer(BaseModel):
     restored_query: str | None = None  # an accent-less question with its accents restored (what dense search embedded)
     citations: list[Citation] = Field(default_factory=list)
     related: list[Citation] = Field(default_factory=list)  # "có thể liên quan": shown, never claimed
+    parts: list[Part] = Field(default_factory=list)  # the parts of a compound question, in the order asked; [] for one
     backend: str = "extractive"  # who wrote ``answer``: "extractive" or "llm"
     fallback_reason: str | None = None  # why an LLM was configured but its answer is not shown
     provisional: bool = False  # a first answer that a verified LLM answer may replace (stream)
@@ -88,6 +101,7 @@ class Answer(BaseModel):
             "backend": self.backend,
             "fallback_reason": self.fallback_reason,
             "confidence": round(self.confidence, 4),
+            "parts": [p.model_dump() for p in self.parts],
         }
 
 
@@ -234,6 +248,10 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
             related=[_citation(i + 1, ref) for i, ref in enumerate(ext.related)],
             backend="extractive",
             confidence=round(ext.confidence, 4),
+            parts=[
+                Part(question=p.question, answer=p.text, abstained=p.abstained, citations=p.citations, computed=p.computed)
+                for p in getattr(ext, "parts", [])
+            ],
         )
 
     def _llm_answer(
@@ -394,4 +412,4 @@ def build_answer_chain(settings: Settings, retriever: Any = None) -> AnswerChain
     return AnswerChain(retriever, settings, llm, llm_error=llm_error)
 
 
-__all__ = ["Answer", "AnswerChain", "Citation", "NOT_FOUND", "build_answer_chain"]
+__all__ = ["Answer", "AnswerChain", "Citation", "NOT_FOUND", "Part", "build_answer_chain"]

@@ -3,8 +3,8 @@
 Nothing here generates text: every number, name and date in an answer is a verbatim slice of a
 retrieved passage, and each quote points at the passage (and document offsets) it came from.
 
-Pipeline for one question (a two-fact question is split by :func:`sub_questions`, each half
-retrieved and answered on its own, so the two facts may come from two documents):
+Pipeline for one question (a two-fact question is split by :func:`rag.answer.compose.sub_questions`,
+each half retrieved and answered on its own, so the two facts may come from two documents):
 
 1. candidate *units*: the clauses (``;``-separated parts of sentences, via
    :func:`rag.text.sentence_spans`) of the top passages, or whole sentences for list / other
@@ -45,9 +45,7 @@ from rag.query.analysis import (
     QuestionType,
     analyze,
     canon,
-    extract_entities,
     match_tokens,
-    split_question,
     words,
 )
 from rag.answer import spans as generic
@@ -1245,7 +1243,8 @@ def _fact_from(scored: Scored, qt: QuestionType) -> Fact:
     return Fact(u, span, [(qs, qe)], scored.score, scored.coverage)
 
 
-def _render_fact(fact: Fact, numbers: list[int]) -> str:
+def render_fact(fact: Fact, numbers: list[int]) -> str:
+    """The answer line of a fact: the bold span (when sure) and its quotes, each with its ``[n]``."""
     text = fact.unit.passage.text
     quotes = " … ".join(f"“{text[a:b].replace(chr(10), ' ')}” [{n}]" for (a, b), n in zip(fact.quotes, numbers))
     if fact.span is not None and fact.lead:
@@ -1311,225 +1310,15 @@ def best_fact(
     return fact, scored
 
 
-def sub_questions(question: str) -> list[str]:
-    """Standalone halves of a two-fact question; each half borrows what it lacks from the other.
-
-    "Số lượt khám bệnh và số lượt điều trị nội trú của Quảng Ninh năm 2023 là bao nhiêu?" →
-    ["Số lượt khám bệnh bao nhiêu Quảng Ninh năm 2023", "số lượt điều trị nội trú của Quảng Ninh
-    năm 2023 là bao nhiêu?"]; "Bãi Cháy và Tiên Du khám bao nhiêu lượt?" gives each name the topic.
-    """
-    parts = split_question(question)
-    if len(parts) < 2:
-        return [question]
-    left, right = parts
-    out = []
-    for mine, other in ((left, right), (right, left)):
-        added: list[str] = []
-        ents_mine = extract_entities(mine)
-        qt_mine = analyze(mine)
-        topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
-        if len(topic) <= 1:
-            added.append(_strip_entities(other))
-        elif not qt_mine.qwords:
-            added.append(_qword_text(other))
-        named = [e for e in ents_mine if e.kind in ("facility", "place", "name", "person")]
-        scope = re.search(r"\b(toan nganh|toan tinh|toan quoc|ca nuoc|nationwide|whole province)\b", _folded_lower(mine))
-        if not named and not scope:
-            added.extend(_entity_phrase(other, e) for e in extract_entities(other) if e.kind in ("facility", "place", "name"))
-        if not any(e.kind == "year" for e in ents_mine) and not scope:
-            added.extend(e.text for e in extract_entities(other) if e.kind == "year")
-        text = ", ".join([mine.rstrip(" ?.!")] + [a for a in added if a]).strip()
-        out.append(" ".join(text.split()))
-    return out
-
-
-_TIME_WORDS = frozenset("nam thang dau cuoi ca quy trong ngay".split())
-
-
-def _strip_entities(text: str) -> str:
-    """``text`` without its entity names, parenthesised asides and facility heads."""
-    text = re.sub(r"\([^)]*\)", " ", text)
-    for ent in extract_entities(text):
-        text = text.replace(ent.text, " ")
-    text = re.sub(
-        r"(?i)(?<![\wÀ-ỹ])(của\s+)?(bệnh viện|trung tâm y tế|trạm y tế|sở y tế|trung tâm|huyện|tỉnh|khu vực|và|mỗi nơi|lần lượt|từng|so sánh|so sanh|compare)(?![\wÀ-ỹ])",
-        " ",
-        text,
-    )
-    return " ".join(text.split())
-
-
-def _entity_phrase(text: str, ent) -> str:
-    """The entity with its head noun when the text has one ("Trung tâm Y tế huyện Tiên Du")."""
-    idx = text.find(ent.text)
-    if idx < 0 or ent.kind not in ("facility",):
-        return ent.text
-    m = re.search(r"(?i)(bệnh viện|trung tâm y tế|trạm y tế|sở y tế|benh vien|trung tam y te|tram y te|so y te|ttyt)(\s+\S+){0,3}\s*$", text[:idx])
-    return text[m.start() : idx + len(ent.text)] if m else ent.text
-
-
-def _qword_text(text: str) -> str:
-    """The question-word phrase of ``text`` as typed: "bao nhiêu", "xếp hạng mấy", "diễn ra trước",
-    or for "nào" the noun phrase it closes ("Lãnh đạo Sở Y tế nào phát biểu")."""
-    toks = words(text)
-    if not toks:
-        return ""
-    folded = [canon(t) for t, _, _ in toks]
-    for phrase in analyze(text).qwords:
-        p = phrase.split()
-        for i in range(len(folded) - len(p) + 1):
-            if folded[i : i + len(p)] != p:
-                continue
-            start, end = i, i + len(p) - 1
-            if p[-1] == "nao" and len(p) == 1 or phrase in ("nhung nao", "chuc danh nao"):
-                pass
-            elif i > 0 and folded[i - 1] in ("hang", "thu", "quy", "la"):
-                start = i - 1
-            return text[toks[start][1] : toks[end][2]]
-    for i, f in enumerate(folded):
-        if f == "nao":  # "Lãnh đạo Sở Y tế nào phát biểu": the noun phrase before, the verb after
-            start = i
-            while start > 0 and i - start < 5 and not re.search(r"[,;:.]", text[toks[start - 1][2] : toks[start][1]]):
-                start -= 1
-            end = min(len(toks) - 1, i + 1)
-            return text[toks[start][1] : toks[end][2]]
-    return ""
-
-
-def answer_extractive(
-    question: str,
-    retrieve: Callable[[str], Sequence[Document]] | None = None,
-    docs: Sequence[Document] | None = None,
-    lookup: Lookup | None = None,
-    scorer: Scorer | None = None,
-) -> ExtractiveAnswer:
-    """Answer ``question`` from passages: either ``docs`` already retrieved, or ``retrieve(query)``.
-
-    With ``retrieve``, a two-fact question retrieves once per half, so each fact can come from its
-    own document.
-    """
-    if docs is None and retrieve is None:
-        raise ValueError("give docs or retrieve")
-    parts = sub_questions(question)
-    part_docs: list[list[Document]] = []
-    if len(parts) == 1:
-        base_docs = list(docs) if docs is not None else list(retrieve(question))  # type: ignore[misc]
-        part_docs = [base_docs]
-    else:
-        for part in parts:
-            part_docs.append(list(retrieve(part)) if retrieve is not None else list(docs or []))
-        # every part's passages stay candidates for the other part (after its own)
-        base_docs = _interleave(part_docs)
-        part_docs = [
-            (pd[: MAX_PASSAGES - 2] + [d for d in base_docs if _doc_key(d) not in {_doc_key(x) for x in pd[: MAX_PASSAGES - 2]}])[:MAX_PASSAGES]
-            for pd in part_docs
-        ]
-    facts: list[Fact | None] = []
-    reasons: list[str] = []
-    seen_confidence: list[float] = []
-    for part, pdocs in zip(parts, part_docs):
-        fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
-        if fact is None:
-            top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
-            if top is None:
-                why = "no passages"
-            elif top.rejected:
-                why = top.rejected
-            else:
-                why = f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})"
-                seen_confidence.append(top.confidence or 0.0)
-            reasons.append(f"{part}: {why}")
-        facts.append(fact)
-    # two halves answered by the same quote of the same passage: one fact is enough
-    if len(facts) == 2 and facts[0] and facts[1] and _same_fact(facts[0], facts[1]):
-        facts = [facts[0]]
-        parts = [question]
-
-    found = [f for f in facts if f is not None]
-    if not found:
-        related = _related(base_docs, question, lookup)
-        return ExtractiveAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
-
-    citations: list[QuoteRef] = []
-    keys: dict[tuple[str, int, int], int] = {}
-    lines: list[str] = []
-    for part, fact in zip(parts, facts):
-        if fact is None:
-            lines.append(f"{part.rstrip('?').strip()}: {NOT_FOUND}")
-            continue
-        doc = fact.unit.passage.doc
-        numbers = []
-        for qs, qe in fact.quotes:
-            key = (fact.unit.passage.doc_id, fact.unit.passage.start + qs, fact.unit.passage.start + qe)
-            if key not in keys:
-                citations.append(QuoteRef(doc, qs, qe))
-                keys[key] = len(citations)
-            numbers.append(keys[key])
-        lines.append(_render_fact(fact, numbers))
-    text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
-    return ExtractiveAnswer(text, False, citations, [], reasons, min(f.confidence for f in found))
-
-
-def _interleave(lists: list[list[Document]]) -> list[Document]:
-    """Round-robin merge without duplicates, so each part's best passages come first."""
-    out: list[Document] = []
-    seen: set[tuple[str, int, int]] = set()
-    for i in range(max(len(x) for x in lists)):
-        for lst in lists:
-            if i < len(lst) and _doc_key(lst[i]) not in seen:
-                seen.add(_doc_key(lst[i]))
-                out.append(lst[i])
-    return out
-
-
-def _same_fact(a: Fact, b: Fact) -> bool:
-    pa, pb = a.unit.passage, b.unit.passage
-    same_quote = pa.doc_id == pb.doc_id and [(pa.start + x, pa.start + y) for x, y in a.quotes] == [(pb.start + x, pb.start + y) for x, y in b.quotes]
-    same_span = (a.span is None and b.span is None) or (
-        a.span is not None and b.span is not None and pa.start + a.span.start == pb.start + b.span.start
-    )
-    return same_quote and same_span
-
-
-def _doc_key(doc: Document) -> tuple[str, int, int]:
-    md = doc.metadata or {}
-    return (str(md.get("doc_id")), int(md.get("start", 0) or 0), int(md.get("end", 0) or 0))
-
-
-def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> list[QuoteRef]:
-    """Up to RELATED_MAX nearest passages, each with its best-matching sentence as the quote."""
-    qt = analyze(question)
-    kws = set(qt.keywords_folded)
-    out: list[QuoteRef] = []
-    for doc in docs[:RELATED_MAX]:
-        text = doc.page_content
-        best, best_hits = None, -1
-        for s, e in sentence_spans(text):
-            hits = sum(1 for t in match_tokens(text[s:e]) if t in kws)
-            if hits > best_hits:
-                best, best_hits = (s, e), hits
-        if best is None:
-            continue
-        s, e = best
-        if e - s > QUOTE_MAX_CHARS:
-            e = s + QUOTE_MAX_CHARS
-            while e > s and not text[e - 1].isspace():
-                e -= 1
-            e = e - 1 if e > s else s + QUOTE_MAX_CHARS
-        out.append(QuoteRef(doc, s, e))
-    return out
-
-
 __all__ = [
     "ExtractiveAnswer",
     "NOT_FOUND",
     "QuoteRef",
-    "answer_extractive",
     "best_fact",
     "date_spans",
     "find_spans",
     "person_spans",
     "place_spans",
     "quantity_spans",
-    "sub_questions",
+    "render_fact",
 ]

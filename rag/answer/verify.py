@@ -13,6 +13,8 @@ caller keeps the extractive answer):
 * each quantity's *claim*: the words the answer puts next to it (measure, unit, subject) must be
   next to that value in the passage, and not more so next to another number ("336.709" copied
   from "điều trị nội trú" cannot be the number of "lượt khám");
+* a computed figure ("250.000 − 212.480 = 37.520") counts only when its arithmetic holds; its
+  operands are quantities like any other (in a cited passage);
 * every content word must occur in a cited passage or title (a claim with no number or name,
   "Công suất giảm mạnh", is checked this way);
 * every capitalised name, of any length, and every acronym must occur in a cited passage or
@@ -33,6 +35,7 @@ from pathlib import Path
 
 from langchain_core.documents import Document
 
+from rag.answer.compute import computations
 from rag.text import collapse_whitespace, sentence_spans
 
 _WORDS = json.loads((Path(__file__).resolve().parent / "data" / "verify_words.json").read_text(encoding="utf-8"))
@@ -331,9 +334,16 @@ def verify(answer_text: str, passages: Sequence[Document]) -> VerifiedAnswer:
             continue
         sources = [prepared[n - 1] for n in cited]
         refs = _refs(cited)
+        derived, operands, wrong = _computed_results(body)
+        problems.extend(wrong)
         for i, tok in enumerate(toks):
-            if tok.kind == "q":
-                problems.extend(_check_quantity(toks, i, sources, refs))
+            if tok.kind != "q" or tok.values & derived:
+                continue
+            if tok.values & operands:  # an operand of a checked computation: its value must be cited
+                if not any(tok.values & q.values for p in sources for q in p.quantities):
+                    problems.append(f"number {tok.text} not in cited passage {refs}")
+                continue
+            problems.extend(_check_quantity(toks, i, sources, refs))
         for name in names:
             if not any(_has_name(name, p) for p in sources):
                 problems.append(f"name “{name}” not in cited passage {refs}")
@@ -342,6 +352,21 @@ def verify(answer_text: str, passages: Sequence[Document]) -> VerifiedAnswer:
         if missing:
             problems.append(f"words “{' '.join(missing[:5])}” not in cited passage {refs}")
     return VerifiedAnswer(not problems, text, problems)
+
+
+def _computed_results(sentence: str) -> tuple[set[object], set[object], list[str]]:
+    """Values of the results and of the operands of the "a − b = r" in ``sentence`` whose arithmetic
+    holds (each operand must still be in a cited passage), and a problem for each that does not."""
+    derived: set[object] = set()
+    operands: set[object] = set()
+    wrong: list[str] = []
+    for c in computations(sentence):
+        if c.holds:
+            derived |= number_values(c.result)
+            operands |= {v for o in c.operands for v in number_values(o)}
+        else:
+            wrong.append(f"computed number {c.result} does not follow from {', '.join(c.operands)}")
+    return derived, operands, wrong
 
 
 def _check_quantity(toks: list[_Tok], i: int, sources: list[_Passage], refs: str) -> list[str]:

@@ -565,7 +565,7 @@ def analyze(question: str) -> QuestionType:
     entities = extract_entities(question, english)
     kw, kwf, wts = _keywords(question, english, accented, entities)
     qk = _quantity_kind(folded_q, english) if kind == "quantity" else None
-    two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or len(split_question(question)) == 2
+    two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or len(split_question(question)) >= 2
     toks = words(question)
     breaks = [k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() != "" for k in range(len(toks))]
     measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
@@ -594,26 +594,47 @@ _SPLITS = (
     re.compile(rf"\s*;\s*|\s*,?\s+(?:{alternation(_LEX.cues['split_strong'])})\s+", re.IGNORECASE),
     re.compile(rf"\s*,?\s+(?:{alternation(_LEX.cues['split_and'])})\s+", re.IGNORECASE),
     re.compile(rf"\s*,\s+còn\s+|\s+(?:{alternation(_LEX.cues['split_or'])})\s+", re.IGNORECASE),
+    re.compile(r"\s*,\s+"),  # only between two question words (see _split_once)
 )
 _NAMED_KINDS = ("facility", "place", "name", "person")
 
 
-def split_question(question: str) -> list[str]:
-    """Split a two-fact question into its halves; ``[question]`` when it asks one thing.
+def split_question(question: str, max_parts: int = 4) -> list[str]:
+    """Split a compound question into its parts, in the order asked; ``[question]`` when it asks one thing.
 
-    A split is kept only when each half has its own content - a measure or a question word, or
-    only an entity ("Tiên Du", "năm 2022") - or when the halves name different units/places:
+    A split is kept only when each side has its own content - a measure or a question word, or
+    only an entity ("Tiên Du", "năm 2022") - or when the sides name different units/places:
     "chăm sóc và bảo vệ sức khỏe" stays whole; "số lượt khám bệnh và số lượt điều trị nội trú",
-    "Bãi Cháy và Tiên Du" split.
+    "Bãi Cháy và Tiên Du" split. Each side is split again ("bao nhiêu bác sĩ, bao nhiêu điều dưỡng
+    và bao nhiêu giường" → three parts). Two names doing one thing together ("Sở Y tế và Bệnh viện
+    … phối hợp tổ chức") are one subject; a comma splits only between two question words.
     """
     question = unicodedata.normalize("NFC", question).strip()
     folded_q = " ".join(canon_tokens(question))
-    if re.search(r"\b(tang|giam)\b", folded_q) and re.search(r"\b(bao nhieu|how much|how many|may)\b", folded_q):
+    if _CHANGE_ASKED.search(folded_q):
         return [question]  # "tăng bao nhiêu so với năm 2022": one figure, the change
+    parts = _split_once(question, joint=bool(_CUE_JOINT.search(folded_q)))
+    if len(parts) < 2:
+        return [question]
+    out: list[str] = []
+    for part in parts:
+        room = max_parts - len(out) - (len(parts) - parts.index(part) - 1)
+        out.extend(split_question(part, room) if room >= 2 else [part])
+    return out[:max_parts] if len(out) <= max_parts else [question]
+
+
+def _split_once(question: str, joint: bool) -> list[str]:
+    """The first conjunction (strongest first) whose two sides are each a fact; else ``[question]``."""
     for m in (m for rx in _SPLITS for m in rx.finditer(question)):
         left, right = question[: m.start()].strip(" ,"), question[m.end() :].strip(" ,")
         if not left or not right:
             continue
+        if m.group().strip() == ",":
+            if _has_qword(left) and _has_qword(right):
+                return [left, right]
+            continue
+        if joint and not (_has_qword(left) and _has_qword(right)):
+            continue  # "Sở Y tế và Bệnh viện … phối hợp": one subject of one question word
         if _is_fact_half(left) and _is_fact_half(right):
             return [left, right]
         named_l = {e.tokens for e in extract_entities(left) if e.kind in _NAMED_KINDS}
@@ -621,6 +642,16 @@ def split_question(question: str) -> list[str]:
         if named_l and named_r and named_l.isdisjoint(named_r) and len(words(right)) >= 2:
             return [left, right]
     return [question]
+
+
+_QWORD_RX = re.compile(r"\b(bao nhieu|may|ai|nao|gi|khi nao|ngay nao|o dau|bao gio|bao lau|how many|how much|who|when|where|which|what)\b")
+# "tăng bao nhiêu", "giảm mấy": the change is the one figure asked ("giám đốc" is no change)
+_CHANGE_ASKED = re.compile(rf"\b({alternation(_LEX.cues['change_verbs'])})\b(?: \w+){{0,2}} ({alternation(_LEX.cues['compute_how_much'])})\b")
+_CUE_JOINT = re.compile(rf"\b({alternation(_LEX.cues['joint_subject'])})\b")
+
+
+def _has_qword(part: str) -> bool:
+    return bool(_QWORD_RX.search(" ".join(canon(t) for t, _, _ in words(part))))
 
 
 _MEASURE_WORD = re.compile(r"(?<![\wÀ-ỹ])(lượt|số|tỷ lệ|tỉ lệ|công suất|luot|ty le|ti le|cong suat|so luot|so ca)(?![\wÀ-ỹ])", re.IGNORECASE)
@@ -638,7 +669,7 @@ def _is_fact_half(part: str) -> bool:
     if _FACT_HEAD.search(part):
         return True
     f = " ".join(canon(t) for t, _, _ in words(part))
-    if re.search(r"\b(bao nhieu|may|ai|nao|gi|khi nao|ngay nao|o dau|how many|how much|who|when|where|which|what)\b", f):
+    if _QWORD_RX.search(f):
         return True
     if _MEASURE_WORD.search(part) and len(words(part)) >= 2:
         return True

@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rag.lang import alternation, load_lexicon
 from rag.query.analysis import Entity, analyze, canon, extract_entities, words
 from rag.text import fold, normalize
 
@@ -38,6 +39,18 @@ _CONTINUATION = re.compile(
     r"(?:\s+(?:thi sao|the nao|ra sao|thi the nao|nhu the nao))?\s*[?.!]*$"
 )
 _SHORT_QUESTION_WORDS = 6
+
+_LEX = load_lexicon()
+_ITEMS = alternation(_LEX.cues["followup_items"])
+# "mỗi xã đó", "các đơn vị này", "từng nơi": every item the previous answer listed
+_PLURAL_ANAPHOR = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['followup_plural'])})\s+({_ITEMS})(?:\s+({alternation(_LEX.cues['followup_demonstratives'])}))?(?![\w])"
+)
+# "người thứ hai", "đơn vị cuối cùng": one item of that list
+_ORDINAL_ANAPHOR = re.compile(rf"(?<![\w])({_ITEMS})\s+({alternation(_LEX.cues['followup_ordinals'])})(?![\w])")
+_ORDINALS = tuple(_LEX.cues["followup_ordinals"])
+_LIST_HEADS = re.compile(r"(?i)^(?:các|những|cac|nhung)\s+")
+_LEAD_IN = re.compile(r"(?i)^.*(?<![\wÀ-ỹ])(?:ở|tại|là|gồm|bao gồm|o|tai|la|gom|bao gom)\s+(?=\S)")
 _FACILITY_HEADS = ("benh vien", "trung tam y te", "trung tam", "tram y te", "tram", "so y te")
 
 
@@ -55,6 +68,8 @@ class _Context:
 def needs_rewrite(question: str) -> bool:
     """Whether the question leans on the conversation."""
     f = _fold(question)
+    if _plural_reference(f) or _ORDINAL_ANAPHOR.search(f):
+        return True
     if _PERSON_PRONOUN.search(f) or _NOUN_ANAPHOR.search(f) or _PLACE_ANAPHOR.search(f) or _ENGLISH_UNIT.search(f):
         return True
     if _CONTINUATION.match(f):
@@ -73,6 +88,13 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str | None:
         return None
     text = question
     f = _fold(text)
+
+    # "mỗi bệnh viện đó …" → "A và B và C …" (a compound question, one part per item);
+    # "người thứ hai …" → that item
+    items = _listed_items(history[-1][1] if history[-1] else "")
+    listed = _resolve_list(text, items)
+    if listed is not None:
+        return listed
 
     # "Còn X thì sao?" → X asked the way the previous question asked
     substituted = False
@@ -126,6 +148,60 @@ def rewrite(question: str, history: Sequence[Sequence[str]]) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
+
+
+def _plural_reference(folded: str) -> re.Match[str] | None:
+    """A plural reference to listed items: with a demonstrative ("mỗi xã đó"), or "mỗi/từng nơi"."""
+    for m in _PLURAL_ANAPHOR.finditer(folded):
+        if m.group(3) or m.group(1) in ("moi", "tung", "each"):
+            return m
+    return None
+
+
+def _listed_items(answer: str) -> list[str]:
+    """The items an answer listed, in order: its bullet lines' bold names (or their text before
+    " — "), else the names of its first sentence's enumeration ("A, B và C", "Có 2 người: A và B")."""
+    text = re.sub(r"\[\d+\]", " ", answer or "")
+    bullets = [line.strip()[2:] for line in text.splitlines() if line.strip().startswith(("- ", "* "))]
+    if len(bullets) >= 2:
+        out = []
+        for b in bullets:
+            bold = re.match(r"\*\*(.+?)\*\*", b)
+            out.append(bold.group(1) if bold else re.split(r" — |: ", b)[0])
+        return [" ".join(x.split()) for x in out if x.strip() and "“" not in x]
+    first = re.split(r"(?<=[.!?])\s", text.replace("**", "").strip())[0]
+    first = first.split(":", 1)[1] if ":" in first else first
+    parts = [p.strip(" .;") for p in re.split(r",\s+|\s+(?:và|va|and)\s+", first)]
+    parts = [re.split(r"\s+[–-]\s+|\s*\(", p)[0].strip() for p in parts]  # "A – Trưởng khoa …", "A (76 ca)"
+    if parts:  # "Dịch tập trung ở các xã A": the enumeration starts after its lead-in
+        parts[0] = _LEAD_IN.sub("", parts[0])
+    parts = [_LIST_HEADS.sub("", p) for p in parts if p]
+    named = [p for p in parts if p[:1].isupper() or extract_entities(p)]
+    return named if len(named) >= 2 and len(named) == len(parts) else []
+
+
+def _resolve_list(text: str, items: list[str]) -> str | None:
+    """``text`` with its reference to the listed ``items`` replaced (None: no such reference)."""
+    if len(items) < 2:
+        return None
+    f = _fold(text)
+    m = _ORDINAL_ANAPHOR.search(f)
+    if m:
+        k = _ORDINALS.index(m.group(2))
+        if k == len(_ORDINALS) - 1:
+            k = len(items) - 1
+        if k >= len(items):
+            return None
+        return " ".join((text[: m.start()] + items[k] + text[m.end() :]).split())
+    m = _plural_reference(f)
+    if not m:
+        return None
+    head = text[m.start(2) : m.end(2)]
+    named = [it if _fold(it).startswith(m.group(2)) or m.group(2) in ("noi", "nguoi", "vi", "don vi", "dia phuong") or extract_entities(it) and it[:1].isupper() and _fold(it).split()[0] in _HEAD_WORDS else f"{head} {it}" for it in items]
+    return " ".join((text[: m.start()] + " và ".join(named[:4]) + text[m.end() :]).split())
+
+
+_HEAD_WORDS = frozenset("benh trung tram so xa huyen tinh thanh phuong thi".split())
 
 
 def _how_to_ask(x: str, ctx: _Context) -> str:

@@ -109,6 +109,14 @@ class CitationModel(BaseModel):
     score: float | None = None
 
 
+class PartModel(BaseModel):
+    question: str = Field(..., description="The part of a compound question, as searched (standalone)")
+    answer: str = Field(..., description="Its answer line, with [n] markers, or its own “không tìm thấy” line")
+    abstained: bool
+    citations: list[int] = Field(default_factory=list, description="The n of the citations this part uses")
+    computed: str | None = Field(None, description="A figure computed from the cited operands: “250.000 − 212.480 = 37.520”")
+
+
 class DocumentMeta(BaseModel):
     date: str | None = Field(None, description="The report's date (ISO), if it states one")
     source_name: str = Field("", description="The report's file name")
@@ -131,6 +139,9 @@ class AskResponse(BaseModel):
     backend: str = Field("extractive", description="Who wrote the answer: extractive or llm")
     fallback_reason: str | None = Field(None, description="Why the configured LLM's answer is not the one shown")
     confidence: float | None = Field(None, description="P(the answer is right) from the calibrated scorer; for an abstention, the best seen")
+    parts: list[PartModel] = Field(
+        default_factory=list, description="The parts of a compound question or a computed comparison, in the order asked; [] for a one-part question"
+    )
 
 
 class HealthResponse(BaseModel):

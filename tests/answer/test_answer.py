@@ -146,7 +146,8 @@ def test_input_dict_needs_a_question(chain):
 def test_json_shape_is_exactly_the_public_contract(chain):
     answer = chain.answer("Bệnh viện Bãi Cháy đã khám cho bao nhiêu lượt người năm 2023?")
     data = answer.to_json_dict()
-    assert set(data) == {"answer", "abstained", "rewritten_query", "restored_query", "citations", "latency_ms", "backend", "fallback_reason", "confidence"}
+    assert set(data) == {"answer", "abstained", "rewritten_query", "restored_query", "citations", "latency_ms", "backend", "fallback_reason", "confidence", "parts"}
+    assert data["parts"] == []  # one part: the list is empty
     assert data["backend"] == "extractive" and data["fallback_reason"] is None
     assert 0.0 < data["confidence"] <= 1.0
     assert data["citations"] and all(set(c) == CITATION_KEYS for c in data["citations"])

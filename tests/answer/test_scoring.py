@@ -10,7 +10,8 @@ import json
 import pytest
 from langchain_core.documents import Document
 
-from rag.answer.extractive import add_similarity, answer_extractive, best_fact, unit_context
+from rag.answer.compose import answer_extractive
+from rag.answer.extractive import add_similarity, best_fact, unit_context
 from rag.answer.scoring import ANSWER_FEATURES, BASE_FEATURES, FEATURES, SEMANTIC_FEATURES, WEIGHTS, Logistic, Scorer, default_scorer
 from rag.answer.similarity import UnitEmbedder, scorer_for
 

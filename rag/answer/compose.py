@@ -1,0 +1,483 @@
+"""Composing an answer from facts: split a question into its parts, answer each, join the lines.
+
+:func:`answer_extractive` is the offline answerer's entry point:
+
+* a compound question is split by :func:`sub_questions` into two or more parts (each borrows what
+  it lacks from the others); each part is retrieved and answered on its own by
+  :func:`rag.answer.extractive.best_fact`, so the facts may come from different documents; the
+  lines are joined in the order asked, a part not found keeps its own "không tìm thấy" line, and
+  the parts are returned (``ComposedAnswer.parts``, the JSON ``parts``);
+* a computed comparison (:mod:`rag.answer.compute`: "cao hơn … bao nhiêu", "tổng cộng", "gấp
+  bao nhiêu lần" …) answers both operands as cited parts and shows the computation, or says why
+  it declines (units or periods that disagree, an operand not found);
+* a plural list of people or units (:mod:`rag.answer.lists`) lists every distinct name the
+  relevant sentences give, each cited;
+* an English question's answer ends with a note that it quotes the Vietnamese reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from langchain_core.documents import Document
+
+from rag.answer.extractive import (
+    MAX_PASSAGES,
+    NOT_FOUND,
+    QUOTE_MAX_CHARS,
+    RELATED_MAX,
+    ExtractiveAnswer,
+    Fact,
+    Lookup,
+    QuoteRef,
+    Scored,
+    Span,
+    best_fact,
+    find_spans,
+    render_fact,
+)
+from rag.answer import compute, lists
+from rag.answer.scoring import Scorer
+from rag.query.analysis import analyze, canon, extract_entities, is_english, match_tokens, split_question, words
+from rag.text import fold, sentence_spans
+
+
+def sub_questions(question: str) -> list[str]:
+    """Standalone parts of a compound question, in the order asked; each borrows what it lacks
+    (topic, question word, named unit, year) from the nearest other part that has it.
+
+    "Số lượt khám bệnh và số lượt điều trị nội trú của Quảng Ninh năm 2023 là bao nhiêu?" →
+    ["Số lượt khám bệnh bao nhiêu Quảng Ninh năm 2023", "số lượt điều trị nội trú của Quảng Ninh
+    năm 2023 là bao nhiêu?"]; "Bãi Cháy và Tiên Du khám bao nhiêu lượt?" gives each name the topic.
+    """
+    parts = split_question(question)
+    if len(parts) < 2:
+        return [question]
+    return [_standalone(parts, i) for i in range(len(parts))]
+
+
+def _standalone(parts: list[str], i: int) -> str:
+    """Part ``i`` with what it lacks borrowed from the nearest other part (the next one first)."""
+    mine = parts[i]
+    order = sorted((j for j in range(len(parts)) if j != i), key=lambda j: (abs(j - i), j < i))
+    added: list[str] = []
+    ents_mine = extract_entities(mine)
+    topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
+    if len(topic) <= 1:
+        donor = next((parts[j] for j in order if len(analyze(_strip_entities(parts[j])).keywords_folded) > 1), parts[order[0]])
+        qword = _qword_text(donor) if analyze(mine).qwords else ""
+        added.append(_strip_entities(donor.replace(qword, " ")) if qword else _strip_entities(donor))
+    elif not analyze(mine).qwords:
+        added.append(next((q for q in (_qword_text(parts[j]) for j in order) if q), ""))
+    named = [e for e in ents_mine if e.kind in ("facility", "place", "name", "person")]
+    scope = re.search(r"\b(toan nganh|toan tinh|toan quoc|ca nuoc|nationwide|whole province)\b", fold(mine).lower())
+    if not named and not scope:
+        for j in order:
+            found = [_entity_phrase(parts[j], e) for e in extract_entities(parts[j]) if e.kind in ("facility", "place", "name")]
+            found = [f for f in found if not any(f != g and f in g for g in found)]  # "Bệnh viện Phổi" in "Bệnh viện Phổi tỉnh …"
+            if found:
+                added.extend(found)
+                break
+    if not any(e.kind == "year" for e in ents_mine) and not scope and not re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", mine):
+        for j in order:
+            years = [e.text for e in extract_entities(parts[j]) if e.kind == "year"]
+            if years:
+                added.extend(years)
+                break
+    text = ", ".join([mine.rstrip(" ?.!")] + [a for a in added if a]).strip()
+    return " ".join(text.split())
+
+
+_TIME_WORDS = frozenset("nam thang dau cuoi ca quy trong ngay".split())
+
+
+def _strip_entities(text: str) -> str:
+    """``text`` without its entity names, parenthesised asides and facility heads."""
+    text = re.sub(r"\([^)]*\)", " ", text)
+    for ent in extract_entities(text):
+        text = text.replace(ent.text, " ")
+    text = re.sub(
+        r"(?i)(?<![\wÀ-ỹ])(của\s+)?(bệnh viện|trung tâm y tế|trạm y tế|sở y tế|trung tâm|huyện|tỉnh|khu vực|và|mỗi nơi|lần lượt|từng|so sánh|so sanh|compare)(?![\wÀ-ỹ])",
+        " ",
+        text,
+    )
+    return " ".join(text.split())
+
+
+def _entity_phrase(text: str, ent) -> str:
+    """The entity with its head noun when the text has one ("Trung tâm Y tế huyện Tiên Du")."""
+    idx = text.find(ent.text)
+    if idx < 0 or ent.kind not in ("facility",):
+        return ent.text
+    m = re.search(r"(?i)(bệnh viện|trung tâm y tế|trạm y tế|sở y tế|benh vien|trung tam y te|tram y te|so y te|ttyt)(\s+\S+){0,3}\s*$", text[:idx])
+    return text[m.start() : idx + len(ent.text)] if m else ent.text
+
+
+def _qword_text(text: str) -> str:
+    """The question-word phrase of ``text`` as typed: "bao nhiêu", "xếp hạng mấy", "diễn ra trước",
+    or for "nào" the noun phrase it closes ("Lãnh đạo Sở Y tế nào phát biểu")."""
+    toks = words(text)
+    if not toks:
+        return ""
+    folded = [canon(t) for t, _, _ in toks]
+    for phrase in analyze(text).qwords:
+        p = phrase.split()
+        for i in range(len(folded) - len(p) + 1):
+            if folded[i : i + len(p)] != p:
+                continue
+            start, end = i, i + len(p) - 1
+            if p[-1] == "nao" and len(p) == 1 or phrase in ("nhung nao", "chuc danh nao"):
+                pass
+            elif i > 0 and folded[i - 1] in ("hang", "thu", "quy", "la"):
+                start = i - 1
+            return text[toks[start][1] : toks[end][2]]
+    for i, f in enumerate(folded):
+        if f == "nao":  # "Lãnh đạo Sở Y tế nào phát biểu": the noun phrase before, the verb after
+            start = i
+            while start > 0 and i - start < 5 and not re.search(r"[,;:.]", text[toks[start - 1][2] : toks[start][1]]):
+                start -= 1
+            end = min(len(toks) - 1, i + 1)
+            return text[toks[start][1] : toks[end][2]]
+    return ""
+
+
+# an English question is answered by quoting Vietnamese reports: say so, below the answer (the bold lead stays first)
+ENGLISH_NOTE = "(The answer quotes the Vietnamese reports verbatim.)"
+
+
+@dataclass
+class PartAnswer:
+    """One part of a compound question: what was searched, its answer line and its citations."""
+
+    question: str
+    text: str
+    abstained: bool
+    citations: list[int] = field(default_factory=list)  # the ``[n]`` of the answer's citations it uses
+    computed: str | None = None  # "250.000 − 212.480 = 37.520": a figure computed from cited operands
+
+
+@dataclass
+class ComposedAnswer(ExtractiveAnswer):
+    """An extractive answer with its parts (empty for a one-part question)."""
+
+    parts: list[PartAnswer] = field(default_factory=list)
+
+
+class _Citations:
+    """Numbers quotes into citations, each (document, quote) once, in order of first use."""
+
+    def __init__(self) -> None:
+        self.refs: list[QuoteRef] = []
+        self._keys: dict[tuple[str, int, int], int] = {}
+
+    def cite(self, fact: Fact) -> list[int]:
+        p = fact.unit.passage
+        numbers = []
+        for qs, qe in fact.quotes:
+            key = (p.doc_id, p.start + qs, p.start + qe)
+            if key not in self._keys:
+                self.refs.append(QuoteRef(p.doc, qs, qe))
+                self._keys[key] = len(self.refs)
+            numbers.append(self._keys[key])
+        return numbers
+
+
+def answer_extractive(
+    question: str,
+    retrieve: Callable[[str], Sequence[Document]] | None = None,
+    docs: Sequence[Document] | None = None,
+    lookup: Lookup | None = None,
+    scorer: Scorer | None = None,
+) -> ComposedAnswer:
+    """Answer ``question`` from passages: either ``docs`` already retrieved, or ``retrieve(query)``.
+
+    With ``retrieve``, each part of a compound question retrieves on its own, so each fact can
+    come from its own document.
+    """
+    if docs is None and retrieve is None:
+        raise ValueError("give docs or retrieve")
+    result = _compose(question, retrieve, docs, lookup, scorer)
+    if not result.abstained and is_english(question):
+        result.text = f"{result.text}\n{ENGLISH_NOTE}"
+    return result
+
+
+def _compose(
+    question: str,
+    retrieve: Callable[[str], Sequence[Document]] | None,
+    docs: Sequence[Document] | None,
+    lookup: Lookup | None,
+    scorer: Scorer | None,
+) -> ComposedAnswer:
+    def search(q: str) -> list[Document]:
+        return list(retrieve(q)) if retrieve is not None else list(docs or [])
+
+    computation = compute.plan(question)
+    if computation is not None:
+        computed = _answer_computed(question, computation, search, lookup, scorer)
+        if computed is not None:
+            return computed
+    parts = sub_questions(question)
+    part_docs: list[list[Document]] = []
+    if len(parts) == 1:
+        base_docs = search(question) if docs is None else list(docs)
+        part_docs = [base_docs]
+    else:
+        part_docs = [search(part) for part in parts]
+        # every part's passages stay candidates for the other parts (after its own)
+        base_docs = _interleave(part_docs)
+        part_docs = [
+            (pd[: MAX_PASSAGES - 2] + [d for d in base_docs if _doc_key(d) not in {_doc_key(x) for x in pd[: MAX_PASSAGES - 2]}])[:MAX_PASSAGES]
+            for pd in part_docs
+        ]
+    facts: list[Fact | None] = []
+    reasons: list[str] = []
+    seen_confidence: list[float] = []
+    for part, pdocs in zip(parts, part_docs):
+        fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
+        if fact is None:
+            why, confidence = _why_not(scored)
+            reasons.append(f"{part}: {why}")
+            if confidence is not None:
+                seen_confidence.append(confidence)
+        facts.append(fact)
+
+    found = [f for f in facts if f is not None]
+    if not found:
+        related = _related(base_docs, question, lookup)
+        return ComposedAnswer(NOT_FOUND, True, [], related, reasons, max(seen_confidence, default=0.0))
+
+    target = lists.list_target(question) if len(parts) == 1 else None
+    if target is not None:
+        items = lists.collect(question, target, scored)
+        if len(items) >= 2:
+            return _list_answer(items, reasons, found[0].confidence)
+
+    citer = _Citations()
+    lines: list[str] = []
+    answered: list[PartAnswer] = []
+    for part, fact in zip(parts, facts):
+        if fact is None:
+            line = f"{part.rstrip('?').strip()}: {NOT_FOUND}"
+            answered.append(PartAnswer(part, line, True))
+        else:
+            numbers = citer.cite(fact)
+            line = render_fact(fact, numbers)
+            answered.append(PartAnswer(part, line, False, numbers))
+        if line not in lines:  # two parts answered by the same quote: the line once
+            lines.append(line)
+    text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
+    return ComposedAnswer(
+        text, False, citer.refs, [], reasons, min(f.confidence for f in found), parts=answered if len(parts) > 1 else []
+    )
+
+
+def _list_answer(items: list[lists.Item], reasons: list[str], confidence: float) -> ComposedAnswer:
+    """One line per distinct item: its name in bold and the sentence that names it, cited."""
+    citer = _Citations()
+    lines = []
+    for item in items:
+        s = item.scored
+        fact = Fact(s.unit, item.span, [_around(s.unit.passage.text, s.unit.sent_start, s.unit.sent_end, item.span)], s.score, s.coverage, confidence, True)
+        lines.append(render_fact(fact, citer.cite(fact)))
+    return ComposedAnswer("\n".join(f"- {line}" for line in lines), False, citer.refs, [], reasons, confidence)
+
+
+def _around(text: str, start: int, end: int, span: Span) -> tuple[int, int]:
+    """The sentence, or for a long one the words around the span (cut at spaces)."""
+    if end - start <= QUOTE_MAX_CHARS:
+        return start, end
+    half = (QUOTE_MAX_CHARS - (span.end - span.start)) // 2
+    a, b = max(start, span.start - half), min(end, span.end + half)
+    while a > start and not text[a - 1].isspace():
+        a += 1
+    while b < end and not text[b].isspace():
+        b -= 1
+    return a, max(b, span.end)
+
+
+def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None:
+    """The two operands' standalone questions: "A cao hơn B bao nhiêu giường" → ("A bao nhiêu giường",
+    "<A's measure> B bao nhiêu giường"); "chênh lệch … giữa A và B" → the two parts of "… A và B"."""
+    if p.op == "change":
+        base = compute.level_question(p.left)
+        years = re.findall(r"(?:19|20)\d{2}", p.baseline)
+        mine = re.findall(r"(?:19|20)\d{2}", base)
+        if not years or not mine:
+            return None  # "so với cùng kỳ": no stated baseline period to look up
+        return base, base.replace(mine[0], years[0])
+    if not p.right:
+        parts = sub_questions(p.left)
+        if len(parts) != 2 or _named(parts[0]) == _named(parts[1]):
+            return None  # "… năm 2023, và tổng cộng từ 2019": one unit's two figures, not two operands
+        return parts[0], parts[1]
+    qword = _qword_text(p.right) or "bao nhiêu"
+    subject_b = " ".join(p.right.replace(qword, " ").split()) if qword in p.right else p.right
+    measure = _strip_entities(p.left)
+    if p.op == "share":
+        return f"{p.left} bao nhiêu", f"{p.right} bao nhiêu"
+    qa = f"{p.left} {qword}"
+    qb = f"{measure} {subject_b} {qword}"
+    years = [e.text for e in extract_entities(p.left) if e.kind == "year"]
+    if years and not any(e.kind == "year" for e in extract_entities(qb)):
+        qb = f"{qb} {years[0]}"
+    return " ".join(qa.split()), " ".join(qb.split())
+
+
+def _named(part: str) -> frozenset[tuple[str, ...]]:
+    """The units and years a part names (two operands of one comparison name different ones)."""
+    return frozenset(e.tokens for e in extract_entities(part) if e.kind in ("facility", "place", "name", "year"))
+
+
+def _quantity(fact: Fact, asked: str, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
+    """The fact's figure as an operand: its span when a quantity, else the first quantity of its
+    quote; with ``avoid`` (the other operand's span), another figure of the same sentence."""
+    u = fact.unit
+    text = u.passage.text
+    spans = [sp for sp in find_spans("quantity", text, u.sent_start, u.sent_end) if not re.fullmatch(r"(?:19|20)\d{2}", sp.text)]
+    span = fact.span if fact.span is not None and fact.span.kind == "quantity" else (spans[0] if spans else None)
+    if span is not None and avoid is not None and (span.start, span.end) == avoid:
+        first = compute.operand(span.text, span.unit, u.sentence)
+        others = [sp for sp in spans if (sp.start, sp.end) != avoid and (o := compute.operand(sp.text, sp.unit, u.sentence)) and first and o.unit == first.unit]
+        others.sort(key=lambda sp: abs(sp.start - avoid[0]))  # the figure nearest the other one
+        span = others[0] if others else None
+    if span is None:
+        return None
+    op = compute.operand(span.text, span.unit, u.sentence, u.passage.title, asked)
+    if op is None:
+        return None
+    return Fact(u, span, fact.quotes, fact.score, fact.coverage, fact.confidence, True), op
+
+
+def _answer_computed(
+    question: str, p: compute.Plan, search: Callable[[str], list[Document]], lookup: Lookup | None, scorer: Scorer | None
+) -> ComposedAnswer | None:
+    """Both operands answered as cited parts and the computation shown, or declined with its reason.
+
+    None (answer as an ordinary question) when the question's figure may be stated directly: a
+    change the report states ("tăng 8,7% so với năm 2022"), a share it states ("chiếm 28,3%"), or
+    operands this question's wording does not yield."""
+    direct = None
+    if p.op in ("change", "share", "ratio"):  # the report may state the figure itself
+        direct, _ = best_fact(question, search(question), lookup, scorer=scorer)
+        if direct is not None and direct.span is not None and _states(p.op, direct.span):
+            return None
+    questions = _operand_questions(question, p)
+    if questions is None:
+        return None
+    docs = [search(q) for q in questions]
+    pool = _interleave(docs)
+    facts: list[Fact | None] = []
+    reasons: list[str] = []
+    for q, own in zip(questions, docs):
+        head = own[: MAX_PASSAGES - 2]
+        fact, scored = best_fact(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer=scorer)
+        if fact is None:
+            reasons.append(f"{q}: {_why_not(scored)[0]}")
+        facts.append(fact)
+    first = _quantity(facts[0], questions[0]) if facts[0] is not None else None
+    avoid = None
+    if first is not None and first[0].span is not None and facts[1] is not None:
+        pa, pb = first[0].unit.passage, facts[1].unit.passage
+        if (pa.doc_id, pa.start, first[0].unit.sent_start) == (pb.doc_id, pb.start, facts[1].unit.sent_start):
+            avoid = (first[0].span.start, first[0].span.end)  # one sentence holds both: B is its other figure
+    second = _quantity(facts[1], questions[1], avoid) if facts[1] is not None else None
+    if direct is not None and (first is None or second is None):
+        return None  # an operand is missing but the question has a direct answer
+    if first is None and second is None:
+        return ComposedAnswer(NOT_FOUND, True, [], _related(pool, question, lookup), reasons)
+    citer = _Citations()
+    parts: list[PartAnswer] = []
+    for q, got in zip(questions, (first, second)):
+        if got is None:
+            parts.append(PartAnswer(q, f"{q.rstrip('?').strip()}: {NOT_FOUND}", True))
+        else:
+            numbers = citer.cite(got[0])
+            parts.append(PartAnswer(q, render_fact(got[0], numbers), False, numbers))
+    if first is None or second is None:
+        missing = questions[0] if first is None else questions[1]
+        head = f"Không tính được: thiếu số liệu “{missing.rstrip('?').strip()}”."
+        computed = PartAnswer(question, head, True)
+    else:
+        (fa, a), (_, b) = first, second
+        unit_text = "điểm phần trăm" if a.unit == "%" else fa.span.text[len(a.written) :].strip() if fa.span else ""
+        result = compute.combine(p.op, a, b, unit_text, p.percent)
+        cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
+        if result.ok:
+            head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
+            computed = PartAnswer(question, head, False, cites, result.computed)
+        else:
+            head = f"Không tính: {result.reason}."
+            computed = PartAnswer(question, head, True)
+    lines = [computed.text] + [pa.text for pa in parts]
+    text = "\n".join(f"- {line}" for line in lines)
+    confidence = min(f[0].confidence for f in (first, second) if f is not None)
+    # an operand not found: the question is not answered (the figure found is still shown and cited)
+    missing = first is None or second is None
+    return ComposedAnswer(text, missing, citer.refs, [], reasons, confidence, parts=[*parts, computed])
+
+
+def _states(op: compute.Op, span: Span) -> bool:
+    """The span states the asked figure directly: a change ("tăng 8,7%"), a ratio ("gấp 3,2 lần"), a share (a %)."""
+    folded = fold(span.text + " " + span.unit).lower()
+    if op == "ratio":
+        return bool(re.search(r"(?<![\w])lan(?![\w])", folded))
+    if op == "share":
+        return span.text.endswith("%")
+    return span.change
+
+
+def _why_not(scored: list[Scored]) -> tuple[str, float | None]:
+    """Why no unit answered, and the best confidence seen (None when nothing was scored)."""
+    top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
+    if top is None:
+        return "no passages", None
+    if top.rejected:
+        return top.rejected, None
+    return f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})", top.confidence or 0.0
+
+
+def _interleave(lists: list[list[Document]]) -> list[Document]:
+    """Round-robin merge without duplicates, so each part's best passages come first."""
+    out: list[Document] = []
+    seen: set[tuple[str, int, int]] = set()
+    for i in range(max(len(x) for x in lists)):
+        for lst in lists:
+            if i < len(lst) and _doc_key(lst[i]) not in seen:
+                seen.add(_doc_key(lst[i]))
+                out.append(lst[i])
+    return out
+
+
+def _doc_key(doc: Document) -> tuple[str, int, int]:
+    md = doc.metadata or {}
+    return (str(md.get("doc_id")), int(md.get("start", 0) or 0), int(md.get("end", 0) or 0))
+
+
+def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> list[QuoteRef]:
+    """Up to RELATED_MAX nearest passages, each with its best-matching sentence as the quote."""
+    qt = analyze(question)
+    kws = set(qt.keywords_folded)
+    out: list[QuoteRef] = []
+    for doc in docs[:RELATED_MAX]:
+        text = doc.page_content
+        best, best_hits = None, -1
+        for s, e in sentence_spans(text):
+            hits = sum(1 for t in match_tokens(text[s:e]) if t in kws)
+            if hits > best_hits:
+                best, best_hits = (s, e), hits
+        if best is None:
+            continue
+        s, e = best
+        if e - s > QUOTE_MAX_CHARS:
+            e = s + QUOTE_MAX_CHARS
+            while e > s and not text[e - 1].isspace():
+                e -= 1
+            e = e - 1 if e > s else s + QUOTE_MAX_CHARS
+        out.append(QuoteRef(doc, s, e))
+    return out
+
+
+__all__ = ["ENGLISH_NOTE", "ComposedAnswer", "PartAnswer", "answer_extractive", "sub_questions"]

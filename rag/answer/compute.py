@@ -1,0 +1,282 @@
+"""Computed comparisons and derived figures: a difference, a sum, a ratio, a share, a comparison.
+
+"… cao hơn … bao nhiêu", "chênh lệch", "tổng cộng", "gấp bao nhiêu lần", "chiếm bao nhiêu phần
+trăm", "tăng bao nhiêu so với", "so sánh": :func:`plan` reads which operation the question asks
+and the two operands' questions; :mod:`rag.answer.compose` answers each operand as its own cited
+part; :func:`combine` checks that the two figures are of one unit and one period and computes the
+result, or says why it will not. The result is shown as the computation it is ("250.000 −
+212.480 = **37.520** lượt [1][2]") so a reader (and :func:`computations`, used by the verifier)
+can check it against the quoted operands.
+
+Pure functions: no retrieval here. The cue words are in ``rag/lang/vi/question_words.toml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from rag.answer.numbers import decimals_of, format_number, parse_number
+from rag.lang import alternation, load_lexicon
+from rag.text import fold
+
+Op = Literal["difference", "change", "sum", "ratio", "share", "compare"]
+
+_LEX = load_lexicon()
+
+
+def _cue(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![\w]){'(' + alternation(_LEX.cues[name]) + ')'}(?![\w])")
+
+
+_COMPARATOR = _cue("compute_comparators")  # "cao hơn": A on its left, B on its right
+_RATIO = _cue("compute_ratio")  # "gấp bao nhiêu lần"
+_GAP = _cue("compute_gap")  # "chênh lệch": A và B
+_TOTAL = _cue("compute_total")  # "tổng cộng": A và B
+_SHARE = _cue("compute_share")  # "chiếm bao nhiêu phần trăm": A of B
+_COMPARE = _cue("compute_compare")  # "so sánh": A và B
+_HOW_MUCH = _cue("compute_how_much")
+_BASELINE_CUE = _cue("compute_baseline")
+# "tăng bao nhiêu … so với …": a change between two periods
+_CHANGE = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+    rf".*?(?<![\w])({alternation(_LEX.cues['compute_baseline'])})(?![\w])"
+)
+_CHANGE_ASKED = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+)
+_WHICH = _cue("compute_which")
+# "A và B, bệnh viện nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
+_WHICH_MORE = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w]).*(?<![\w])({alternation(_LEX.cues['compute_more'])})(?![\w])")
+_CLAUSE_START = re.compile(rf"(?:,|(?<![\w])(?:{alternation(_LEX.cues['compute_clause_start'])}))\s*$")
+_MORE_WORDS = frozenset(_LEX.cues["compute_more_words"])
+_AND = _cue("compute_and")
+_BETWEEN = _cue("compute_between")
+_YEAR = re.compile(r"(?<![\d.,])(?:19|20)\d{2}(?![\d/]|[.,]\d)")  # "năm 2024", "30/9/2024"
+_BASELINE = re.compile(
+    rf"(?<![\w])(?:{alternation(_LEX.cues['compute_baseline'])})(?:\s+(?:{alternation(_LEX.cues['compute_baseline_fillers'])}))*\s+(?:19|20)\d{{2}}"
+)
+_PART_YEAR = _cue("part_year")
+_FIGURE = re.compile(rf"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:{alternation(tuple(_LEX.number_scales))}))?")
+
+
+_PERCENT_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['percent'])})(?![\w])|%")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the question computes, and the two operands' text as typed.
+
+    ``left``/``right``: for a comparator ("A cao hơn B bao nhiêu"), the text on either side of it;
+    for "A và B" forms (chênh lệch, tổng cộng, so sánh) the question without its cue, to be split
+    into its two parts. ``baseline``: "so với năm 2022" (a change: B is A's measure at that time).
+    """
+
+    op: Op
+    left: str
+    right: str = ""
+    baseline: str = ""
+    percent: bool = False  # a change asked in per cent ("tăng bao nhiêu phần trăm so với")
+
+
+def plan(question: str) -> Plan | None:
+    """The computation ``question`` asks for, or None for a question answered by one figure."""
+    q = " ".join(question.split())
+    folded = fold(q).lower()
+    change = _CHANGE.search(folded)
+    if change:  # folding keeps offsets: positions in ``folded`` are positions in ``q``
+        m = _BASELINE_CUE.search(folded, change.start(3))
+        if m:
+            return Plan("change", q[: m.start()].strip(), baseline=q[m.end() :].strip(" ?."), percent=bool(_PERCENT_ASKED.search(folded)))
+    if _SHARE.search(folded):
+        m = _SHARE.search(folded)
+        left, right = q[: m.start()].strip(" ,"), q[m.end() :].strip(" ,?.")
+        if left and right:
+            return Plan("share", left, right)
+    for rx, op in ((_RATIO, "ratio"), (_COMPARATOR, "difference")):
+        m = rx.search(folded)
+        if m and (op == "ratio" or _HOW_MUCH.search(folded[m.end() :]) or _WHICH.search(folded)):
+            left, right = q[: m.start()].strip(" ,"), q[m.end() :].strip(" ,?.")
+            if op == "difference" and not _HOW_MUCH.search(folded[m.end() :]):
+                op = "compare"  # "A hay B, nơi nào cao hơn": both figures, which is higher
+            if left and right:
+                return Plan(op, left, right)  # type: ignore[arg-type]
+    for rx, op in ((_GAP, "difference"), (_TOTAL, "sum"), (_COMPARE, "compare"), (_WHICH_MORE, "compare")):
+        m = rx.search(folded)
+        if m and _CLAUSE_START.search(folded[: m.start()]):
+            continue  # "…, và tổng cộng từ 2019 là bao nhiêu": a part of its own, not an operation on two
+        if m and _AND.search(folded):
+            rest = (q[: m.start()] + " " + q[m.end() :]).strip(" ,?.")
+            if rx is _WHICH_MORE:  # "A và B, bệnh viện nào nhiều giường hơn" → "A và B có bao nhiêu giường"
+                measure = [w for w in q[m.start() : m.end()].split()[1:-1] if fold(w).lower() not in _MORE_WORDS]
+                head = re.sub(r"[,;]\s*[^,;]*$", "", q[: m.start()]).strip()
+                rest = f"{head} có bao nhiêu {' '.join(measure)}"
+            rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
+            return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
+    return None
+
+
+def level_question(text: str) -> str:
+    """A change question asked as the level it changes: "Số lượt khám năm 2024 tăng bao nhiêu" →
+    "Số lượt khám năm 2024 bao nhiêu" (the figure of each period, the operands of the change)."""
+    folded = fold(text).lower()
+    m = _CHANGE_ASKED.search(folded)
+    if not m:
+        return text
+    rest = text[m.end() :]
+    unit = re.match(rf"\s*(?:{alternation(_LEX.cues['percent'])}|%)(?![\w])", folded[m.end() :])
+    if unit:  # "tăng bao nhiêu phần trăm": the levels are counts, the per cent is computed
+        rest = rest[unit.end() :]
+    return " ".join((text[: m.start()] + text[m.start(2) : m.end()] + rest).split())
+
+
+def _spans(rx: re.Pattern[str], folded: str) -> list[tuple[int, int]]:
+    return [(m.start(), m.end()) for m in rx.finditer(folded)]
+
+
+@dataclass(frozen=True)
+class Operand:
+    """A figure quoted from a report: its text as written, value, unit and the period its sentence states."""
+
+    written: str  # "383.605", "95,25%"
+    value: Decimal
+    unit: str  # folded first unit word ("luot", "giuong", "%"), "" for a bare number
+    years: frozenset[str]
+    part_year: bool  # "9 tháng đầu năm", "quý III": not a full-year figure
+
+
+def operand(span_text: str, unit: str, sentence: str, title: str = "", asked: str = "") -> Operand | None:
+    """The operand of a quantity span: its figure, unit and period (the sentence's, else the
+    title's, else the year its question asked: the answerer vetoes sentences of another year)."""
+    m = _FIGURE.search(span_text)
+    if not m:
+        return None
+    written = m.group().strip()
+    value = parse_number(written)
+    if value is None:
+        return None
+    unit_word = "%" if written.endswith("%") else (fold(unit).lower().split() or [""])[0]
+    baselines = _spans(_BASELINE, fold(sentence).lower())  # "tăng 3% so với năm 2022": 2022 is no year of the figure
+    stated = [m.group() for m in _YEAR.finditer(sentence) if not any(a <= m.start() < b for a, b in baselines)]
+    years = frozenset(stated) or frozenset(_YEAR.findall(title)) or frozenset(_YEAR.findall(asked))
+    part_year = bool(_PART_YEAR.search(fold(sentence).lower()) or _PART_YEAR.search(fold(title).lower()))
+    return Operand(written, value, unit_word, years, part_year)
+
+
+@dataclass(frozen=True)
+class Result:
+    """A computation, or the reason it was declined (``ok`` False, ``reason`` in Vietnamese)."""
+
+    ok: bool
+    line: str = ""  # shown: "250.000 − 212.480 = **37.520** lượt"
+    computed: str = ""  # checkable: "250.000 − 212.480 = 37.520"
+    reason: str = ""
+
+
+_SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":"}
+
+
+def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False) -> Result:
+    """``a op b`` when the figures agree in unit and period; else a declined Result saying why."""
+    if a.unit != b.unit and a.unit and b.unit:
+        return Result(False, reason=f"hai số liệu khác đơn vị ({a.written} {a.unit}, {b.written} {b.unit}), không tính được")
+    if op != "change":
+        if a.years and b.years and a.years.isdisjoint(b.years):
+            return Result(False, reason=f"hai số liệu thuộc hai kỳ khác nhau (năm {', '.join(sorted(a.years))} và năm {', '.join(sorted(b.years))}), không tính được")
+        if a.part_year != b.part_year and a.unit != "%":  # a count over 9 months is not a year's; a rate may be compared
+            return Result(False, reason="một số liệu là cả năm, số liệu kia chỉ một phần năm: không tính được")
+    decimals = max(decimals_of(a.written), decimals_of(b.written))
+    if op == "sum":
+        value = a.value + b.value
+    elif op == "ratio":
+        if b.value == 0:
+            return Result(False, reason="số liệu thứ hai bằng 0, không chia được")
+        value, decimals = a.value / b.value, 2
+    elif op == "share":
+        if b.value == 0:
+            return Result(False, reason="tổng bằng 0, không tính được tỷ lệ")
+        value, decimals = a.value / b.value * 100, 2
+    elif op == "compare":
+        value = abs(a.value - b.value)
+    elif op == "change" and percent and a.unit != "%":
+        if b.value == 0:
+            return Result(False, reason="số liệu của kỳ gốc bằng 0, không tính được phần trăm")
+        value, decimals = a.value / b.value * 100 - 100, 2
+    else:
+        value = a.value - b.value
+    result = format_number(value, decimals)
+    if op == "share" or op == "change" and percent and a.unit != "%":
+        expr = f"{a.written} : {b.written} × 100" + (" − 100" if op == "change" else "")
+        unit_shown = "%"
+    elif op == "compare":
+        hi, lo = (a, b) if a.value >= b.value else (b, a)
+        expr = f"{hi.written} − {lo.written}"
+        unit_shown = unit_text
+    else:
+        expr = f"{a.written} {_SYMBOL[op]} {b.written}"
+        unit_shown = "lần" if op == "ratio" else unit_text
+    unit_part = ("" if unit_shown == "%" else " ") + unit_shown if unit_shown else ""
+    return Result(True, f"{expr} = **{result}**{unit_part}", f"{expr} = {result}")
+
+
+@dataclass(frozen=True)
+class Computation:
+    """One "a op b = r" written in a text: its result and whether the arithmetic holds."""
+
+    operands: tuple[str, ...]
+    result: str
+    holds: bool
+
+
+_NUM = r"\d+(?:[.,]\d+)*\s*%?"
+_EXPR = re.compile(rf"(?<![\w.,])({_NUM}(?:\s*[-+−–×x*:/÷]\s*{_NUM})+)\s*=\s*\**\s*({_NUM})")
+_TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")
+
+
+_PER_CENT = re.compile(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$")  # "× 100", "− 100": the per-cent factor, no operand
+
+
+def computations(text: str) -> list[Computation]:
+    """Every "a op b = r" in ``text`` ("**" around r allowed), evaluated left to right with × and
+    : before + and −; ``holds`` when r equals the value rounded to r's written decimals. The
+    per-cent factor ("× 100", a final "− 100") is no operand: it need not be quoted."""
+    out = []
+    for m in _EXPR.finditer(text):
+        expr, written = m.group(1), m.group(2).strip()
+        value = _evaluate(expr)
+        result = parse_number(written)
+        operands = tuple(t.group(1).strip() for t in _TERM.finditer(_PER_CENT.sub(" ", expr)) if t.group(1))
+        holds = value is not None and result is not None and abs(value - result) <= Decimal(5) * Decimal(10) ** (-decimals_of(written) - 1)
+        out.append(Computation(operands, written, holds))
+    return out
+
+
+def _evaluate(expr: str) -> Decimal | None:
+    terms: list[Decimal] = []
+    sign, value, op = Decimal(1), Decimal(0), ""
+    for t in _TERM.finditer(expr):
+        if t.group(1):
+            x = parse_number(t.group(1))
+            if x is None:
+                return None
+            if op in ("×", "x", "*"):
+                value *= x
+            elif op in (":", "/", "÷"):
+                if x == 0:
+                    return None
+                value /= x
+            else:
+                value = x
+            op = ""
+        elif t.group(2) in "+-−–":
+            terms.append(sign * value)
+            sign, value = (Decimal(1) if t.group(2) == "+" else Decimal(-1)), Decimal(0)
+        else:
+            op = t.group(2)
+    terms.append(sign * value)
+    return sum(terms, Decimal(0))
+
+
+__all__ = ["Computation", "Operand", "Plan", "Result", "combine", "computations", "level_question", "operand", "plan"]
