@@ -40,7 +40,8 @@ from rag.answer.extractive import (
 )
 from rag.answer import compute, lists
 from rag.answer.scoring import Scorer
-from rag.query.analysis import analyze, canon, extract_entities, is_english, match_tokens, split_question, words
+from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
+from rag.lang.english import looks_english
 from rag.text import fold, sentence_spans
 
 
@@ -199,7 +200,7 @@ def answer_extractive(
     if docs is None and retrieve is None:
         raise ValueError("give docs or retrieve")
     result = _compose(question, retrieve, docs, lookup, scorer)
-    if not result.abstained and is_english(question):
+    if not result.abstained and looks_english(question):
         result.text = f"{result.text}\n{ENGLISH_NOTE}"
     return result
 
