@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 import unicodedata
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from rag.web.security import UPLOADS_PER_MINUTE
 from tests.helpers import run_cli
 from tests.web.test_api import DIRECTOR_Q, error_of, post
 
@@ -149,6 +151,56 @@ def test_wrong_credentials_are_throttled(admin_server):
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.8")) as other:
         r = other.post(admin_server.url + "/api/ask", json={"question": DIRECTOR_Q}, headers={"X-API-Key": "the-api-key"}, timeout=60)
         assert r.status_code == 200, r.text
+
+
+def _click(url: str, client: httpx.Client, elem_id: str, data: list) -> str:
+    """Click the element ``elem_id`` as the page does (Gradio's queue routes); the event's first output."""
+    config = client.get(url + "/config").json()
+    button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    event = next(d for d in config["dependencies"] if [button, "click"] in d["targets"])
+    session = uuid.uuid4().hex
+    joined = client.post(
+        url + "/gradio_api/queue/join",
+        json={"data": data, "fn_index": event["id"], "trigger_id": button, "session_hash": session, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    with client.stream("GET", url + "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                assert message["success"], message
+                return message["output"]["data"][0]
+    raise AssertionError("the event never completed")
+
+
+def test_library_tab_shares_the_credential_throttle(admin_server):
+    """Wrong admin tokens typed in the library tab count in the API's throttle, and the other way round."""
+    url = admin_server.url
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.10"), timeout=60) as client:
+        for _ in range(6):  # an empty box is a slip, never a guess
+            assert "Hãy nhập mã quản trị" in _click(url, client, "hdyt-delete-confirm", [None, ""])
+        for i in range(5):
+            assert "Mã quản trị không đúng" in _click(url, client, "hdyt-delete-confirm", [None, f"guess{i}"])
+        for elem_id in ("hdyt-delete-confirm", "hdyt-delete-btn"):  # now even the right token waits
+            assert "Nhập sai mã quản trị quá nhiều lần: thử lại sau" in _click(url, client, elem_id, [None, ADMIN])
+        assert "quá nhiều lần" in _click(url, client, "hdyt-upload-btn", [[], ADMIN])
+        assert _upload(url, client, headers={"X-Admin-Token": ADMIN}).status_code == 429  # the API's upload route
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.11"), timeout=60) as client:
+        for i in range(5):
+            client.post(url + "/api/ask", json={"question": DIRECTOR_Q}, headers={"X-API-Key": f"guess{i}"})
+        assert "quá nhiều lần" in _click(url, client, "hdyt-delete-confirm", [None, ADMIN])
+
+
+def test_library_tab_limits_writes_per_client(admin_server):
+    url = admin_server.url
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.12"), timeout=60) as client:
+        statuses = [_click(url, client, "hdyt-delete-confirm", [None, ADMIN]) for _ in range(UPLOADS_PER_MINUTE + 1)]
+        assert all("Chọn một tài liệu để xoá" in s for s in statuses[:-1])
+        assert "Quá nhiều lượt tải lên hoặc xoá: thử lại sau" in statuses[-1]
+        assert "Quá nhiều lượt" in _click(url, client, "hdyt-upload-btn", [[], ADMIN])
+        assert "Chọn một tài liệu để xoá" in _click(url, client, "hdyt-delete-btn", [None, ADMIN])  # asking writes nothing
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.13"), timeout=60) as other:
+        assert "Chọn một tài liệu để xoá" in _click(url, other, "hdyt-delete-confirm", [None, ADMIN])
 
 
 # -- the schema -------------------------------------------------------------------------------------
