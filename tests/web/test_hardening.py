@@ -40,6 +40,8 @@ ADMIN = "hardening-admin-token"
         ("FROB", "/api/ask", 405, "method_not_allowed"),
         ("DELETE", "/openapi.json", 405, "method_not_allowed"),
         ("PUT", "/widget.js", 405, "method_not_allowed"),
+        ("TRACE", "/api/feedback", 405, "method_not_allowed"),  # an included router's route
+        ("GET", "/api/feedback", 405, "method_not_allowed"),
     ],
 )
 def test_unknown_routes_and_methods_share_the_error_shape(api_server, method, path, status, code):
@@ -223,22 +225,39 @@ def test_schemathesis_all_checks(api_server, tmp_path):
     config = tmp_path / "schemathesis.toml"
     # the question is validated beyond its JSON schema (no control or format-only text, NFC length): a
     # 422 with a documented error body is an acceptable answer to schema-valid input; a body over
-    # max_request_bytes is refused with 413 (a total size no JSON schema can state)
+    # max_request_bytes is refused with 413 (a total size no JSON schema can state). /v1 answers a
+    # schema-valid conversation it cannot take (the last message not the user's, an empty question)
+    # with OpenAI's 400, as OpenAI does
     config.write_text(
         '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "422"]\n'
         '[checks.negative_data_rejection]\n'
-        'expected-statuses = ["400", "401", "403", "404", "405", "406", "413", "415", "422", "429"]\n',
+        'expected-statuses = ["400", "401", "403", "404", "405", "406", "413", "415", "422", "429"]\n'
+        '[[operations]]\ninclude-path = "/v1/chat/completions"\n'
+        'checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]\n',
         encoding="utf-8",
     )
     out = subprocess.run(
         [str(st), "--config-file", str(config), "run", api_server.url + "/openapi.json", "--checks", "all",
-         "--max-examples", "10", "--max-time", "45", "--seed", "1", "--workers", "1", "--no-color",
-         # the assistant's own API (issue 16); /v1 (OpenAI shape) and /api/feedback are not schema-checked yet
-         "--include-path-regex", "^/api/(ask|health)$"],
+         "--max-examples", "10", "--max-time", "60", "--seed", "1", "--workers", "1", "--no-color"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     print(out.stdout[-4000:])
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    spec = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    assert f"Selected: {len(spec['paths'])}/{len(spec['paths'])}" in out.stdout  # every route of the schema
+    assert {"/api/ask", "/api/health", "/api/feedback", "/v1/chat/completions", "/v1/models"} <= set(spec["paths"])
+
+
+def test_feedback_refuses_what_its_schema_refuses(api_server):
+    """Found by schemathesis: an id past SQLite's INTEGER was a 500; a boolean was taken for an id."""
+    item = {"rating": "up", "question": "Câu hỏi?", "comment": "ghi chú"}
+    for bad in ({"id": 2**70}, {"id": True}, {"id": 0}, {"abstained": 1}):
+        r = httpx.post(api_server.url + "/api/feedback", json={**item, **bad}, timeout=10)
+        assert r.status_code == 422 and error_of(r)["code"] == "invalid_request", (bad, r.text)
+    r = httpx.post(api_server.url + "/api/feedback", content=b"{not json", headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and error_of(r)["code"] == "invalid_json"
+    spec = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    assert {"200", "400", "413", "422"} <= set(spec["paths"]["/api/feedback"]["post"]["responses"])
 
 
 # -- following the index ----------------------------------------------------------------------------
