@@ -73,7 +73,6 @@ class Settings(BaseSettings):
     max_unzipped_mb: float = Field(64, gt=0, description="Largest total uncompressed content of a zip-based file (.docx…) in MB: zip bombs are refused before parsing")
     max_zip_entries: int = Field(2000, gt=0, description="Most entries in a zip-based file (.docx…)")
     max_html_mb: float = Field(10, gt=0, description="Largest HTML file (MB)")
-    max_html_depth: int = Field(512, gt=0, description="Deepest tag nesting accepted in an HTML file")
     parse_timeout_s: float = Field(300, gt=0, description="Seconds (wall and CPU) one file may take to parse before it is refused")
     parse_memory_mb: int = Field(1024, gt=0, description="Memory (MB) one file's parser may use before it is refused")
     inference_threads: int = Field(

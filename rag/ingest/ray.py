@@ -17,6 +17,7 @@ the workers need this package and the ``[ray]`` extra installed (the same versio
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import socket
@@ -34,6 +35,7 @@ from rag.index.records import Chunk, DocumentEntry, DocumentRecord, indexed_text
 from rag.ingest.loaders import SUPPORTED_EXTENSIONS, LoadedDocument, iter_paths, load_document
 from rag.ingest.local import update_index
 from rag.ingest.report import IngestReport
+from rag.ingest.sandbox import ParseLimits, Sandbox
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +56,12 @@ class LoadChunkEmbed:
     """A Ray Data actor: load files, chunk them and embed the passages (the model loads once per actor).
 
     Input batch: ``{"path": [...]}``. Output: one row per passage, or one row per failed file
-    (``kind == "error"``); the document's own fields ride on its first passage's row.
+    (``kind == "error"``); the document's own fields ride on its first passage's row. Files are
+    parsed in the actor's own bounded worker (:class:`rag.ingest.sandbox.Sandbox`, the driver's
+    ``limits``), as in a single-process ingest: a hostile file costs its row, not the actor.
     """
 
-    def __init__(self, model: str, chunk_chars: int, overlap_chars: int, title_prefix: bool) -> None:
+    def __init__(self, model: str, chunk_chars: int, overlap_chars: int, title_prefix: bool, limits: dict[str, Any]) -> None:
         import os
 
         import torch
@@ -69,6 +73,7 @@ class LoadChunkEmbed:
         # torch here: its thread count is pinned per actor above, and the vectors are the same model's
         self.embeddings = get_embeddings(model, device=device, backend="torch")
         self.chunk_chars, self.overlap_chars, self.title_prefix = chunk_chars, overlap_chars, title_prefix
+        self.sandbox = Sandbox(ParseLimits(**limits))  # its worker exits when this actor's pipe closes
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import json
@@ -80,7 +85,7 @@ class LoadChunkEmbed:
         for path in batch["path"]:
             path = str(path)
             try:
-                doc = load_document(path)
+                doc = self.sandbox.load(path)
             except DocumentError as exc:
                 rows.append(_row(kind="error", path=path, reason=exc.reason))
                 continue
@@ -249,6 +254,7 @@ def _run(
             "chunk_chars": settings.chunk_chars,
             "overlap_chars": settings.overlap_chars,
             "title_prefix": settings.title_prefix,
+            "limits": dataclasses.asdict(ParseLimits.from_settings(settings)),
         },
         compute=ray.data.ActorPoolStrategy(size=max(1, min(settings.ray_workers, len(to_load)))),
         batch_size=1,

@@ -4,8 +4,8 @@ A hostile or broken file (a zip bomb, HTML nested 100,000 deep, a 1 GB text file
 seconds, not minutes, and never take the app down. Before any parser runs, the parent checks
 cheap things linearly: the file size (``max_file_mb``), a zip container's entry count and total
 uncompressed size (``max_zip_entries``, ``max_unzipped_mb``; .docx and any other zip-based
-format), an HTML file's size and tag nesting depth (``max_html_mb``, ``max_html_depth``; the
-BeautifulSoup path is quadratic in depth, this scan is linear). The parse itself runs in one
+format), an HTML file's size (``max_html_mb``; its nesting needs no limit: the HTML loader is
+linear in depth, see :mod:`rag.ingest.formats.html`). The parse itself runs in one
 reused child process (``python -c``: no re-import of the caller's ``__main__``) that caps its own
 address space and CPU time with ``resource.setrlimit``; the parent kills it past the wall-time
 limit and starts a fresh one for the next file. Every breach is a :class:`DocumentError` naming
@@ -25,7 +25,6 @@ import sys
 import time
 import zipfile
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +35,6 @@ from rag.ingest.loaders import LoadedDocument
 MB = 1024 * 1024
 STARTUP_SECONDS = 120  # imports on a loaded machine; separate from the per-file limit
 _HTML_SUFFIXES = (".html", ".htm")
-# elements that never hold children, and those a following sibling of the same name closes implicitly
-_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
-_SELF_CLOSING_SIBLINGS = frozenset("p li dt dd tr td th option".split())
 
 
 @dataclass(frozen=True)
@@ -49,7 +45,6 @@ class ParseLimits:
     max_unzipped_mb: float = 64
     max_zip_entries: int = 2000
     max_html_mb: float = 10
-    max_html_depth: int = 512
     seconds: float = 300  # OCR of a scanned report takes seconds per page on a busy 2-core machine
     memory_mb: int = 1024
 
@@ -60,7 +55,6 @@ class ParseLimits:
             max_unzipped_mb=settings.max_unzipped_mb,
             max_zip_entries=settings.max_zip_entries,
             max_html_mb=settings.max_html_mb,
-            max_html_depth=settings.max_html_depth,
             seconds=settings.parse_timeout_s,
             memory_mb=settings.parse_memory_mb,
         )
@@ -71,7 +65,7 @@ def _over(what: str, value: str, limit: str, setting: str) -> str:
 
 
 def precheck(path: Path, limits: ParseLimits) -> None:
-    """Refuse, before parsing, a file whose size, zip contents or HTML nesting break a limit."""
+    """Refuse, before parsing, a file whose size or zip contents break a limit."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -82,10 +76,8 @@ def precheck(path: Path, limits: ParseLimits) -> None:
         raise DocumentError(path, _over("the file", f"{size / MB:.1f} MB", f"{limits.max_file_mb:g} MB", "max_file_mb"))
     if zipfile.is_zipfile(path):
         _check_zip(path, limits)
-    elif path.suffix.lower() in _HTML_SUFFIXES:
-        if size > limits.max_html_mb * MB:
-            raise DocumentError(path, _over("the HTML file", f"{size / MB:.1f} MB", f"{limits.max_html_mb:g} MB", "max_html_mb"))
-        _check_html_depth(path, limits.max_html_depth)
+    elif path.suffix.lower() in _HTML_SUFFIXES and size > limits.max_html_mb * MB:
+        raise DocumentError(path, _over("the HTML file", f"{size / MB:.1f} MB", f"{limits.max_html_mb:g} MB", "max_html_mb"))
 
 
 def _check_zip(path: Path, limits: ParseLimits) -> None:
@@ -105,54 +97,6 @@ def _check_zip(path: Path, limits: ParseLimits) -> None:
             _over("the uncompressed content", f"{unzipped / MB:.1f} MB", f"{limits.max_unzipped_mb:g} MB", "max_unzipped_mb")
             + " (a zip bomb?)",
         )
-
-
-class _DepthTooLarge(Exception):
-    pass
-
-
-class _DepthScanner(HTMLParser):
-    """Tracks the open-element stack; stops as soon as it passes ``limit`` (so each step is O(limit))."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(convert_charrefs=False)
-        self.limit = limit
-        self.stack: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: Any) -> None:
-        if tag in _VOID:
-            return
-        if tag in _SELF_CLOSING_SIBLINGS and self.stack and self.stack[-1] == tag:
-            self.stack.pop()
-        self.stack.append(tag)
-        if len(self.stack) > self.limit:
-            raise _DepthTooLarge
-
-    def handle_endtag(self, tag: str) -> None:
-        for i in range(len(self.stack) - 1, -1, -1):
-            if self.stack[i] == tag:
-                del self.stack[i:]
-                return
-
-
-def html_depth_exceeds(text: str, limit: int) -> bool:
-    """Whether the tags in ``text`` nest deeper than ``limit`` (linear time in the input)."""
-    scanner = _DepthScanner(limit)
-    try:
-        scanner.feed(text)
-        scanner.close()
-    except _DepthTooLarge:
-        return True
-    return False
-
-
-def _check_html_depth(path: Path, limit: int) -> None:
-    try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-    except OSError as exc:
-        raise DocumentError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if html_depth_exceeds(text, limit):
-        raise DocumentError(path, f"the HTML nests tags more than {limit} deep (setting max_html_depth, env HDYT_MAX_HTML_DEPTH)")
 
 
 # -- the worker process -----------------------------------------------------------------------------

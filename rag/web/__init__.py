@@ -54,13 +54,17 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     add_api(app, assistant, settings)
     add_openai(app, assistant, settings)  # /v1/chat/completions, /v1/models
     mount_mcp(app, assistant, settings)  # streamable HTTP at /mcp
+    from rag.web.security import UPLOADS_PER_MINUTE, SecurityHeaders, SlidingWindowLimiter, UploadGuard
+
     if ui:
         import gradio as gr
 
         from rag.web.assets import CSS, GRADIO_STRINGS_VI, HEAD, theme
         from rag.web.ui import build_ui
 
-        blocks = build_ui(assistant, settings)
+        writes = SlidingWindowLimiter(UPLOADS_PER_MINUTE)  # the library tab's uploads and deletes
+        app.state.prunables.append(writes)
+        blocks = build_ui(assistant, settings, app.state.throttle, writes)
         app = gr.mount_gradio_app(
             app,
             blocks,
@@ -80,8 +84,6 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
             max_file_size=int((settings.max_file_mb * 2 + 1) * 1024 * 1024),
             blocked_paths=[str(Path(settings.uploads_dir).resolve())],
         )
-    from rag.web.security import UPLOADS_PER_MINUTE, SecurityHeaders, SlidingWindowLimiter, UploadGuard
-
     upload_limiter = SlidingWindowLimiter(UPLOADS_PER_MINUTE)
     app.state.prunables.append(upload_limiter)
     app.add_middleware(UploadGuard, settings=settings, throttle=app.state.throttle, limiter=upload_limiter)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
 API_KEY_HEADER = "X-API-Key"
 MAX_HISTORY_TURNS = 20
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 # -- models (OpenAPI) -------------------------------------------------------------------------------
@@ -235,7 +236,10 @@ class ApiGuard:
             if match == Match.FULL:
                 return True, set()
             if match == Match.PARTIAL:
-                allowed |= set(getattr(route, "methods", None) or ())
+                methods = getattr(route, "methods", None)
+                if methods is None:  # an included router (feedback, documents): ask it which methods it takes
+                    methods = {m for m in _METHODS if route.matches({**scope, "method": m})[0] == Match.FULL}
+                allowed |= set(methods)
         return False, allowed
 
     async def __call__(self, scope, receive, send) -> None:
@@ -500,6 +504,10 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     props["question"].update(minLength=1, maxLength=settings.max_question_chars)
     for item in props["history"]["items"].get("prefixItems", []):
         item["maxLength"] = MAX_HISTORY_MESSAGE_CHARS
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    for op in (op for path, ops in schema["paths"].items() if path.startswith("/api/") for op in ops.values()):
+        for status in (400, 413) if "requestBody" in op else ():  # ApiGuard's and _validation_error's answers
+            op["responses"].setdefault(str(status), {"description": ERROR_RESPONSES[status]["description"], **error})
     ask = schema["paths"]["/api/ask"]["post"]
     if settings.api_key is None:
         ask["security"] = [{}, *ask.get("security", [])]  # {} = no credential needed

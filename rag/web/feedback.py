@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from rag.config import Settings
 
@@ -43,12 +43,12 @@ class CitedPassage(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    n: int | None = None
+    n: StrictInt | None = None  # strict: the schema's integers and booleans are not interchangeable
     doc_id: str = Field(..., max_length=300)
     title: str = Field("", max_length=500)
     quote: str | None = Field(None, max_length=4000)
-    start: int | None = None
-    end: int | None = None
+    start: StrictInt | None = None
+    end: StrictInt | None = None
 
 
 class FeedbackIn(BaseModel):
@@ -59,12 +59,12 @@ class FeedbackIn(BaseModel):
     rating: Literal["up", "down"]
     question: str = Field(..., min_length=1, max_length=4000)
     answer: str = Field("", max_length=8000)
-    abstained: bool = False
+    abstained: StrictBool = False
     citations: list[CitedPassage] = Field(default_factory=list, max_length=20)
     history: list[tuple[str, str]] = Field(default_factory=list, max_length=20)
     comment: str = Field("", max_length=MAX_COMMENT_CHARS)
     origin: Literal["page", "widget"] = "page"
-    id: int | None = Field(None, description="A rating stored just before: attach this comment to it")
+    id: StrictInt | None = Field(None, ge=1, le=2**63 - 1, description="A rating stored just before: attach this comment to it")
 
 
 _SCHEMA = """CREATE TABLE IF NOT EXISTS feedback (

@@ -1,13 +1,17 @@
 """The library tab's actions for an operator: list, upload (admin token), delete; plain Python, escaped HTML out.
 
 Uploaded files are kept in ``settings.uploads_dir`` (not inside the index); a file whose ingest fails
-is removed again and a file it replaced is restored, so a bad upload changes nothing.
+is removed again and a file it replaced is restored, so a bad upload changes nothing. Writes are
+guarded as the API's are (:mod:`rag.web.security`): wrong admin tokens count in the app's shared
+failed-credential throttle (so the tab is no way around the API's 429), and each client gets at
+most ``UPLOADS_PER_MINUTE`` uploads and deletes a minute.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import math
 import os
 import re
 import shutil
@@ -21,6 +25,7 @@ from rag.config import Settings
 from rag.errors import RagError
 from rag.ingest.loaders import SUPPORTED_EXTENSIONS
 from rag.web import render
+from rag.web.security import FailureThrottle, SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +118,12 @@ def safe_name(name: str) -> str | None:
 class Library:
     """The library tab's handlers over one :class:`~rag.service.Assistant`."""
 
-    def __init__(self, assistant, settings: Settings) -> None:
+    def __init__(self, assistant, settings: Settings, throttle: FailureThrottle, writes: SlidingWindowLimiter) -> None:
         self.assistant = assistant
         self.settings = settings
         self.token = settings.admin_token.get_secret_value() if settings.admin_token else ""
+        self.throttle = throttle  # the API's: shared by every credential check of the app
+        self.writes = writes
 
     def doc_rows(self) -> list[list[Any]]:
         """The table's rows: title, dates, chunks, source file, origin (uploaded or shipped), id."""
@@ -168,6 +175,23 @@ class Library:
             return "Mã quản trị không đúng (các tệp đã chọn vẫn được giữ)."
         return None
 
+    def guard(self, token: str, request: gr.Request | None, write: bool = True) -> str | None:
+        """Why this client may not act now (throttled, admin off, wrong token, too many writes), or None."""
+        client = getattr(getattr(request, "client", None), "host", None) or "unknown"
+        if self.token and (wait := self.throttle.retry_after(client)) is not None:
+            return (
+                f"Nhập sai mã quản trị quá nhiều lần: thử lại sau {max(1, math.ceil(wait))} giây "
+                "(các tệp đã chọn vẫn được giữ)."
+            )
+        problem = self.check_token(token)
+        if problem:
+            if self.token and (token or "").strip():  # an empty box is a slip, not a guess
+                self.throttle.fail(client)
+            return problem
+        if write and (retry := self.writes.hit(client)) is not None:
+            return f"Quá nhiều lượt tải lên hoặc xoá: thử lại sau {max(1, math.ceil(retry))} giây."
+        return None
+
     def refreshed(self, status_html: str):
         """The tab's outputs after an action: status, table, delete choices, counts."""
         return status_html, self.doc_rows(), gr.update(choices=self.delete_choices(), value=None), self.library_summary()
@@ -175,14 +199,14 @@ class Library:
     def _title(self, doc_id: str) -> str:
         return next((d.title for d in self.assistant.documents() if d.doc_id == doc_id), doc_id)
 
-    def upload(self, files, token: str):
+    def upload(self, files, token: str, request: gr.Request | None = None):
         """Check, copy into ``uploads_dir`` and ingest the files, saying how far it got; a failing file changes nothing.
 
         Yields the tab's outputs plus the file box: kept on a token error (nothing to choose again),
         emptied once the files were handled.
         """
         keep = gr.skip()
-        problem = self.check_token(token)
+        problem = self.guard(token, request)
         if problem:
             yield (*self.refreshed(status_box("error", problem)), keep)
             return
@@ -272,9 +296,9 @@ class Library:
         title = f"Đã cập nhật thư viện ({summary})" if lines else "Không có thay đổi"
         return self.refreshed(status_box("ok", title, lines + [total]))
 
-    def ask_delete(self, doc_id: str | None, token: str):
+    def ask_delete(self, doc_id: str | None, token: str, request: gr.Request | None = None):
         """First step of a delete: name the document and show the confirm button."""
-        problem = self.check_token(token)
+        problem = self.guard(token, request, write=False)
         if problem:
             return status_box("error", problem), gr.update(visible=False)
         if not doc_id:
@@ -284,10 +308,10 @@ class Library:
             gr.update(visible=True),
         )
 
-    def delete(self, doc_id: str | None, token: str):
+    def delete(self, doc_id: str | None, token: str, request: gr.Request | None = None):
         """Delete a document (and its uploaded file), once confirmed."""
         hide = gr.update(visible=False)
-        problem = self.check_token(token)
+        problem = self.guard(token, request)
         if problem:
             return (*self.refreshed(status_box("error", problem)), hide)
         if not doc_id:

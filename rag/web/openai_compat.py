@@ -13,7 +13,9 @@ text. The citations, in the shape of ``POST /api/ask``'s, travel in extra fields
 The API key (``Authorization: Bearer KEY`` or ``X-API-Key``) and the per-client rate limit are those
 of ``/api/ask`` (:func:`rag.web.api.api_key_ok`, the app's shared limiter). Errors use OpenAI's shape,
 ``{"error": {"message", "type", "code", "param"}}``: 400 bad request, 401 key, 404 unknown model or
-route, 405 method, 413 body too large, 429 rate limit (``Retry-After``), 503 no index.
+route, 405 method (any other method, unknown ones and TRACE included), 413 body too large, 429 rate
+limit (``Retry-After``), 503 no index. The OpenAPI schema documents all of it; the body is read here
+(size-limited while it streams in), so its schema is declared by hand (:func:`_request_body`).
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from rag.config import Settings
@@ -62,10 +65,89 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str
-    messages: list[ChatMessage]
+    # the schema names the one model and n=1 (what is served); other values get OpenAI's 404 / 400
+    model: str = Field(..., json_schema_extra={"enum": [MODEL_ID]})
+    messages: list[ChatMessage] = Field(
+        ..., description="The conversation; the last message is the user's question", json_schema_extra={"minItems": 1}
+    )
     stream: bool = False
-    n: int = 1
+    n: int = Field(1, json_schema_extra={"minimum": 1, "maximum": 1})
+
+
+# -- response models (OpenAPI only: the routes build these objects as dicts) -------------------------
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    code: str | None = None
+    param: str | None = None
+
+
+class OpenAIErrorResponse(BaseModel):
+    error: OpenAIErrorBody
+
+
+class ModelObject(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelObject]
+
+
+class ChatCompletion(BaseModel):
+    """A ``chat.completion`` (or, with ``stream``, ``text/event-stream`` of ``chat.completion.chunk``s)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[dict[str, Any]]
+    citations: list[dict[str, Any]] = Field(..., description="The cited passages, in the shape of POST /api/ask's")
+    abstained: bool
+    rewritten_query: str | None = None
+
+
+_ERRORS = {
+    400: "Invalid JSON or request (the last message must be the user's question)",
+    401: "Missing or wrong API key",
+    404: "Unknown model",
+    413: "Request body too large",
+    429: "Rate limit exceeded (see Retry-After)",
+    503: "Index not available",
+}
+
+
+# one server-sent event: "data" is a chat.completion.chunk, an error object, or "[DONE]" (JSON text)
+_SSE_EVENT = {"type": "object", "properties": {"data": {"type": "string"}, "event": {"type": "string"}}, "required": ["data"]}
+
+
+def _responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": OpenAIErrorResponse, "description": _ERRORS[status]} for status in statuses}
+
+
+def _inline(schema: Any, defs: dict[str, Any]) -> Any:
+    """``schema`` with its local ``$ref``s replaced by their definitions (the models are not recursive)."""
+    if isinstance(schema, dict):
+        ref = schema.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inline(v, defs) for v in schema]
+    return schema
+
+
+def _request_body() -> dict[str, Any]:
+    schema = ChatRequest.model_json_schema()
+    return {"required": True, "content": {"application/json": {"schema": _inline(schema, schema.get("$defs", {}))}}}
 
 
 class OpenAIError(Exception):
@@ -261,7 +343,17 @@ def build_router(assistant, settings: Settings) -> APIRouter:
     """``/v1/chat/completions``, ``/v1/models`` and an OpenAI-shaped 404/405 for the rest of ``/v1``."""
     router = APIRouter(prefix="/v1", tags=["openai"])
 
-    @router.post("/chat/completions", summary="OpenAI-compatible chat completion (model hoi-dap-y-te)")
+    @router.post(
+        "/chat/completions",
+        summary="OpenAI-compatible chat completion (model hoi-dap-y-te)",
+        response_model=None,
+        responses={
+            200: {"model": ChatCompletion, "description": "The answer; with stream=true, server-sent chat.completion.chunk events",
+                  "content": {"text/event-stream": {"schema": _SSE_EVENT}}},
+            **_responses(400, 401, 404, 413, 429, 503),
+        },
+        openapi_extra={"requestBody": _request_body()},
+    )
     async def chat_completions(request: Request) -> Response:
         try:
             check_key(request, settings)
@@ -284,7 +376,8 @@ def build_router(assistant, settings: Settings) -> APIRouter:
         except RagError as exc:
             return _failure(exc).response()
 
-    @router.get("/models", summary="The one model: hoi-dap-y-te")
+    @router.get("/models", summary="The one model: hoi-dap-y-te", response_model=None,
+                responses={200: {"model": ModelList, "description": "The model list"}, **_responses(401)})
     def list_models(request: Request) -> Response:
         try:
             check_key(request, settings)
@@ -292,8 +385,9 @@ def build_router(assistant, settings: Settings) -> APIRouter:
             return exc.response()
         return JSONResponse({"object": "list", "data": [_model()]})
 
-    @router.get("/models/{model}", summary="One model")
-    def get_model(request: Request, model: str) -> Response:
+    @router.get("/models/{model}", summary="One model", response_model=None,
+                responses={200: {"model": ModelObject, "description": "The model"}, **_responses(401, 404)})
+    def get_model(request: Request, model: str = Path(..., json_schema_extra={"enum": [MODEL_ID]})) -> Response:
         try:
             check_key(request, settings)
             if model != MODEL_ID:
@@ -302,18 +396,27 @@ def build_router(assistant, settings: Settings) -> APIRouter:
             return exc.response()
         return JSONResponse(_model())
 
-    known = {"/v1/chat/completions": "POST", "/v1/models": "GET"}
-
-    @router.api_route("/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
-    def fallback(request: Request, rest: str) -> Response:
-        # without this, unknown /v1/* paths would fall through to the UI mounted at "/"
-        allowed = known.get(request.url.path)
-        if allowed:
-            return OpenAIError(405, f"Use {allowed} for {request.url.path}", code="method_not_allowed",
-                               headers={"Allow": allowed}).response()
-        return OpenAIError(404, f"Không có {request.url.path} / no such route", code="not_found").response()
-
+    # an ASGI app, not a function, so that the route takes every method (a function's route takes GET only):
+    # without it, unknown /v1/* paths and methods would fall through to the UI mounted at "/"
+    router.add_route(f"{router.prefix}/{{rest:path}}", _Fallback(), include_in_schema=False)  # Starlette's: no prefix added
     return router
+
+
+_KNOWN = [(re.compile(r"/v1/chat/completions"), "POST"), (re.compile(r"/v1/models(/[^/]+)?"), "GET")]
+
+
+class _Fallback:
+    """Every other ``/v1`` request: 405 (with ``Allow``) on a known path, else 404; OpenAI's shape."""
+
+    async def __call__(self, scope, receive, send) -> None:
+        path = scope["path"]
+        allowed = next((method for pattern, method in _KNOWN if pattern.fullmatch(path)), None)
+        if allowed:
+            error = OpenAIError(405, f"Phương thức {scope['method']} không được hỗ trợ / use {allowed} for {path}",
+                                code="method_not_allowed", headers={"Allow": allowed})
+        else:
+            error = OpenAIError(404, f"Không có {path} / no such route", code="not_found")
+        await error.response()(scope, receive, send)
 
 
 def add_openai(app: FastAPI, assistant, settings: Settings) -> None:

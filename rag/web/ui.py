@@ -18,7 +18,7 @@ from rag.errors import QueryError, RagError
 from rag.web import render
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
-from rag.web.security import ADMIN_LOGIN_JS
+from rag.web.security import ADMIN_LOGIN_JS, FailureThrottle, SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ def _turn_data(answer) -> dict:
     return data
 
 
-def build_ui(assistant, settings: Settings) -> gr.Blocks:
-    library = Library(assistant, settings)
+def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: SlidingWindowLimiter) -> gr.Blocks:
+    library = Library(assistant, settings, throttle, writes)
     admin_enabled = bool(library.token)
 
     def doc_meta() -> tuple[dict[str, list[str]], dict[str, str]]:

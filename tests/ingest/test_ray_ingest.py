@@ -25,6 +25,7 @@ from rag.index.faiss.store import open_index  # noqa: E402
 from tests import docs_factory as f
 from tests.docs_factory import LIBRARY as DOCS  # noqa: E402
 from tests.helpers import free_port, run_cli, CORPUS  # noqa: E402
+from tests.ingest.test_sandbox import zip_bomb_docx  # noqa: E402
 
 
 
@@ -109,6 +110,35 @@ def test_ray_ingest_into_milvus(library, tmp_path, embeddings):
     assert set(index.manifest.documents) == {"bv_a", "ttyt_b"}
     texts = " ".join(r.text for r in index.all_chunks())
     assert "11.000" in texts and "10.500" not in texts and "6 nhân viên" not in texts
+
+
+def test_ray_ingest_parses_in_the_sandbox(library, tmp_path, embeddings):
+    """Hostile files on Ray get the sandbox's per-file errors (a limit checked before parsing, and
+    the worker's memory cap during it); the good file next to them is added, the index kept."""
+    settings = get_settings(index_dir=tmp_path / "ray", max_file_mb=1, max_unzipped_mb=20, parse_memory_mb=64)
+    first = ray_ingest([library], settings, embeddings=embeddings)
+    assert not first.errors
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    zip_bomb_docx(hostile / "bomb_zip.docx", inflated_mb=30)  # over max_unzipped_mb: refused unparsed
+    with open(hostile / "huge.txt", "wb") as handle:
+        handle.truncate(2 * 1024 * 1024)  # over max_file_mb
+    f.write_txt(hostile / "moi_d.txt", "Bệnh viện D mới", ["Bệnh viện D có 120 giường bệnh."])
+    report = ray_ingest([hostile], settings, embeddings=embeddings)
+    reasons = dict(report.errors)
+    assert "max_unzipped_mb" in reasons[str(hostile / "bomb_zip.docx")] and "zip bomb" in reasons[str(hostile / "bomb_zip.docx")]
+    assert "max_file_mb" in reasons[str(hostile / "huge.txt")]
+    assert report.added == ["moi_d"] and len(report.errors) == 2
+    assert set(open_index(settings.index_dir).manifest.documents) == set(first.added) | {"moi_d"}
+
+    # within the limits before parsing, over the worker's memory cap while parsing (python-docx on 80 MB of XML)
+    zip_bomb_docx(hostile / "bomb_zip.docx", inflated_mb=80)
+    report = ray_ingest([hostile / "bomb_zip.docx"], get_settings(index_dir=settings.index_dir, max_unzipped_mb=200, parse_memory_mb=64),
+                        embeddings=embeddings)
+    assert len(report.errors) == 1 and "parse_memory_mb" in report.errors[0][1] and not report.changed
+    index = open_index(settings.index_dir)
+    assert set(index.manifest.documents) == set(first.added) | {"moi_d"}
+    assert any("120 giường" in r.text for r in index.all_chunks())
 
 
 def test_bad_ray_addresses_fail_fast():

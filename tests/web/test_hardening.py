@@ -11,12 +11,14 @@ import subprocess
 import sys
 import time
 import unicodedata
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
+from rag.web.security import UPLOADS_PER_MINUTE
 from tests.helpers import run_cli
 from tests.web.test_api import DIRECTOR_Q, error_of, post
 
@@ -38,6 +40,8 @@ ADMIN = "hardening-admin-token"
         ("FROB", "/api/ask", 405, "method_not_allowed"),
         ("DELETE", "/openapi.json", 405, "method_not_allowed"),
         ("PUT", "/widget.js", 405, "method_not_allowed"),
+        ("TRACE", "/api/feedback", 405, "method_not_allowed"),  # an included router's route
+        ("GET", "/api/feedback", 405, "method_not_allowed"),
     ],
 )
 def test_unknown_routes_and_methods_share_the_error_shape(api_server, method, path, status, code):
@@ -151,6 +155,56 @@ def test_wrong_credentials_are_throttled(admin_server):
         assert r.status_code == 200, r.text
 
 
+def _click(url: str, client: httpx.Client, elem_id: str, data: list) -> str:
+    """Click the element ``elem_id`` as the page does (Gradio's queue routes); the event's first output."""
+    config = client.get(url + "/config").json()
+    button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+    event = next(d for d in config["dependencies"] if [button, "click"] in d["targets"])
+    session = uuid.uuid4().hex
+    joined = client.post(
+        url + "/gradio_api/queue/join",
+        json={"data": data, "fn_index": event["id"], "trigger_id": button, "session_hash": session, "event_data": None},
+    )
+    assert joined.status_code == 200, joined.text
+    with client.stream("GET", url + "/gradio_api/queue/data", params={"session_hash": session}) as stream:
+        for line in stream.iter_lines():
+            message = json.loads(line[5:]) if line.startswith("data:") else {}
+            if message.get("msg") == "process_completed":
+                assert message["success"], message
+                return message["output"]["data"][0]
+    raise AssertionError("the event never completed")
+
+
+def test_library_tab_shares_the_credential_throttle(admin_server):
+    """Wrong admin tokens typed in the library tab count in the API's throttle, and the other way round."""
+    url = admin_server.url
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.10"), timeout=60) as client:
+        for _ in range(6):  # an empty box is a slip, never a guess
+            assert "Hãy nhập mã quản trị" in _click(url, client, "hdyt-delete-confirm", [None, ""])
+        for i in range(5):
+            assert "Mã quản trị không đúng" in _click(url, client, "hdyt-delete-confirm", [None, f"guess{i}"])
+        for elem_id in ("hdyt-delete-confirm", "hdyt-delete-btn"):  # now even the right token waits
+            assert "Nhập sai mã quản trị quá nhiều lần: thử lại sau" in _click(url, client, elem_id, [None, ADMIN])
+        assert "quá nhiều lần" in _click(url, client, "hdyt-upload-btn", [[], ADMIN])
+        assert _upload(url, client, headers={"X-Admin-Token": ADMIN}).status_code == 429  # the API's upload route
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.11"), timeout=60) as client:
+        for i in range(5):
+            client.post(url + "/api/ask", json={"question": DIRECTOR_Q}, headers={"X-API-Key": f"guess{i}"})
+        assert "quá nhiều lần" in _click(url, client, "hdyt-delete-confirm", [None, ADMIN])
+
+
+def test_library_tab_limits_writes_per_client(admin_server):
+    url = admin_server.url
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.12"), timeout=60) as client:
+        statuses = [_click(url, client, "hdyt-delete-confirm", [None, ADMIN]) for _ in range(UPLOADS_PER_MINUTE + 1)]
+        assert all("Chọn một tài liệu để xoá" in s for s in statuses[:-1])
+        assert "Quá nhiều lượt tải lên hoặc xoá: thử lại sau" in statuses[-1]
+        assert "Quá nhiều lượt" in _click(url, client, "hdyt-upload-btn", [[], ADMIN])
+        assert "Chọn một tài liệu để xoá" in _click(url, client, "hdyt-delete-btn", [None, ADMIN])  # asking writes nothing
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.13"), timeout=60) as other:
+        assert "Chọn một tài liệu để xoá" in _click(url, other, "hdyt-delete-confirm", [None, ADMIN])
+
+
 # -- the schema -------------------------------------------------------------------------------------
 
 
@@ -171,22 +225,39 @@ def test_schemathesis_all_checks(api_server, tmp_path):
     config = tmp_path / "schemathesis.toml"
     # the question is validated beyond its JSON schema (no control or format-only text, NFC length): a
     # 422 with a documented error body is an acceptable answer to schema-valid input; a body over
-    # max_request_bytes is refused with 413 (a total size no JSON schema can state)
+    # max_request_bytes is refused with 413 (a total size no JSON schema can state). /v1 answers a
+    # schema-valid conversation it cannot take (the last message not the user's, an empty question)
+    # with OpenAI's 400, as OpenAI does
     config.write_text(
         '[checks.positive_data_acceptance]\nexpected-statuses = ["2xx", "422"]\n'
         '[checks.negative_data_rejection]\n'
-        'expected-statuses = ["400", "401", "403", "404", "405", "406", "413", "415", "422", "429"]\n',
+        'expected-statuses = ["400", "401", "403", "404", "405", "406", "413", "415", "422", "429"]\n'
+        '[[operations]]\ninclude-path = "/v1/chat/completions"\n'
+        'checks.positive_data_acceptance.expected-statuses = ["2xx", "400"]\n',
         encoding="utf-8",
     )
     out = subprocess.run(
         [str(st), "--config-file", str(config), "run", api_server.url + "/openapi.json", "--checks", "all",
-         "--max-examples", "10", "--max-time", "45", "--seed", "1", "--workers", "1", "--no-color",
-         # the assistant's own API (issue 16); /v1 (OpenAI shape) and /api/feedback are not schema-checked yet
-         "--include-path-regex", "^/api/(ask|health)$"],
+         "--max-examples", "10", "--max-time", "60", "--seed", "1", "--workers", "1", "--no-color"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )
     print(out.stdout[-4000:])
     assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    spec = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    assert f"Selected: {len(spec['paths'])}/{len(spec['paths'])}" in out.stdout  # every route of the schema
+    assert {"/api/ask", "/api/health", "/api/feedback", "/v1/chat/completions", "/v1/models"} <= set(spec["paths"])
+
+
+def test_feedback_refuses_what_its_schema_refuses(api_server):
+    """Found by schemathesis: an id past SQLite's INTEGER was a 500; a boolean was taken for an id."""
+    item = {"rating": "up", "question": "Câu hỏi?", "comment": "ghi chú"}
+    for bad in ({"id": 2**70}, {"id": True}, {"id": 0}, {"abstained": 1}):
+        r = httpx.post(api_server.url + "/api/feedback", json={**item, **bad}, timeout=10)
+        assert r.status_code == 422 and error_of(r)["code"] == "invalid_request", (bad, r.text)
+    r = httpx.post(api_server.url + "/api/feedback", content=b"{not json", headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and error_of(r)["code"] == "invalid_json"
+    spec = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    assert {"200", "400", "413", "422"} <= set(spec["paths"]["/api/feedback"]["post"]["responses"])
 
 
 # -- following the index ----------------------------------------------------------------------------

@@ -222,3 +222,47 @@ def test_stream_errors_come_before_the_stream_and_content_parts_are_read(client)
     chunks = list(client.chat.completions.create(model=MODEL_ID, messages=[{"role": "user", "content": parts}], stream=True,
                                                  temperature=0.2, stream_options={"include_usage": True}))
     assert "Lê Ngọc Dũng" in "".join(c.choices[0].delta.content or "" for c in chunks)
+
+
+# -- every method and path of /v1 in OpenAI's shape, and the schema that says so ----------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/v1/chat/completions", "POST"),
+        ("PUT", "/v1/chat/completions", "POST"),
+        ("FROB", "/v1/models", "GET"),
+        ("TRACE", "/v1/models", "GET"),
+        ("DELETE", "/v1/models/hoi-dap-y-te", "GET"),
+    ],
+)
+def test_other_methods_are_openai_405s_with_the_ui_mounted(api_server, method, path, allow):
+    """The UI is mounted at "/": a method no /v1 route takes must not fall through to it."""
+    r = httpx.request(method, api_server.url + path, timeout=10)
+    assert r.status_code == 405, r.text
+    assert r.headers["allow"] == allow and openai_error(r)["code"] == "method_not_allowed"
+
+
+def test_unknown_v1_paths_and_models_are_openai_404s(api_server):
+    for method in ("GET", "TRACE"):
+        r = httpx.request(method, api_server.url + "/v1/embeddings", timeout=10)
+        assert r.status_code == 404 and openai_error(r)["code"] == "not_found"
+    r = httpx.get(api_server.url + "/v1/models/gpt-4o", timeout=10)
+    assert r.status_code == 404 and openai_error(r)["code"] == "model_not_found"
+    assert httpx.get(api_server.url + f"/v1/models/{MODEL_ID}", timeout=10).json()["id"] == MODEL_ID
+
+
+def test_the_schema_documents_v1(api_server):
+    spec = httpx.get(api_server.url + "/openapi.json", timeout=30).json()
+    chat = spec["paths"]["/v1/chat/completions"]["post"]
+    body = chat["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["model", "messages"] and body["properties"]["model"]["enum"] == [MODEL_ID]
+    assert body["properties"]["messages"]["items"]["properties"]["role"]["enum"][:3] == ["system", "developer", "user"]
+    assert "$defs" not in json.dumps(body)  # inlined: a "#/$defs/…" reference would not resolve in the document
+    assert {"200", "400", "401", "404", "413", "429", "503"} <= set(chat["responses"])
+    assert {"application/json", "text/event-stream"} <= set(chat["responses"]["200"]["content"])
+    error = spec["components"]["schemas"]["OpenAIErrorResponse"]
+    assert error["properties"]["error"]["$ref"].endswith("/OpenAIErrorBody")
+    one = spec["paths"]["/v1/models/{model}"]["get"]
+    assert "404" in one["responses"] and one["parameters"][0]["schema"]["enum"] == [MODEL_ID]
