@@ -1,0 +1,73 @@
+"""The int8 ONNX variant (embed_backend "onnx-int8") stays within cosine 0.99 of the fp32 reference.
+
+The reference is the torch backend (sentence-transformers, fp32 weights). The sentences are
+written here, not taken from corpus/: questions and passage-like sentences of several lengths,
+with and without diacritics, and English, since short queries are the most sensitive to rounding.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = [
+    "Phòng khám đa khoa khu vực tiếp nhận bao nhiêu bệnh nhân mỗi ngày?",
+    "ai phụ trách chương trình phòng chống lao của tỉnh",
+    "ty le suy dinh duong tre em duoi 5 tuoi la bao nhieu",
+    "How many nurses work at the district hospital?",
+    "Kế hoạch tiêm vắc xin sởi cho học sinh năm học mới",
+    "giá thuốc điều trị tăng huyết áp",
+    "trạm y tế xã",
+    "khám sức khỏe định kỳ",
+    "Bệnh viện Nhi có mấy khoa lâm sàng?",
+    "so giuong benh tai trung tam y te huyen",
+]
+PASSAGES = [
+    "Năm qua, trung tâm đã tổ chức 12 đợt truyền thông về vệ sinh an toàn thực phẩm tại các trường học, "
+    "với hơn 4.500 lượt học sinh tham gia và 37 cơ sở bếp ăn tập thể được kiểm tra.",
+    "Tỷ lệ bao phủ bảo hiểm y tế toàn tỉnh đạt 92,4%, tăng 1,8 điểm phần trăm so với cùng kỳ năm trước.",
+    "The provincial blood bank collected 18,200 units in 2022, mostly from volunteer donors at universities.",
+    "Đội y tế lưu động đã khám và cấp thuốc miễn phí cho 1.230 người cao tuổi ở các xã vùng cao.",
+    "Ông Nguyễn Văn Bình, Phó Giám đốc phụ trách chuyên môn, chủ trì hội nghị tổng kết công tác dược.",
+    "Hai phòng mổ mới được đưa vào sử dụng từ tháng 3, rút ngắn thời gian chờ phẫu thuật xuống còn 5 ngày.",
+]
+
+
+@pytest.fixture(scope="module")
+def embedders():
+    from rag.embeddings import get_embeddings
+
+    return get_embeddings(backend="onnx-int8"), get_embeddings(backend="torch")
+
+
+def test_int8_vectors_stay_within_cosine_099_of_fp32(embedders):
+    int8, fp32 = embedders
+    for ours, ref in ((int8.encode_queries(QUESTIONS), fp32.encode_queries(QUESTIONS)),
+                      (int8.encode_passages(PASSAGES), fp32.encode_passages(PASSAGES))):
+        assert ours.dtype == np.float32 and ours.shape == ref.shape
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cosines = np.sum(ours * ref, axis=1)
+        print(f"\ncosine to fp32: min {cosines.min():.5f} mean {cosines.mean():.5f}")
+        assert cosines.min() >= 0.99
+
+
+def test_int8_graph_quantises_all_but_the_ffn_outputs(embedders):
+    import onnx
+
+    int8, fp32 = embedders
+    from rag.embeddings.onnx import META_FILE, MODEL_FILE, ensure_onnx_model
+    from rag.embeddings.materialize import materialize
+
+    directory = ensure_onnx_model(materialize(), "int8")
+    meta = json.loads((directory / META_FILE).read_text())
+    assert meta["variant"] == "int8" and meta["recipe"]
+    nodes = onnx.load(str(directory / MODEL_FILE), load_external_data=False).graph.node
+    float_matmuls = [n.name for n in nodes if n.op_type == "MatMul"]
+    assert len(float_matmuls) == 12 and all("/output/dense/" in n and "/attention/" not in n for n in float_matmuls)
+    assert sum(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in nodes) >= 24
+    assert not any(n.op_type == "Attention" for n in nodes)  # attention runs quantised (QAttention)
+    assert int8.model_id == fp32.model_id  # one index serves every backend
