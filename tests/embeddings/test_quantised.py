@@ -71,3 +71,36 @@ def test_int8_graph_quantises_all_but_the_ffn_outputs(embedders):
     assert sum(n.op_type in ("MatMulInteger", "DynamicQuantizeMatMul") for n in nodes) >= 24
     assert not any(n.op_type == "Attention" for n in nodes)  # attention runs quantised (QAttention)
     assert int8.model_id == fp32.model_id  # one index serves every backend
+
+
+def _dev_retrieval(tmp_path, backend: str, mode: str) -> tuple[float, float]:
+    """(hit@5, MRR@10) of the gold dev split's answerable questions (follow-ups excluded: they are
+    rewritten by the chain first) over a corpus index built and searched with ``backend``."""
+    from eval.gold import load_gold
+    from eval.metrics import first_evidence_rank, reciprocal_rank
+    from eval.split import split_items
+    from rag.config import get_settings
+    from rag.embeddings import get_embeddings
+    from rag.index.faiss.store import open_index
+    from rag.ingest.local import ingest
+    from rag.retrieval.hybrid import HybridRetriever
+    from tests.helpers import CORPUS, ROOT
+
+    emb = get_embeddings(backend=backend)
+    settings = get_settings(index_dir=tmp_path / backend, embed_backend=backend, top_k=10)
+    if not (tmp_path / backend).exists():
+        ingest([CORPUS], settings, embeddings=emb)
+    retriever = HybridRetriever.over(open_index(settings.index_dir, model_id=emb.model_id), emb, settings, mode)
+    items = [i for i in split_items(load_gold(ROOT / "eval" / "gold.jsonl"), "dev") if i.evidences and not i.history]
+    ranks = [first_evidence_rank([d.page_content for d in retriever.invoke(i.question)], i.evidence) for i in items]
+    hit5 = sum(r is not None and r <= 5 for r in ranks) / len(ranks)
+    return hit5, sum(reciprocal_rank(r) for r in ranks) / len(ranks)
+
+
+def test_int8_does_not_lose_retrieval_on_the_gold_dev_split(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dev-retrieval")
+    for mode in ("dense", "hybrid"):
+        (hit_fp, mrr_fp), (hit_q, mrr_q) = (_dev_retrieval(root, b, mode) for b in ("onnx", "onnx-int8"))
+        print(f"\n{mode}: hit@5 onnx {hit_fp:.3f} int8 {hit_q:.3f}; MRR@10 onnx {mrr_fp:.3f} int8 {mrr_q:.3f}")
+        assert hit_q >= hit_fp, mode
+        assert mrr_q >= mrr_fp - 0.01, mode  # a rank swapped within the top 10 at most
