@@ -410,8 +410,9 @@ def _serving_section(serving: dict | None) -> list[str]:
     lines = [
         "## Serving: `/api/ask` over HTTP, concurrent clients",
         "",
-        f"`python app.py` over the corpus index (rate limit lifted), one run per configuration; each client its own "
-        f"connection, asking the gold questions in turn. Query embedding alone in the same run: p50 {_fmt(emb.get('p50'), 1)} ms, "
+        f"Two `python app.py` over the corpus index (rate limit lifted), taking turns for {serving.get('rounds', 1)} rounds per level; "
+        f"each client its own connection, asking the gold questions in turn; percentiles of the median round. "
+        f"Query embedding alone in the same run: p50 {_fmt(emb.get('p50'), 1)} ms, "
         f"p95 {_fmt(emb.get('p95'), 1)} ms. `unbatched` = `--query-batch-max 1` (every request its own model call, as "
         "before micro-batching), `batched` = the default.",
         "",
@@ -428,6 +429,6 @@ def _serving_section(serving: dict | None) -> list[str]:
             )
     ratios = serving.get("batched_vs_unbatched", [])
     if ratios:
-        lines += ["", "Batched / unbatched, same run: " + ", ".join(
+        lines += ["", "Batched / unbatched, same run (median of the per-round ratios): " + ", ".join(
             f"{r['clients']} clients throughput ×{r['throughput']:.2f}, p95 ×{r['p95']:.2f}" for r in ratios) + "."]
     return lines + [""]

@@ -1,11 +1,12 @@
 """Serving under concurrency: ``/api/ask`` over HTTP against the real app, 1, 8 and 32 clients.
 
-``python app.py`` serves the shipped corpus's index (rate limit lifted) in a subprocess, once per
-configuration: micro-batching of concurrent query embeddings off (``--query-batch-max 1``: every
-request its own model call, the behaviour before it existed) and on (the default). Each
-level of concurrency runs ``clients`` threads, each with its own HTTP connection, asking the gold
-questions in turn until the level's request count is reached; reported: requests/s, p50/p95/p99
-latency, errors, the server's resident and peak memory. The query-embedding p50 (one question,
+Two ``python app.py`` processes serve the shipped corpus's index (rate limit lifted): one with
+micro-batching of concurrent query embeddings off (``--query-batch-max 1``: every request its own
+model call, the behaviour before it existed), one with it on (the default). They take turns,
+round after round at each level of concurrency: ``clients`` threads, each with its own HTTP
+connection, asking the gold questions in turn until the round's request count is reached.
+Reported: requests/s, p50/p95/p99 latency (median round), errors, the server's resident and peak
+memory, and batched/unbatched ratios (median of the per-round ratios). The query-embedding p50 (one question,
 this process, same model) is measured in the same run, so every figure can be read as a ratio.
 
 Run alone: ``python -m bench.run --only serving [--quick]``.
@@ -163,34 +164,59 @@ def embedding_p50(questions: list[str]) -> dict:
     return summary_ms(times)
 
 
+def _merge(rounds: list[dict]) -> dict:
+    """One level's figures over its rounds: requests/s of all rounds together, the median round's percentiles."""
+    requests, seconds = sum(r["requests"] for r in rounds), sum(r["seconds"] for r in rounds)
+    out = {"clients": rounds[0]["clients"], "requests": requests, "seconds": round(seconds, 2), "req_per_s": round(requests / seconds, 2)}
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        out[key] = round(float(np.median([r[key] for r in rounds])), 1)
+    out["errors"] = sum(r["errors"] for r in rounds)
+    out["error_kinds"] = sorted({k for r in rounds for k in r["error_kinds"]})
+    return out
+
+
 def run(quick: bool = False) -> dict:
     questions = gold_questions()
-    per_client = 8 if quick else 20  # requests per client at each level (at least 30 in all)
+    per_client, rounds = (4, 2) if quick else (8, 3)  # requests per client per round (at least 20)
     tmp = Path(tempfile.mkdtemp(prefix="hdyt-bench-serving-"))
     try:
         index_dir = tmp / "index"
         log("serving: building the corpus index")
-        result: dict = {"build": build_corpus_index(index_dir), "levels": list(LEVELS), "configs": {}}
+        result: dict = {"build": build_corpus_index(index_dir), "levels": list(LEVELS), "rounds": rounds, "configs": {}}
         log("serving: query embedding p50 in this process")
         result["embedding"] = embedding_p50(questions)
-        for name, batch_max in CONFIGS.items():
-            log(f"serving: app with --query-batch-max {batch_max} ({name})")
-            with AppServer(index_dir, batch_max) as server:
+        # both servers up at once, taking turns round after round: a burst of load from elsewhere on a
+        # shared machine hits both, and each ratio is the median of the per-round ratios
+        with AppServer(index_dir, CONFIGS["unbatched"]) as before, AppServer(index_dir, CONFIGS["batched"]) as after:
+            servers = {"unbatched": before, "batched": after}
+            for server in servers.values():
                 load(server.url, questions[:5], 1, 5)  # warm-up
-                levels = []
-                for clients in LEVELS:
-                    level = load(server.url, questions, clients, max(30, clients * per_client))
-                    level.update(_server_memory_mb(server.proc.pid))
-                    log(f"  {clients:>2} clients: {level['req_per_s']} req/s, p50 {level['p50_ms']} ms, p95 {level['p95_ms']} ms, errors {level['errors']}")
-                    levels.append(level)
+            runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in LEVELS} for name in servers}
+            for clients in LEVELS:
+                for r in range(rounds):
+                    for name, server in servers.items():
+                        level = load(server.url, questions, clients, max(20, clients * per_client))
+                        level.update(_server_memory_mb(server.proc.pid))
+                        runs[name][clients].append(level)
+                        log(f"  {name:>9} {clients:>2} clients round {r + 1}: {level['req_per_s']} req/s, "
+                            f"p50 {level['p50_ms']} ms, p95 {level['p95_ms']} ms, errors {level['errors']}")
+        for name, per_level in runs.items():
+            levels = []
+            for clients, samples in per_level.items():
+                level = _merge(samples)
+                level.update({k: samples[-1][k] for k in ("rss_mb", "peak_rss_mb") if k in samples[-1]})
+                levels.append(level)
             one = levels[0]["req_per_s"]
             for level in levels:
                 level["throughput_vs_1_client"] = round(level["req_per_s"] / one, 2) if one else None
-            result["configs"][name] = {"query_batch_max": batch_max, "levels": levels}
-        before, after = (result["configs"][n]["levels"] for n in CONFIGS)
+            result["configs"][name] = {"query_batch_max": CONFIGS[name], "levels": levels}
         result["batched_vs_unbatched"] = [
-            {"clients": a["clients"], "throughput": round(a["req_per_s"] / b["req_per_s"], 2), "p95": round(a["p95_ms"] / b["p95_ms"], 2)}
-            for b, a in zip(before, after)
+            {
+                "clients": c,
+                "throughput": round(float(np.median([a["req_per_s"] / b["req_per_s"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
+                "p95": round(float(np.median([a["p95_ms"] / b["p95_ms"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
+            }
+            for c in LEVELS
         ]
         return result
     finally:
