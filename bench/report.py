@@ -160,7 +160,7 @@ def write_report(results: dict, meta: dict) -> Path:
         "",
     ]
     lines += ["| section | command | started | seconds | load average at start (1, 5, 15 min) |", "|---|---|---|---|---|"]
-    for name in ("embed", "latency", "scale"):
+    for name in ("embed", "latency", "scale", "serving"):
         sm = (results.get(name) or {}).get("meta")
         if sm:
             lines.append(f"| {name} | `{sm.get('command')}` | {sm.get('started')} | {sm.get('seconds')} | {sm.get('machine', {}).get('load_avg_at_start')} |")
@@ -171,6 +171,7 @@ def write_report(results: dict, meta: dict) -> Path:
     lines += _embed_section(results.get("embed"), plots)
     lines += _latency_section(results.get("latency"), plots)
     lines += _scale_section(results.get("scale"), plots)
+    lines += _serving_section(results.get("serving"))
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "report.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -399,3 +400,35 @@ def _stages(stages: dict) -> str:
         return f"{k} {v:.2f}" if isinstance(v, float) and k not in ("dense_updated", "bm25_cached") else f"{k}={v:g}"
 
     return ", ".join(one(k, v) for k, v in stages.items())
+
+
+def _serving_section(serving: dict | None) -> list[str]:
+    """/api/ask under 1, 8, 32 concurrent HTTP clients, micro-batching off and on (bench/serving_bench.py)."""
+    if not serving or "configs" not in serving:
+        return []
+    emb = serving.get("embedding", {})
+    lines = [
+        "## Serving: `/api/ask` over HTTP, concurrent clients",
+        "",
+        f"Two `python app.py` over the corpus index (rate limit lifted), taking turns for {serving.get('rounds', 1)} rounds per level; "
+        f"each client its own connection, asking the gold questions in turn; percentiles of the median round. "
+        f"Query embedding alone in the same run: p50 {_fmt(emb.get('p50'), 1)} ms, "
+        f"p95 {_fmt(emb.get('p95'), 1)} ms. `unbatched` = `--query-batch-max 1` (every request its own model call, as "
+        "before micro-batching), `batched` = the default.",
+        "",
+        "| configuration | clients | requests | req/s | × 1 client | p50 ms | p95 ms | p99 ms | p50 / embedding p50 | errors | server RSS / peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, config in serving["configs"].items():
+        for lv in config["levels"]:
+            ratio = lv["p50_ms"] / emb["p50"] if emb.get("p50") else None
+            lines.append(
+                f"| {name} | {lv['clients']} | {lv['requests']} | {lv['req_per_s']:.1f} | ×{_fmt(lv.get('throughput_vs_1_client'), 2)} | "
+                f"{lv['p50_ms']:.0f} | {lv['p95_ms']:.0f} | {lv['p99_ms']:.0f} | ×{_fmt(ratio, 1)} | {lv['errors']} | "
+                f"{_fmt(lv.get('rss_mb'), 0)} / {_fmt(lv.get('peak_rss_mb'), 0)} |"
+            )
+    ratios = serving.get("batched_vs_unbatched", [])
+    if ratios:
+        lines += ["", "Batched / unbatched, same run (median of the per-round ratios): " + ", ".join(
+            f"{r['clients']} clients throughput ×{r['throughput']:.2f}, p95 ×{r['p95']:.2f}" for r in ratios) + "."]
+    return lines + [""]

@@ -1,11 +1,12 @@
-"""Run the speed-and-scale benchmarks: ``python -m bench.run [--quick] [--only embed,latency,scale]``.
+"""Run the speed-and-scale benchmarks: ``python -m bench.run [--quick] [--only embed,latency,scale,serving]``.
 
 Writes ``bench/results/<section>.json`` and ``bench/results/report.md`` with PNG plots. Timings
 are benchmarks, not test assertions; every comparison is a ratio of figures measured in the same
 run. Run heavy benchmarks niced on a shared machine: ``nice -n 10 python -m bench.run``.
 
 --quick   about 10 minutes: 2 embedding rounds, 1 latency pass, 1 cold start per backend, the
-          scale curve at 10k chunks only (incremental ingest measured at 10k).
+          scale curve at 10k chunks only (incremental ingest measured at 10k), 8 requests per
+          client in the serving section.
 (full)    about 25 minutes on a quiet 2-core machine: 3 rounds, 3 passes, 3 cold starts, 10k / 100k /
           1M chunks, incremental ingest at 100k and 1M.
 """
@@ -18,7 +19,7 @@ import time
 
 from .common import log, machine, read_json, write_json
 
-SECTIONS = ("embed", "latency", "scale")
+SECTIONS = ("embed", "latency", "scale", "serving")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> None:
 
             sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else None
             data = run_scale(quick=args.quick, sizes=sizes)
+        elif section == "serving":
+            from .serving_bench import run as run_serving
+
+            data = run_serving(quick=args.quick)
         else:
             raise SystemExit(f"unknown section {section!r} ({', '.join(SECTIONS)})")
         data["meta"] = dict(meta, started=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(time.time() - (time.perf_counter() - t0))), seconds=round(time.perf_counter() - t0, 1))

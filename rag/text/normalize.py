@@ -38,6 +38,8 @@ def fold(text: str) -> str:
     Length-preserving for NFC input (each precomposed letter maps to one base letter), so
     offsets computed on the folded form are valid on the original.
     """
+    if text.isascii():  # nothing to fold, and most tokens of accent-less text are
+        return text
     decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return unicodedata.normalize("NFC", stripped)

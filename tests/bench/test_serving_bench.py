@@ -1,0 +1,54 @@
+"""The serving benchmark's load generator counts requests and errors right (a real local HTTP server, no timings)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from bench.report import _serving_section
+from bench.serving_bench import load
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: list[str] = []
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append(body["question"])
+        status = 500 if body["question"] == "hỏng" else 200
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_load_issues_exactly_n_requests_and_counts_errors():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _Handler.seen = []
+        result = load(f"http://127.0.0.1:{server.server_port}", ["một", "hai", "hỏng"], clients=4, n_requests=30)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result["requests"] == 30 and len(_Handler.seen) == 30
+    assert sorted(set(_Handler.seen)) == ["hai", "hỏng", "một"] and _Handler.seen.count("hỏng") == 10  # questions in turn
+    assert result["errors"] == 10 and result["error_kinds"] == ["HTTP 500"]
+    assert result["clients"] == 4 and result["req_per_s"] > 0
+    assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
+
+
+def test_report_section_shows_each_level_and_the_ratios():
+    level = {"clients": 8, "requests": 160, "req_per_s": 24.0, "throughput_vs_1_client": 1.6, "p50_ms": 300.0,
+             "p95_ms": 450.0, "p99_ms": 600.0, "errors": 0, "rss_mb": 700.0, "peak_rss_mb": 750.0}
+    data = {"embedding": {"p50": 15.0, "p95": 20.0}, "configs": {"batched": {"levels": [level]}},
+            "batched_vs_unbatched": [{"clients": 8, "throughput": 1.45, "p95": 0.62}]}
+    text = "\n".join(_serving_section(data))
+    assert "| batched | 8 | 160 | 24.0 | ×1.60 | 300 | 450 | 600 | ×20.0 | 0 | 700 / 750 |" in text
+    assert "8 clients throughput ×1.45, p95 ×0.62" in text
+    assert _serving_section(None) == []
