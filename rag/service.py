@@ -39,6 +39,8 @@ class DocumentInfo:
     n_chunks: int
     dates: list[str]
     source: str
+    ocr_pages: int = 0
+    legacy_encoding: str | None = None
 
 
 class Assistant:
@@ -186,10 +188,18 @@ class Assistant:
 
     def documents_json(self) -> dict[str, Any]:
         """The public ``docs --json`` shape: ``{"model_id", "n_chunks", "documents": [{"doc_id",
-        "title", "n_chunks", "dates", "source"}]}``."""
+        "title", "n_chunks", "dates", "source", "ocr_pages", "legacy_encoding"}]}`` (the CLI and ``/api/documents``)."""
         manifest = self.library()  # read once: Milvus reads it live
         docs = [
-            {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
+            {
+                "doc_id": d,
+                "title": e.title,
+                "n_chunks": e.n_chunks,
+                "dates": e.dates,
+                "source": e.source,
+                "ocr_pages": e.ocr_pages,
+                "legacy_encoding": e.legacy_encoding,
+            }
             for d, e in sorted(manifest.documents.items())
         ]
         return {"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs}
@@ -208,7 +218,7 @@ class Assistant:
         """The library list."""
         manifest = self.library()
         return [
-            DocumentInfo(doc_id, e.title, e.n_chunks, list(e.dates), e.source)
+            DocumentInfo(doc_id, e.title, e.n_chunks, list(e.dates), e.source, e.ocr_pages, e.legacy_encoding)
             for doc_id, e in sorted(manifest.documents.items())
         ]
 
