@@ -37,12 +37,12 @@ def report_text(header: str, year: int, visits: str, doctors: str) -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def yearly(tmp_path_factory, embeddings):
-    """The yearly reports in a FAISS index with a delta segment and deleted base rows."""
+def build_yearly(root, embeddings, extra=None):
+    """The yearly reports (three, then a fourth added and one changed: a delta segment with deleted
+    base rows) and an undated notice, in a FAISS index under ``root``; ``extra(folder)`` adds files
+    first. Returns (settings, folder)."""
     from rag.ingest.local import ingest
 
-    root = tmp_path_factory.mktemp("yearly")
     folder = root / "docs"
     folder.mkdir()
     for doc_id, parts in list(YEARS.items())[:3]:
@@ -50,15 +50,21 @@ def yearly(tmp_path_factory, embeddings):
     (folder / "khong_ngay.txt").write_text(
         "Thông báo về khám bệnh\nCác cơ sở y tế đã khám bệnh cho nhiều lượt người trong tỉnh.", encoding="utf-8"
     )
+    if extra is not None:
+        extra(folder)
     settings = get_settings(index_dir=root / "index", uploads_dir=root / "uploads", chunk_chars=160, overlap_chars=0)
     assert not ingest([folder], settings, embeddings=embeddings).errors
-    # a second write: one report added (the delta), one changed (its base rows deleted)
     (folder / "sk_2024.txt").write_text(report_text(*YEARS["sk_2024"]), encoding="utf-8")
     text = (folder / "bc_2021.txt").read_text(encoding="utf-8")
     (folder / "bc_2021.txt").write_text(text + "\nTỉnh có 12 bệnh viện tuyến huyện.", encoding="utf-8")
     report = ingest([folder], settings, embeddings=embeddings)
     assert report.writer == "write_delta_generation" and report.added == ["sk_2024"] and report.updated == ["bc_2021"]
     return settings, folder
+
+
+@pytest.fixture(scope="module")
+def yearly(tmp_path_factory, embeddings):
+    return build_yearly(tmp_path_factory.mktemp("yearly"), embeddings)
 
 
 @pytest.fixture(scope="module")
