@@ -47,7 +47,8 @@ def parse_day(value: str | date | None, what: str) -> date | None:
             raise ValueError
         return date.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"Ngày không hợp lệ ({what}: {text!r}), cần dạng YYYY-MM-DD / {what} must be a date YYYY-MM-DD") from None
+        vi = {"from": "từ ngày", "to": "đến ngày"}.get(what, what)
+        raise FilterError(f"Ngày không hợp lệ ({vi}: {text!r}), cần dạng YYYY-MM-DD / {what} must be a date YYYY-MM-DD") from None
 
 
 def document_span(value: str) -> tuple[date, date] | None:
