@@ -53,7 +53,7 @@ IVF_RETRAIN_FACTOR = 4  # retrain when the index outgrew (or shrank below) its l
 PQ_MIN_TRAIN = 1024  # fewer vectors than this cannot train 4-bit codebooks: plain IVF lists instead
 FASTSCAN_CANDIDATES = 4096  # stage 1 -> 2: candidates the 4-bit codes propose
 EXACT_RERANK = 64  # stage 2 -> 3: candidates whose stored vectors decide the final order
-EXACT_ALLOWED = 4096  # a filtered approximate search scores up to this many allowed rows exactly (~8 ms of reads)
+EXACT_ALLOWED = 1024  # a filtered approximate search scores up to this many allowed rows exactly (a few ms)
 
 
 def choose_kind(n_vectors: int, requested: str, threshold: int) -> str:
