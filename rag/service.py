@@ -23,6 +23,7 @@ from rag.answer.llm import llm_health
 from rag.backend import clean_orphans, delete_any, index_exists, ingest_any, live_marker, load_retriever, open_library
 from rag.config import Settings
 from rag.ingest.report import IngestReport
+from rag.retrieval.filters import SearchFilter
 from rag.retrieval.hybrid import HybridRetriever, Mode, SearchResult
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class DocumentInfo:
     n_chunks: int
     dates: list[str]
     source: str
+    ocr_pages: int = 0
+    legacy_encoding: str | None = None
 
 
 class Assistant:
@@ -123,26 +126,50 @@ class Assistant:
 
     # -- questions ------------------------------------------------------------------------------
 
-    def ask(self, question: str, history: Sequence[Sequence[str]] = (), wait_for_llm: bool = True):
-        """The answer; ``wait_for_llm=False`` returns the extractive answer without asking the LLM."""
-        chain = self.chain if wait_for_llm else self.chain.without_llm()
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Sequence[str]] = (),
+        wait_for_llm: bool = True,
+        search_filter: SearchFilter | None = None,
+    ):
+        """The answer; ``wait_for_llm=False`` returns the extractive answer without asking the LLM.
+
+        ``search_filter`` restricts the passages searched (and so cited) to some documents
+        (:class:`~rag.retrieval.filters.SearchFilter`; a ``FilterError`` when it names an unknown one).
+        """
+        chain = self._restricted(self.chain, search_filter)
+        chain = chain if wait_for_llm else chain.without_llm()
         return chain.answer(question, list(history))
 
-    def stream(self, question: str, history: Sequence[Sequence[str]] = ()) -> Iterator[Any]:
-        return self.chain.stream({"question": question, "history": list(history)})
+    def stream(self, question: str, history: Sequence[Sequence[str]] = (), search_filter: SearchFilter | None = None) -> Iterator[Any]:
+        return self._restricted(self.chain, search_filter).stream({"question": question, "history": list(history)})
 
-    def search(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> SearchResult:
-        """Ranked passages; ``mode`` "dense" or "bm25" searches with one retriever alone."""
+    def _restricted(self, chain, search_filter: SearchFilter | None):
+        """``chain`` answering from the documents ``search_filter`` allows (validated here, before any search)."""
+        if search_filter is None:
+            return chain
+        retriever = chain.retriever
+        retriever.allowed_documents(search_filter)  # an unknown document: the FilterError now, not mid-answer
+        return chain.model_copy(update={"retriever": retriever.restricted(search_filter)})
+
+    def search(
+        self, query: str, k: int | None = None, mode: Mode = "hybrid", search_filter: SearchFilter | None = None
+    ) -> SearchResult:
+        """Ranked passages; ``mode`` "dense" or "bm25" searches with one retriever alone; ``search_filter``
+        restricts them to some documents."""
         if mode == "hybrid":
-            return self.retriever.search(query, k)
+            return self.retriever.search(query, k, search_filter)
         if mode not in self._other_modes:
             with self._load_lock:
                 self._other_modes.setdefault(mode, load_retriever(self.settings, mode, store=self.retriever.store))
-        return self._other_modes[mode].search(query, k)
+        return self._other_modes[mode].search(query, k, search_filter)
 
-    def search_json(self, query: str, k: int | None = None, mode: Mode = "hybrid") -> dict[str, Any]:
+    def search_json(
+        self, query: str, k: int | None = None, mode: Mode = "hybrid", search_filter: SearchFilter | None = None
+    ) -> dict[str, Any]:
         """The public ``search --json`` shape: ``{"query", "results": [{"rank", "doc_id", "title",
-        "text", "start", "end", "score"}]}`` (the CLI and the MCP server)."""
+        "text", "start", "end", "score"}]}`` (the CLI, the API and the MCP server)."""
         results = [
             {
                 "rank": h.rank,
@@ -153,7 +180,7 @@ class Assistant:
                 "end": h.chunk.end,
                 "score": round(h.score, 6),
             }
-            for h in self.search(query, k, mode).hits
+            for h in self.search(query, k, mode, search_filter).hits
         ]
         return {"query": query, "results": results}
 
@@ -161,10 +188,18 @@ class Assistant:
 
     def documents_json(self) -> dict[str, Any]:
         """The public ``docs --json`` shape: ``{"model_id", "n_chunks", "documents": [{"doc_id",
-        "title", "n_chunks", "dates", "source"}]}``."""
+        "title", "n_chunks", "dates", "source", "ocr_pages", "legacy_encoding"}]}`` (the CLI and ``/api/documents``)."""
         manifest = self.library()  # read once: Milvus reads it live
         docs = [
-            {"doc_id": d, "title": e.title, "n_chunks": e.n_chunks, "dates": e.dates, "source": e.source}
+            {
+                "doc_id": d,
+                "title": e.title,
+                "n_chunks": e.n_chunks,
+                "dates": e.dates,
+                "source": e.source,
+                "ocr_pages": e.ocr_pages,
+                "legacy_encoding": e.legacy_encoding,
+            }
             for d, e in sorted(manifest.documents.items())
         ]
         return {"model_id": manifest.model_id, "n_chunks": manifest.n_chunks, "documents": docs}
@@ -183,7 +218,7 @@ class Assistant:
         """The library list."""
         manifest = self.library()
         return [
-            DocumentInfo(doc_id, e.title, e.n_chunks, list(e.dates), e.source)
+            DocumentInfo(doc_id, e.title, e.n_chunks, list(e.dates), e.source, e.ocr_pages, e.legacy_encoding)
             for doc_id, e in sorted(manifest.documents.items())
         ]
 

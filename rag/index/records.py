@@ -39,6 +39,8 @@ class DocumentEntry(BaseModel):
     content_hash: str
     dates: list[str] = []
     n_chunks: int
+    ocr_pages: int = 0  # pages (or images) whose text was recognised by OCR: check figures against the scan
+    legacy_encoding: str | None = None  # "tcvn3" or "vni" when the text was converted from a legacy font encoding
 
 
 class Manifest(BaseModel):

@@ -24,7 +24,7 @@ from rag.index.faiss.writer import GenerationData, build_manifest, write_delta_g
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, indexed_text
 from rag.ingest.chunking import chunk_document
 from rag.ingest.loaders import LoadedDocument, iter_paths
-from rag.ingest.plan import check_model, load_all, plan_changes, same_chunking, scanned_dirs
+from rag.ingest.plan import check_model, load_all, plan_changes, same_chunking, scanned_dirs, with_flags
 from rag.ingest.report import IngestReport
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,7 @@ def write_next(
     appended = _append(old, plan, settings, embeddings, progress) if old is not None and same_chunking(old.manifest, settings) else None
     if appended is not None:
         delta, deleted, collections, entries = appended
+        entries = with_flags(entries, plan, old.manifest.documents)
         n_live = old.manifest.base_rows - len(deleted) + len(delta.chunks)
         manifest = old.manifest.model_copy(
             update={
@@ -172,6 +173,7 @@ def write_next(
         data, report.embedded_chunks = _assemble(old, plan, settings, embeddings, progress)
         dim = int(data.vectors.shape[1]) if data.vectors.size else (embeddings.dim if embeddings is not None else old.manifest.dim)
         manifest = build_manifest(data, settings, model_id, dim, time.perf_counter() - t0)
+        manifest.documents = with_flags(manifest.documents, plan, old.manifest.documents if old is not None else {})
         generation = write_generation(index_dir, data, manifest, timings=report.stage_seconds)
         report.writer = "write_generation"
         report.n_documents, report.n_chunks = len(data.documents), len(data.chunks)

@@ -56,6 +56,21 @@ def _load_one(sandbox: Sandbox, path: Path, report: IngestReport, loaded: dict[s
     loaded[doc.doc_id] = doc
 
 
+def with_flags(
+    entries: Mapping[str, DocumentEntry], plan: Mapping[str, LoadedDocument | None], known: Mapping[str, DocumentEntry]
+) -> dict[str, DocumentEntry]:
+    """Manifest entries with each document's OCR and legacy-encoding flags: from its fresh load, else the live index's entry."""
+    out: dict[str, DocumentEntry] = {}
+    for doc_id, entry in entries.items():
+        doc, old = plan.get(doc_id), known.get(doc_id)
+        if doc is not None:
+            flags = {"ocr_pages": getattr(doc, "ocr_pages", 0), "legacy_encoding": getattr(doc, "encoding", None)}
+        else:
+            flags = {"ocr_pages": old.ocr_pages, "legacy_encoding": old.legacy_encoding} if old is not None else {}
+        out[doc_id] = entry.model_copy(update=flags)
+    return out
+
+
 def same_chunking(manifest: Any, settings: Settings) -> bool:
     """Whether an index (its manifest or Milvus meta) cut its chunks as ``settings`` would."""
     return (manifest.chunk_chars, manifest.overlap_chars, manifest.title_prefix) == (

@@ -6,6 +6,10 @@ as typed; accented BM25, off for accent-less questions otherwise, reads the rest
 
 Exposed as a LangChain ``BaseRetriever`` returning ``Document``s whose ``page_content`` is the exact
 passage (``doc_text[start:end]``) and whose metadata carries ids, offsets and scores.
+
+A :class:`~rag.retrieval.filters.SearchFilter` (``search_filter``, or the ``search`` argument)
+restricts every list to the allowed documents' chunks inside its retriever (FAISS ID selector,
+BM25 over the allowed rows), before fusion: a filtered search still returns ``k`` passages.
 """
 
 from __future__ import annotations
@@ -16,16 +20,18 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
+from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import Settings
 from rag.errors import QueryError
 from rag.index.faiss.sparse import bm25_top_k
 from rag.index.records import ChunkRecord
 from rag.lang.english import looks_english
+from rag.retrieval.filters import SearchFilter
 from rag.text import collapse_whitespace, has_diacritics, tokenize, tokenize_folded
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -104,6 +110,8 @@ class HybridRetriever(BaseRetriever):
     mode: Mode = "hybrid"
     max_query_chars: int = 2000
     restore: bool = True  # embed accent-less questions with their accents restored
+    search_filter: SearchFilter | None = None  # the documents every search is restricted to (None: all)
+    _allowed: dict[SearchFilter, np.ndarray | None] = PrivateAttr(default_factory=dict)  # filter → allowed chunk ids
 
     @classmethod
     def over(cls, store: Any, embeddings: Any, settings: Settings, mode: Mode = "hybrid") -> HybridRetriever:
@@ -138,11 +146,47 @@ class HybridRetriever(BaseRetriever):
         restored = restorer.restore(query)
         return restored if restored != query else None
 
-    def search(self, query: str, k: int | None = None) -> SearchResult:
-        """Ranked passages for ``query`` with per-stage timings in milliseconds."""
+    def restricted(self, search_filter: SearchFilter | None) -> HybridRetriever:
+        """This retriever with every search restricted by ``search_filter`` (a copy; self unchanged)."""
+        return self.model_copy(update={"search_filter": search_filter})
+
+    def allowed_documents(self, search_filter: SearchFilter | None) -> frozenset[str] | None:
+        """The doc ids ``search_filter`` allows in this library (None: no restriction); a
+        :class:`~rag.retrieval.filters.FilterError` when it names an unknown document."""
+        if search_filter is None:
+            return None
+        documents = self.store.manifest.documents
+        allowed = search_filter.allowed(documents)
+        return None if len(allowed) == len(documents) else allowed
+
+    def allowed_rows(self, search_filter: SearchFilter | None) -> np.ndarray | None:
+        """Sorted chunk ids of the documents ``search_filter`` allows (None: all), cached per filter."""
+        if search_filter is None:
+            return None
+        cache = self._allowed
+        if search_filter not in cache:
+            docs = self.allowed_documents(search_filter)
+            rows = None if docs is None else np.array(sorted(c for d in docs for c in self.store.chunk_ids_of(d)), dtype=np.int64)
+            if len(cache) >= 64:
+                cache.clear()
+            cache[search_filter] = rows
+        return cache[search_filter]
+
+    def search(self, query: str, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
+        """Ranked passages for ``query`` with per-stage timings in milliseconds.
+
+        ``search_filter`` (default: the retriever's own) restricts them to some documents.
+        """
         query = self.clean_query(query)
         k = k or self.k
         timings: dict[str, float] = {}
+        allowed = None
+        if search_filter or self.search_filter:
+            t = time.perf_counter()
+            allowed = self.allowed_rows(search_filter or self.search_filter)
+            timings["filter"] = elapsed_ms(t)
+            if allowed is not None and not len(allowed):
+                return SearchResult([], timings, None)
         t = time.perf_counter()
         restored = self.restore_query(query) if self.mode != "bm25" else None
         timings["restore"] = elapsed_ms(t)
@@ -156,14 +200,14 @@ class HybridRetriever(BaseRetriever):
         # more than its longest part instead of the sum
         started = time.perf_counter()
         # accented BM25 reads the restored question; folded BM25 the question as typed (the same tokens)
-        pending = [_pool().submit(self._lexical, name, restored if restored and name == "bm25" else query, fetch) for name in lexical]
+        pending = [_pool().submit(self._lexical, name, restored if restored and name == "bm25" else query, fetch, allowed) for name in lexical]
         try:
             if self.mode in ("hybrid", "dense"):
                 t = time.perf_counter()
                 vector = self.embeddings.encode_queries([restored or query])[0]
                 timings["embed"] = elapsed_ms(t)
                 t = time.perf_counter()
-                dense_ids, dense_scores = self.store.dense_search(vector, fetch)
+                dense_ids, dense_scores = self.store.dense_search(vector, fetch, allowed)
                 rankings["dense"] = dense_ids.tolist()
                 similarity = dict(zip(rankings["dense"], dense_scores.tolist()))
                 timings["dense"] = elapsed_ms(t)
@@ -186,9 +230,9 @@ class HybridRetriever(BaseRetriever):
         timings["fusion"] = elapsed_ms(t)
         return SearchResult(hits, timings, restored)
 
-    def _lexical(self, name: str, query: str, fetch: int) -> tuple[str, list[int], float]:
+    def _lexical(self, name: str, query: str, fetch: int, allowed: np.ndarray | None) -> tuple[str, list[int], float]:
         """One BM25 list (``name`` is the store attribute) and when it finished."""
-        ids = bm25_top_k(getattr(self.store, name), LEXICAL[name](query), fetch)[0].tolist()
+        ids = bm25_top_k(getattr(self.store, name), LEXICAL[name](query), fetch, allowed)[0].tolist()
         return name, ids, time.perf_counter()
 
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:

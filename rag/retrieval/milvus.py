@@ -1,4 +1,8 @@
-"""Hybrid retrieval on Milvus: the same ``search()``, ``SearchResult`` and ``Document`` output as on FAISS."""
+"""Hybrid retrieval on Milvus: the same ``search()``, ``SearchResult`` and ``Document`` output as on FAISS.
+
+A :class:`~rag.retrieval.filters.SearchFilter` becomes a boolean expression on ``doc_id`` given to
+every search request (Milvus filters before it ranks), so a filtered search still returns ``k``.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Literal
 
 from pydantic import ConfigDict, PrivateAttr
 
-from rag.index.milvus.schema import bm25_text
+from rag.index.milvus.schema import bm25_text, in_filter
+from rag.retrieval.filters import SearchFilter
 from rag.retrieval.hybrid import Hit, HybridRetriever, SearchResult, elapsed_ms, reciprocal_rank_fusion, retriever_weights
 from rag.text import tokenize, tokenize_folded
 
@@ -26,11 +31,19 @@ class MilvusRetriever(HybridRetriever):
     fusion: Literal["server", "client"] = "server"
     _doc_meta: dict[str, tuple[str, list[str], str]] = PrivateAttr(default_factory=dict)  # doc id → hash, dates, source
 
-    def search(self, query: str, k: int | None = None) -> SearchResult:
+    def search(self, query: str, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
         query = self.clean_query(query)
         k = k or self.k
         fetch = max(self.fetch_k, k)
         timings: dict[str, float] = {}
+        expr = ""
+        if search_filter or self.search_filter:
+            t = time.perf_counter()
+            allowed = self.allowed_documents(search_filter or self.search_filter)
+            timings["filter"] = elapsed_ms(t)
+            if allowed is not None and not allowed:
+                return SearchResult([], timings)
+            expr = in_filter("doc_id", sorted(allowed)) if allowed is not None else ""
         vector = None
         if self.mode in ("hybrid", "dense"):
             t = time.perf_counter()
@@ -50,11 +63,11 @@ class MilvusRetriever(HybridRetriever):
         names = [n for n, on in (("dense", vector is not None), ("bm25", bool(tokens)), ("bm25_folded", bool(folded))) if on]
         t = time.perf_counter()
         if self.fusion == "server" and all(weights.get(n, 1.0) == 1.0 for n in names):
-            found = self.store.hybrid_search(vector, tokens, folded, fetch, k, self.rrf_k)
+            found = self.store.hybrid_search(vector, tokens, folded, fetch, k, self.rrf_k, expr)
             timings["milvus"] = elapsed_ms(t)
             positions: dict[str, dict[int, int]] = {name: {} for name in names}
         else:
-            rankings = self.store.ranked_ids(vector, tokens, folded, fetch)
+            rankings = self.store.ranked_ids(vector, tokens, folded, fetch, expr)
             timings["milvus"] = elapsed_ms(t)
             t = time.perf_counter()
             fused = reciprocal_rank_fusion(rankings, self.rrf_k, weights or None)[:k]

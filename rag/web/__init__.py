@@ -30,6 +30,7 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     from rag.web.documents import documents_router
     from rag.web.feedback import feedback_router
     from rag.web.openai_compat import add_openai
+    from rag.web.search_api import add_search_api
 
     assistant = assistant or Assistant(settings)
     try:
@@ -52,6 +53,7 @@ def create_app(settings: Settings, assistant=None, *, ui: bool = True) -> FastAP
     app.include_router(feedback_router(settings))
     app.include_router(documents_router(assistant))
     add_api(app, assistant, settings)
+    add_search_api(app, assistant, settings)  # /api/search, /api/documents
     add_openai(app, assistant, settings)  # /v1/chat/completions, /v1/models
     mount_mcp(app, assistant, settings)  # streamable HTTP at /mcp
     from rag.web.security import UPLOADS_PER_MINUTE, SecurityHeaders, SlidingWindowLimiter, UploadGuard

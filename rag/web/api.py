@@ -1,4 +1,5 @@
-"""JSON API: ``POST /api/ask``, ``GET /api/health``, the embeddable widget, and the guards around them.
+"""JSON API: ``POST /api/ask``, ``GET /api/health``, the embeddable widget, and the guards around them
+(``/api/search``, ``/api/documents``: :mod:`rag.web.search_api`; filters: :mod:`rag.web.filter_fields`).
 
 Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 
@@ -13,12 +14,13 @@ Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 422   ``question_too_long``       over ``settings.max_question_chars`` (counted after NFC)
 422   ``invalid_question``        control characters, lone surrogates, non-characters, or refused
                                   by the assistant (:class:`rag.errors.QueryError`)
+422   ``invalid_filter``          an impossible date, an empty date range, an unknown document
 429   ``rate_limited``            over ``settings.rate_limit_per_minute`` (``Retry-After`` set)
 429   ``too_many_failures``       too many wrong API keys from this client (``Retry-After`` set)
 503   ``index_unavailable``       no usable index
 ====  ==========================  =====================================================
 
-Routes, methods, the size limit, API key (with its failure throttle) and rate limit are checked by
+Routes, methods, the size limit, API key (with its failure throttle) and rate limit (:data:`KEYED`) are checked by
 :class:`ApiGuard`, an ASGI middleware, in that order and *before* the body is parsed, so an
 unauthenticated client learns nothing else. Uploads, security headers: :mod:`rag.web.security`.
 """
@@ -46,6 +48,8 @@ from starlette.routing import Match, Mount
 from rag.config import Settings
 from rag.errors import IndexStoreError, QueryError, RagError
 from rag.query.validate import MAX_HISTORY_MESSAGE_CHARS, QuestionError, validate_history, validate_question
+from rag.retrieval.filters import FilterError
+from rag.web.filter_fields import FilterFields, filter_error
 from rag.web.security import LOGIN_FAILURES, FailureThrottle, SlidingWindowLimiter, client_of, login_response, start_pruning, throttled_response
 
 log = logging.getLogger(__name__)
@@ -54,13 +58,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 API_KEY_HEADER = "X-API-Key"
 MAX_HISTORY_TURNS = 20
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+KEYED = {("POST", "/api/ask"), ("POST", "/api/search"), ("GET", "/api/documents")}  # API key and rate limit
 
 
 # -- models (OpenAPI) -------------------------------------------------------------------------------
 
 
-class AskRequest(BaseModel):
-    """A question, optionally with the earlier turns of the conversation."""
+class AskRequest(FilterFields):
+    """A question, optionally with the earlier turns of the conversation and a filter."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -71,6 +76,7 @@ class AskRequest(BaseModel):
                     "question": "Còn số ca phẫu thuật thì sao?",
                     "history": [["Bệnh viện Bãi Cháy khám bao nhiêu lượt năm 2023?", "… [1]"]],
                 },
+                {"question": "Khám bao nhiêu lượt người?", "date_from": "2024-01-01", "date_to": "2024-12-31"},
             ]
         },
     )
@@ -288,7 +294,7 @@ class ApiGuard:
                 await too_large(scope, receive, send)
                 return
 
-        if scope["path"] == "/api/ask" and scope["method"] == "POST":
+        if (scope["method"], scope["path"]) in KEYED:
             client = client_of(scope)
             if self.settings.api_key:
                 given = headers.get(API_KEY_HEADER.lower(), "")
@@ -436,6 +442,7 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(QueryError, _query_error)
+    app.add_exception_handler(FilterError, filter_error)  # a QueryError with its own code
     app.add_exception_handler(IndexStoreError, _index_error)
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(Exception, _server_error)
@@ -454,7 +461,9 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
             history = validate_history([list(turn) for turn in req.history])
         except QuestionError as exc:
             raise ApiError(422, exc.code, str(exc)) from None
-        answer = assistant.ask(question, [list(turn) for turn in history], wait_for_llm=req.wait_for_llm)
+        answer = assistant.ask(
+            question, [list(turn) for turn in history], wait_for_llm=req.wait_for_llm, search_filter=req.search_filter()
+        )
         return JSONResponse(with_sources(answer, assistant))
 
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
@@ -508,10 +517,13 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     for op in (op for path, ops in schema["paths"].items() if path.startswith("/api/") for op in ops.values()):
         for status in (400, 413) if "requestBody" in op else ():  # ApiGuard's and _validation_error's answers
             op["responses"].setdefault(str(status), {"description": ERROR_RESPONSES[status]["description"], **error})
-    ask = schema["paths"]["/api/ask"]["post"]
+    search = schema["components"]["schemas"].get("SearchRequest")  # rag.web.search_api
+    if search is not None:
+        search["properties"]["query"].update(minLength=1, maxLength=settings.max_question_chars)
     if settings.api_key is None:
-        ask["security"] = [{}, *ask.get("security", [])]  # {} = no credential needed
-        ask["responses"].pop("401", None)
+        for route in filter(None, (schema["paths"].get(path, {}).get(method.lower()) for method, path in KEYED)):
+            route["security"] = [{}, *route.get("security", [])]  # {} = no credential needed
+            route["responses"].pop("401", None)
     app.openapi_schema = schema
     return schema
 

@@ -126,12 +126,17 @@ class Library:
         self.writes = writes
 
     def doc_rows(self) -> list[list[Any]]:
-        """The table's rows: title, dates, chunks, source file, origin (uploaded or shipped), id."""
+        """The table's rows: title, dates, chunks, source file, origin (format, uploaded or shipped, OCR, legacy encoding), id."""
         uploads = self.settings.uploads_dir.resolve()
 
-        def origin(source: str) -> str:
-            kind = Path(source).suffix.lstrip(".").upper() or "?"
-            return f"{kind} · {'tải lên' if Path(source).resolve().parent == uploads else 'kho gốc'}"
+        def origin(d) -> str:
+            kind = Path(d.source).suffix.lstrip(".").upper() or "?"
+            parts = [kind, "tải lên" if Path(d.source).resolve().parent == uploads else "kho gốc"]
+            if d.ocr_pages:  # figures read from a scan may be misread: say so
+                parts.append("nhận dạng ký tự (OCR)")
+            if d.legacy_encoding:
+                parts.append(f"chuyển mã {d.legacy_encoding.upper()}")
+            return " · ".join(parts)
 
         return [
             [
@@ -139,7 +144,7 @@ class Library:
                 ", ".join(render.format_date(x) for x in d.dates[:2]) or "–",
                 d.n_chunks,
                 Path(d.source).name,
-                origin(d.source),
+                origin(d),
                 d.doc_id,
             ]
             for d in self.assistant.documents()

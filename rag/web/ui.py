@@ -15,6 +15,7 @@ import gradio as gr
 
 from rag.config import Settings
 from rag.errors import QueryError, RagError
+from rag.retrieval.filters import SearchFilter
 from rag.web import render
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
@@ -86,8 +87,10 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
 
     # -- chat ----------------------------------------------------------------------------------
 
-    async def respond(question: str, chat: list, pairs: list, turns: list):
-        """Outputs: question box, chat, pairs, turns, sources panel, conversation JSON (saved by the page)."""
+    async def respond(question: str, chat: list, pairs: list, turns: list, docs: list | None = None, since: str = "", until: str = ""):
+        """Outputs: question box, chat, pairs, turns, sources panel, conversation JSON (saved by the page).
+
+        ``docs``, ``since``, ``until``: the filter controls (documents, a date range), applied inside retrieval."""
         question = (question or "").strip()
         if not question:
             yield (gr.skip(),) * 6
@@ -101,9 +104,10 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         yield busy(), chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         history = pairs[-MAX_HISTORY_SENT:]
         try:
+            search_filter = SearchFilter.parse(docs, since, until)  # a bad date: its message in the chat
             final = None
             loop = asyncio.get_running_loop()
-            parts = await loop.run_in_executor(_ANSWER_THREADS, lambda: iter(assistant.stream(question, history)))
+            parts = await loop.run_in_executor(_ANSWER_THREADS, lambda: iter(assistant.stream(question, history, search_filter=search_filter)))
             while (part := await loop.run_in_executor(_ANSWER_THREADS, next, parts, _END)) is not _END:
                 if isinstance(part, str):
                     continue  # word deltas of an answer that is already complete: it is shown whole
@@ -118,7 +122,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                 else:
                     final = part
             if final is None:
-                final = await loop.run_in_executor(_ANSWER_THREADS, assistant.ask, question, history)
+                final = await loop.run_in_executor(_ANSWER_THREADS, lambda: assistant.ask(question, history, search_filter=search_filter))
         except QueryError as exc:
             chat[-1] = {"role": "assistant", "content": render.render_error_message(str(exc))}
             yield idle(), chat, pairs, turns, panel(turns), gr.skip()
@@ -137,13 +141,13 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         pairs = list(pairs) + [[question, data.get("answer", "")]]
         yield idle(), chat, pairs, turns, panel(turns), json.dumps(turns, ensure_ascii=False)
 
-    async def regenerate(chat: list, pairs: list, turns: list):
-        """Ask the last question again ("Hỏi lại"), replacing its answer."""
+    async def regenerate(chat: list, pairs: list, turns: list, docs: list | None = None, since: str = "", until: str = ""):
+        """Ask the last question again ("Hỏi lại"), replacing its answer (under the current filter)."""
         if not turns:
             yield (gr.skip(),) * 6
             return
         question = turns[-1]["question"]
-        async for update in respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1]):
+        async for update in respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1], docs, since, until):
             yield update
 
     def stopped(chat: list, pairs: list, turns: list):
@@ -239,6 +243,22 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                                 '<div class="hdyt-disclaimer">Câu trả lời chỉ dựa trên các báo cáo trong thư viện. '
                                 "Hãy kiểm tra đoạn trích nguồn trước khi sử dụng.</div>"
                             )
+                        with gr.Accordion("Lọc theo tài liệu và ngày", open=False, elem_id="hdyt-filter"):
+                            with gr.Row(equal_height=False):
+                                filter_docs = gr.Dropdown(
+                                    label="Chỉ tìm trong các tài liệu",
+                                    choices=[],
+                                    multiselect=True,
+                                    filterable=True,
+                                    scale=3,
+                                    elem_id="hdyt-filter-docs",
+                                )
+                                filter_from = gr.Textbox(
+                                    label="Từ ngày", placeholder="YYYY-MM-DD", max_length=10, scale=1, min_width=120, elem_id="hdyt-filter-from"
+                                )
+                                filter_to = gr.Textbox(
+                                    label="Đến ngày", placeholder="YYYY-MM-DD", max_length=10, scale=1, min_width=120, elem_id="hdyt-filter-to"
+                                )
                         gr.HTML('<div id="hdyt-convs" aria-label="Các cuộc trò chuyện"></div>', elem_id="hdyt-convs-box")
                         # the bridge to the page's localStorage: the turns as JSON, and a button that reloads them
                         conv_json = gr.Textbox(visible="hidden", elem_id="hdyt-conv-json", label="conversation")
@@ -317,7 +337,8 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                         )
 
         chat_out = [question, chatbot, pairs, turns, sources, conv_json]
-        chat_io = dict(inputs=[question, chatbot, pairs, turns], outputs=chat_out)
+        filters = [filter_docs, filter_from, filter_to]
+        chat_io = dict(inputs=[question, chatbot, pairs, turns, *filters], outputs=chat_out)
         save = dict(fn=None, inputs=[conv_json], outputs=None, js="(j) => { window.hdytSave && window.hdytSave(j); }")
         quiet = dict(api_visibility="private", show_progress="hidden")
         asked = question.submit(respond, **chat_io, **quiet)
@@ -325,7 +346,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         picked = chatbot.example_select(use_example, None, question, api_visibility="private")
         answered = picked.then(respond, **chat_io, **quiet)
         answered.then(**save)
-        redo = again.click(regenerate, [chatbot, pairs, turns], chat_out, **quiet)
+        redo = again.click(regenerate, [chatbot, pairs, turns, *filters], chat_out, **quiet)
         redo.then(**save)
         halted = question.stop(
             stopped, [chatbot, pairs, turns], [chatbot, pairs, turns, conv_json, question], cancels=[asked, answered, redo], api_visibility="private"
@@ -350,13 +371,18 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
             js=ADMIN_LOGIN_JS,
             api_visibility="private",
         )
-        upload_btn.click(library.upload, [files, token], [*lib_out, files], api_visibility="private", show_progress="hidden")
+        # the filter lists the library's documents by title · date · file, like the delete list
+        filter_choices = dict(fn=lambda: gr.update(choices=library.delete_choices()), inputs=None, outputs=filter_docs, api_visibility="private")
+        uploaded = upload_btn.click(library.upload, [files, token], [*lib_out, files], api_visibility="private", show_progress="hidden")
+        uploaded.then(**filter_choices)
         delete_btn.click(library.ask_delete, [to_delete, token], [status, confirm_btn], api_visibility="private")
-        confirm_btn.click(
+        deleted = confirm_btn.click(
             library.delete, [to_delete, token], [*lib_out, confirm_btn], api_visibility="private", show_progress="hidden"
         )
-        refresh.click(lambda: library.refreshed(""), None, lib_out, api_visibility="private")
+        deleted.then(**filter_choices)
+        refresh.click(lambda: library.refreshed(""), None, lib_out, api_visibility="private").then(**filter_choices)
         demo.load(lambda: library.refreshed(""), None, lib_out, api_visibility="private")
+        demo.load(**filter_choices)
     demo.queue(default_concurrency_limit=16)
     return demo
 

@@ -420,7 +420,7 @@ def test_cli_migrate_search_docs_with_milvus(corpus_settings, tmp_path):
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
     assert set(payload) == {"model_id", "n_chunks", "documents"} and len(payload["documents"]) == 5
-    assert set(payload["documents"][0]) == {"doc_id", "title", "n_chunks", "dates", "source"}
+    assert set(payload["documents"][0]) == {"doc_id", "title", "n_chunks", "dates", "source", "ocr_pages", "legacy_encoding"}
 
 
 def test_cli_bad_milvus_uri_is_one_line(tmp_path, milvus_corpus):

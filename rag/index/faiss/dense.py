@@ -53,6 +53,7 @@ IVF_RETRAIN_FACTOR = 4  # retrain when the index outgrew (or shrank below) its l
 PQ_MIN_TRAIN = 1024  # fewer vectors than this cannot train 4-bit codebooks: plain IVF lists instead
 FASTSCAN_CANDIDATES = 4096  # stage 1 -> 2: candidates the 4-bit codes propose
 EXACT_RERANK = 64  # stage 2 -> 3: candidates whose stored vectors decide the final order
+EXACT_ALLOWED = 1024  # a filtered approximate search scores up to this many allowed rows exactly (a few ms)
 
 
 def choose_kind(n_vectors: int, requested: str, threshold: int) -> str:
@@ -259,6 +260,13 @@ def excluding(ids: np.ndarray):  # -> faiss.IDSelector
     return selector
 
 
+def including(ids: np.ndarray):  # -> faiss.IDSelector
+    """A FAISS selector of ``ids`` only (the rows a filtered search may return, :mod:`rag.retrieval.filters`)."""
+    import faiss
+
+    return faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+
+
 def _search_params(index, fetch: int, exclude):  # -> faiss.SearchParameters | None
     """Per-call parameters (so concurrent searches share nothing): refine depth and the selector."""
     import faiss
@@ -279,8 +287,16 @@ def _search_params(index, fetch: int, exclude):  # -> faiss.SearchParameters | N
     return inner
 
 
-def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None, exclude=None) -> tuple[np.ndarray, np.ndarray]:
+def dense_top_k(
+    index, query_vector: np.ndarray, k: int, vectors: Any = None, exclude=None, allowed: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Chunk ids and cosine scores of the ``k`` nearest passages (never ids ``exclude`` leaves out).
+
+    ``allowed`` (sorted ids, deleted ones already left out) restricts the search to those rows: a
+    flat index searches with an ID selector; an approximate one scores a few allowed rows exactly
+    from ``vectors`` (its lists may hold none of them near the query), many through a selector,
+    and exactly as well when that finds fewer than ``k``: a filtered search returns ``k`` hits
+    whenever ``k`` rows are allowed.
 
     ``vectors`` (the generation's stored vectors: an array, or :class:`rag.store.VectorRows`,
     anything where ``vectors[ids]`` gives their rows) lets an approximate index end with exact
@@ -294,6 +310,15 @@ def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None, ex
     if index.ntotal == 0 or k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
     query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=np.int64)
+        exact = vectors is not None and dense_kind(index) != "flat"
+        if not len(allowed) or (exact and len(allowed) <= EXACT_ALLOWED):
+            return _exact_top_k(vectors, allowed, query[0], k)
+        ids, scores = dense_top_k(index, query_vector, k, vectors, exclude=including(allowed))
+        if exact and len(ids) < min(k, len(allowed)):
+            return _exact_top_k(vectors, allowed, query[0], k)
+        return ids, scores
     rerank = vectors is not None and isinstance(index, faiss.IndexRefine)
     fetch = min(max(k, EXACT_RERANK) if rerank else k, index.ntotal)
     params = _search_params(index, fetch, exclude)
@@ -310,3 +335,12 @@ def dense_top_k(index, query_vector: np.ndarray, k: int, vectors: Any = None, ex
         order = np.lexsort((rows, -exact))[:k]
         return rows[order], exact[order]
     return ids[:k], scores[:k]
+
+
+def _exact_top_k(vectors: Any, rows: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of ``rows`` (sorted ids) by exact cosine with ``query``, ties by id."""
+    if not len(rows) or k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    exact = np.asarray(vectors[rows], dtype=np.float32) @ query
+    order = np.lexsort((rows, -exact))[:k]
+    return rows[order], exact[order]

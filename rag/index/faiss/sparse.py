@@ -326,8 +326,11 @@ def load_tokens(directory: Path) -> TokenizedCorpus | None:
 # Query
 
 
-def bm25_top_k(model, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+def bm25_top_k(model, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Chunk ids and scores of the ``k`` best-scoring chunks with a positive score (ties by id).
+
+    ``allowed`` (chunk ids) restricts the ranking to those rows (a filtered search): the top ``k``
+    is chosen among their scores, not cut from the whole index's.
 
     Exact, like ranking ``model.get_scores(query_tokens)``. Scoring is a float32 scatter-add over
     the query terms' posting lists (``np.add.at``: 3x faster than ``np.bincount`` on the long
@@ -338,11 +341,16 @@ def bm25_top_k(model, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.n
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
     if isinstance(model, SegmentedBM25):
-        return _top_k(model.get_scores(query_tokens), k)
-    counts = _term_counts(model.vocab_dict, query_tokens)
-    if not counts:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    return _top_k(_scores(model, counts), k)
+        scores = model.get_scores(query_tokens)
+    else:
+        counts = _term_counts(model.vocab_dict, query_tokens)
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        scores = _scores(model, counts)
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=np.int64)
+        return _best(scores[allowed], allowed, k)
+    return _top_k(scores, k)
 
 
 def _accumulate(data, indices, starts, ends, weight, n: int) -> np.ndarray:

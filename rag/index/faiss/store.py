@@ -208,12 +208,20 @@ class IndexStore:
             [(s.path / RESTORER_FILE, lambda s=s: (indexed_text(c.title, c.text, prefix) for c in s.all_chunks())) for s in self._segments()]
         )
 
-    def dense_search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Chunk ids and cosine scores of the ``k`` nearest live passages of both segments."""
-        ids, scores = dense_top_k(self.base.dense, vector, k, self.base.vector_rows, exclude=self._exclude)
+    def dense_search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Chunk ids and cosine scores of the ``k`` nearest live passages of both segments.
+
+        ``allowed``: sorted live chunk ids a filtered search may return (None: all).
+        """
+        base_allowed = delta_allowed = None
+        if allowed is not None:
+            split = int(np.searchsorted(allowed, self.manifest.base_rows))
+            base_allowed, delta_allowed = allowed[:split], allowed[split:] - self.manifest.base_rows
+        exclude = self._exclude if allowed is None else None  # the allowed ids are live ones
+        ids, scores = dense_top_k(self.base.dense, vector, k, self.base.vector_rows, exclude=exclude, allowed=base_allowed)
         if self.delta is None:
             return ids, scores
-        delta_ids, delta_scores = dense_top_k(self.delta.dense, vector, k)
+        delta_ids, delta_scores = dense_top_k(self.delta.dense, vector, k, self.delta.vector_rows, allowed=delta_allowed)
         ids, scores = np.concatenate([ids, delta_ids + self.delta.offset]), np.concatenate([scores, delta_scores])
         order = np.lexsort((ids, -scores))[:k]
         return ids[order], scores[order]

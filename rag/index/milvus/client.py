@@ -289,8 +289,11 @@ class MilvusIndex:
 
     # -- searching --------------------------------------------------------------------------------
 
-    def _requests(self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int) -> dict[str, Any]:
+    def _requests(self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int, expr: str = "") -> dict[str, Any]:
+        """One search request per retriever; ``expr`` (a boolean filter, "" for none) restricts each one."""
         from pymilvus import AnnSearchRequest
+
+        where = expr or None
 
         requests: dict[str, Any] = {}
         if vector is not None:
@@ -300,22 +303,26 @@ class MilvusIndex:
                 params["params"] = {"ef": max(HNSW_EF, fetch)}
             elif kind == "ivf":
                 params["params"] = {"nprobe": max(1, IVF_NLIST // 16)}
-            requests["dense"] = AnnSearchRequest(data=[vector.astype(np.float32).tolist()], anns_field="dense", param=params, limit=fetch)
+            requests["dense"] = AnnSearchRequest(
+                data=[vector.astype(np.float32).tolist()], anns_field="dense", param=params, limit=fetch, expr=where
+            )
         for name, text in (("bm25", tokens), ("bm25_folded", folded)):
             if text:
-                requests[name] = AnnSearchRequest(data=[text], anns_field=FIELDS[name], param={"metric_type": "BM25"}, limit=fetch)
+                requests[name] = AnnSearchRequest(data=[text], anns_field=FIELDS[name], param={"metric_type": "BM25"}, limit=fetch, expr=where)
         return requests
 
     def hybrid_search(
-        self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int, k: int, rrf_k: int
+        self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int, k: int, rrf_k: int, expr: str = ""
     ) -> list[tuple[float, ChunkRecord, str]]:
         """One ``hybrid_search``: each retriever's top ``fetch`` fused by Milvus's RRF ranker, best ``k``.
+
+        ``expr``: a boolean filter every retriever applies before ranking (:mod:`rag.retrieval.filters`).
 
         Returns (fused score, passage, content hash) best first.
         """
         from pymilvus import RRFRanker
 
-        requests = self._requests(vector, tokens, folded, fetch)
+        requests = self._requests(vector, tokens, folded, fetch, expr)
         if not requests:
             return []
         result = self.call(
@@ -330,10 +337,10 @@ class MilvusIndex:
         )
         return [(float(h["distance"]), chunk_record(h["chunk_id"], h["entity"]), h["entity"]["content_hash"]) for h in result[0]]
 
-    def ranked_ids(self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int) -> dict[str, list[int]]:
-        """Each retriever's ranking on its own (ids only), for fusion in the client."""
+    def ranked_ids(self, vector: np.ndarray | None, tokens: str, folded: str, fetch: int, expr: str = "") -> dict[str, list[int]]:
+        """Each retriever's ranking on its own (ids only), for fusion in the client; ``expr`` as in :meth:`hybrid_search`."""
         out: dict[str, list[int]] = {}
-        for name, request in self._requests(vector, tokens, folded, fetch).items():
+        for name, request in self._requests(vector, tokens, folded, fetch, expr).items():
             result = self.call(
                 "search",
                 self.client.search,
@@ -342,6 +349,7 @@ class MilvusIndex:
                 anns_field=request.anns_field,
                 search_params=request.param,
                 limit=fetch,
+                filter=expr,
                 output_fields=[],
                 timeout=self.timeout,
             )
