@@ -36,7 +36,8 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.config import Settings
 from rag.errors import IndexStoreError, QueryError, RagError
-from rag.web.api import API_KEY_HEADER, MAX_HISTORY_TURNS, request_key_ok
+from rag.web.api import API_KEY_HEADER, request_key_ok
+from rag.web.models import MAX_HISTORY_TURNS
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from rag.config import Settings
 from rag.query.validate import QuestionError, validate_question
-from rag.web.api import API_KEY_HEADER, ApiError, errors
+from rag.web.api import API_KEY_HEADER, ApiError
+from rag.web.models import errors
 from rag.web.filter_fields import FilterFields
 
 _api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server sets HDYT_API_KEY")
