@@ -12,7 +12,6 @@ import numpy as np
 import pytest
 
 from rag.index.faiss import sparse as sparse_module
-from rag.index.faiss.prune import pruned_top_k
 from rag.index.faiss.sparse import TERM_MAX, TokenizedCorpus, add_query_files, bm25_top_k, build_bm25, load_bm25, save_bm25
 
 COMMON = ["bệnh", "viện", "y", "tế", "năm", "tỉnh", "báo", "cáo", "của", "và"]
@@ -59,7 +58,7 @@ def test_pruned_top_k_equals_the_full_ranking(model):
             counts = {}
             for t in query:
                 counts[t] = counts.get(t, 0) + 1
-            pruned += pruned_top_k(model, counts, k) is not None
+            pruned += sparse_module._pruned_top_k(model, counts, k) is not None
             ids, scores = bm25_top_k(model, query, k)
             expected_ids, expected_scores = _ranked(model, query, k)
             assert ids.tolist() == expected_ids, query
@@ -82,29 +81,7 @@ def test_term_bounds_are_saved_and_added_to_older_indexes(model, tmp_path):
     np.testing.assert_array_equal(loaded.term_max, expected)
     (tmp_path / TERM_MAX).unlink()  # an index written before the bounds: no pruning, same answers
     older = load_bm25(tmp_path, mmap=True)
-    assert older.term_max is None and pruned_top_k(older, {"tên5": 1, "bệnh": 1}, 5) is None
+    assert older.term_max is None and sparse_module._pruned_top_k(older, {"tên5": 1, "bệnh": 1}, 5) is None
     assert bm25_top_k(older, ["tên5", "bệnh"], 5)[0].tolist() == _ranked(model, ["tên5", "bệnh"], 5)[0]
     assert add_query_files(tmp_path) and not add_query_files(tmp_path)
     np.testing.assert_array_equal(load_bm25(tmp_path).term_max, expected)
-
-
-def test_segmented_top_k_equals_ranking_its_scores(model, corpus):
-    """A base less deleted chunks plus a delta (rag.index.faiss.store): pruned base, full delta, one ranking."""
-    from rag.index.faiss.sparse import Collection, SegmentedBM25
-
-    n = len(corpus)
-    first = bm25_top_k(model, ["tên7", "bệnh", "viện"], 5)[0]
-    deleted = np.unique(np.concatenate([first[:3], np.arange(0, n, 97)])).astype(np.int64)  # some of the best go
-    delta_tokens = [["tên7", "bệnh", "viện", "y"], ["tên7", "tên7"], ["năm", "tên8"]]
-    collection = Collection(n - len(deleted) + len(delta_tokens), float(np.mean([len(t) for t in corpus])), model, {})
-    segmented = SegmentedBM25(collection, build_bm25(TokenizedCorpus.from_tokens(delta_tokens), collection=collection), deleted, n)
-    for query in (["tên7", "bệnh", "viện"], ["tên8", "năm", "y", "tế"], ["tên5", "tên5", "của"], ["và", "y"]):
-        for k in (1, 5, 30):
-            scores = segmented.get_scores(query)
-            expected = np.lexsort((np.arange(len(scores)), -scores))[:k]
-            expected = expected[scores[expected] > 0]
-            ids, got = bm25_top_k(segmented, query, k)
-            assert ids.tolist() == expected.tolist(), (query, k)
-            np.testing.assert_array_equal(got, scores[expected])
-            assert not set(ids.tolist()) & set(deleted.tolist())
-    assert n in bm25_top_k(segmented, ["tên7", "bệnh", "viện"], 5)[0]  # the delta's chunk ranks

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from rag.index.faiss.prune import best, pruned_top_k
 from rag.index.faiss.vocab import Vocabulary, has_vocabulary, save_vocabulary
 from rag.text import tokenize, tokenize_folded
 
@@ -283,26 +282,6 @@ class SegmentedBM25:
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         """Score of every chunk id, base then delta (deleted chunks score 0)."""
-        counts, rescale = self._base_terms(query_tokens)
-        scores = _scores(self.collection.base, counts, rescale)
-        scores[self.deleted] = 0
-        if self.delta is None:
-            return scores
-        return np.concatenate([scores, _scores(self.delta, _term_counts(self.delta.vocab_dict, query_tokens))])
-
-    def top_k(self, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-        """:func:`bm25_top_k` over both segments: the base's top k (pruned when it can be) with the delta's."""
-        counts, rescale = self._base_terms(query_tokens)
-        base = pruned_top_k(self.collection.base, counts, k, rescale, self.deleted) if counts else None
-        if base is None:
-            return _top_k(self.get_scores(query_tokens), k)
-        if self.delta is None:
-            return base
-        delta_ids, delta_scores = _top_k(_scores(self.delta, _term_counts(self.delta.vocab_dict, query_tokens)), k)
-        return best(np.concatenate([base[1], delta_scores]), np.concatenate([base[0], delta_ids + self.offset]), k)
-
-    def _base_terms(self, query_tokens: list[str]) -> tuple[dict[str, int], np.ndarray]:
-        """The query's terms in the base and the factors that rescale their base scores to the generation's idf."""
         base = self.collection.base
         counts = _term_counts(base.vocab_dict, query_tokens)
         tokens = list(counts)
@@ -310,7 +289,12 @@ class SegmentedBM25:
         if self.delta is not None:
             delta_df[:] = [_df(self.delta.scores["indptr"], self.delta.vocab_dict.get(t)) for t in tokens]
         base_df = np.array([_df(base.scores["indptr"], base.vocab_dict[t]) for t in tokens], dtype=np.int64)
-        return counts, idf(self.collection.num_docs, self.collection.df(tokens, delta_df)) / idf(int(base.scores["num_docs"]), base_df)
+        rescale = idf(self.collection.num_docs, self.collection.df(tokens, delta_df)) / idf(int(base.scores["num_docs"]), base_df)
+        scores = _scores(base, counts, rescale)
+        scores[self.deleted] = 0
+        if self.delta is None:
+            return scores
+        return np.concatenate([scores, _scores(self.delta, _term_counts(self.delta.vocab_dict, query_tokens))])
 
 
 def read_vocabulary(directory: Path) -> Mapping[str, int]:
@@ -407,12 +391,78 @@ def bm25_top_k(model, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.n
     if k <= 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
     if isinstance(model, SegmentedBM25):
-        return model.top_k(query_tokens, k)
+        return _top_k(model.get_scores(query_tokens), k)
     counts = _term_counts(model.vocab_dict, query_tokens)
     if not counts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    pruned = pruned_top_k(model, counts, k)
+    pruned = _pruned_top_k(model, counts, k)
     return pruned if pruned is not None else _top_k(_scores(model, counts), k)
+
+
+_PRUNE_MAX_SHARE = 1 / 8  # give up pruning once the terms read cover this share of the chunks
+_BOUND_SLACK = 1e-4  # relative: float32 sums of a query's terms stray from the real-valued ones by ~1e-6
+
+
+def _pruned_top_k(model, counts: dict[str, int], k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The top ``k`` without reading the long posting lists of common terms (max-score pruning), or None.
+
+    Terms are read in decreasing order of their bound (count x the term's highest score). Once
+    the k-th best score so far exceeds the sum of the bounds of the terms not read, no chunk
+    outside those read can reach the top k, and those within it need the remaining terms only
+    where they occur: a binary search in each remaining list. The candidates' scores are then
+    summed again in the query's term order, so they equal :func:`_scores` to the bit and the
+    ranking equals the unpruned one. None (score everything) when the index has no bounds or the
+    bound is never reached before the lists read grow long.
+    """
+    bounds = getattr(model, "term_max", None)
+    n = int(model.scores["num_docs"])
+    if bounds is None or n < _MIN_FOR_SLICE or len(counts) < 2:
+        return None
+    indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
+    terms = np.array([model.vocab_dict[t] for t in counts], dtype=np.int64)
+    weight = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)).astype(np.float32)
+    starts, ends = np.asarray(indptr[terms], dtype=np.int64), np.asarray(indptr[terms + 1], dtype=np.int64)
+    upper = weight.astype(np.float64) * np.asarray(bounds[terms], dtype=np.float64)
+    order = np.argsort(-upper, kind="stable").tolist()
+    remaining = float(upper.sum())
+    scores = np.zeros(n, dtype=np.float32)
+    read: list[np.ndarray] = []
+    size = 0
+    for j in order[:-1]:
+        s, e, w = int(starts[j]), int(ends[j]), float(weight[j])
+        remaining -= float(upper[j])
+        size += e - s
+        if size > n * _PRUNE_MAX_SHARE:
+            return None
+        if e > s:
+            np.add.at(scores, indices[s:e], data[s:e] if w == 1 else np.asarray(data[s:e]) * np.float32(w))
+            read.append(np.asarray(indices[s:e]))
+        if not read:
+            continue
+        seen = np.unique(np.concatenate(read)) if len(read) > 1 else read[0]
+        if len(seen) < k:
+            continue
+        theta = float(np.partition(scores[seen], len(seen) - k)[len(seen) - k])
+        slack = remaining + _BOUND_SLACK * (theta + remaining) + 1e-6
+        if theta > slack:
+            candidates = seen[scores[seen] + slack >= theta].astype(np.int64)
+            return _best(_rescore(model, candidates, starts, ends, weight), candidates, k)
+    return None
+
+
+def _rescore(model, candidates: np.ndarray, starts, ends, weight: np.ndarray) -> np.ndarray:
+    """Scores of sorted chunk ids ``candidates``, summed term by term in query order as :func:`_scores` does."""
+    indices, data = model.scores["indices"], model.scores["data"]
+    out = np.zeros(len(candidates), dtype=np.float32)
+    for s, e, w in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), weight.tolist()):
+        if e <= s:
+            continue
+        postings = indices[s:e]
+        at = np.minimum(np.searchsorted(postings, candidates), e - s - 1)
+        hit = np.asarray(postings[at]) == candidates
+        values = np.asarray(data[s + at[hit]])
+        out[hit] += values if w == 1 else values * np.float32(w)
+    return out
 
 
 def _accumulate(data, indices, starts, ends, weight, n: int) -> np.ndarray:
@@ -434,5 +484,23 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         part = scores[: n // _SLICE]
         bound = np.partition(part, len(part) - k)[len(part) - k]  # k-th largest of the slice
         cand = np.flatnonzero(scores >= bound)
-        return best(scores[cand], cand, k)
-    return best(scores, None, k)
+        return _best(scores[cand], cand, k)
+    return _best(scores, None, k)
+
+
+def _best(scores: np.ndarray, ids: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` by score (ties by id, positive scores only) of ``scores`` for ``ids`` (None: 0..n-1)."""
+    k = min(k, len(scores))
+    if k == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+    kth = scores[top].min()
+    if kth > 0 and k < len(scores):  # argpartition picks arbitrary ones among ties at the cut
+        tied = np.flatnonzero(scores == kth)
+        if len(tied) > 1:
+            top = np.union1d(top[scores[top] > kth], tied)
+    top_ids = top if ids is None else ids[top]
+    order = np.lexsort((top_ids, -scores[top]))[:k]
+    top, top_ids = top[order], top_ids[order]
+    keep = scores[top] > 0
+    return top_ids[keep].astype(np.int64), scores[top][keep].astype(np.float32)
