@@ -2,7 +2,7 @@
 
 The generation is probed (``bench.scale_bench probe``: open time, resident memory, dense/BM25/
 hybrid latency, recall) as the previous layout wrote it (BM25 vocabularies in bm25s's JSON only,
-per-document entries inline in manifest.json, no BM25 term bounds), then upgraded in place
+per-document entries inline in manifest.json), then upgraded in place
 (:func:`rag.index.faiss.writer.upgrade_generation`: binary vocabularies, documents.sqlite) and
 probed again, each probe in a fresh process. ``--index`` takes an index built by
 ``bench.scale_bench build`` (kept); without it one of ``--n`` chunks is built and removed.
@@ -25,7 +25,6 @@ def previous_layout(generation: Path) -> None:
     """Rewrite a generation as the previous layout wrote it: per-document entries inline in
     manifest.json, no documents.sqlite, BM25 vocabularies in bm25s's JSON only."""
     from rag.index.faiss.generations import DOCUMENTS, LEXICAL, MANIFEST, read_manifest
-    from rag.index.faiss.sparse import TERM_MAX
     from rag.index.faiss.vocab import FILES
 
     manifest = read_manifest(generation)
@@ -33,7 +32,7 @@ def previous_layout(generation: Path) -> None:
     (generation / DOCUMENTS).unlink(missing_ok=True)
     for segment in (generation, generation / "delta"):
         for name in LEXICAL:
-            for file in (*FILES, TERM_MAX):
+            for file in FILES:
                 (segment / name / file).unlink(missing_ok=True)
 
 

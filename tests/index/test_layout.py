@@ -18,7 +18,7 @@ import pytest
 
 from rag.errors import IndexStoreError
 from rag.index.faiss.generations import DOCUMENTS, LEXICAL, MANIFEST, DocumentTable, live_generation, read_manifest, write_lock
-from rag.index.faiss.sparse import TERM_MAX, VOCAB, TokenizedCorpus, bm25_top_k, build_bm25, load_bm25, load_tokens, read_vocabulary, save_bm25
+from rag.index.faiss.sparse import VOCAB, TokenizedCorpus, bm25_top_k, build_bm25, load_bm25, load_tokens, read_vocabulary, save_bm25
 from rag.index.faiss.store import open_index
 from rag.index.faiss.vocab import FILES as VOCAB_FILES
 from rag.index.faiss.vocab import Vocabulary, has_vocabulary, save_vocabulary
@@ -34,8 +34,8 @@ def _texts(n: int, seed: int = 0) -> list[list[str]]:
 
 
 def _make_old(directory: Path) -> None:
-    """Turn a BM25 directory into what was written before the binary vocabulary and the term bounds."""
-    for name in (*VOCAB_FILES, TERM_MAX):
+    """Turn a BM25 directory into what was written before the binary vocabulary."""
+    for name in VOCAB_FILES:
         (directory / name).unlink()
 
 

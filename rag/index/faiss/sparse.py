@@ -38,7 +38,6 @@ K1, B = 1.5, 0.75
 TOKEN_IDS = "doc_token_ids.npy"
 TOKEN_OFFSETS = "doc_token_offsets.npy"
 VOCAB = "vocab.index.json"
-TERM_MAX = "term_max.npy"  # float32 per term: its highest score in any chunk (bounds for pruning)
 
 
 @dataclass
@@ -189,7 +188,6 @@ def build_bm25_from_ids(corpus: TokenizedCorpus, collection: Collection | None =
     model.vocab_dict[""] = n_vocab  # bm25s's empty token, for parity with BM25.index()
     model.unique_token_ids_set = set(model.vocab_dict.values())
     model.nonoccurrence_array = None
-    model.term_max = term_max(data, indptr)
     model.hdyt_tokens = TokenizedCorpus(vocab, compact_ids, np.asarray(corpus.offsets, dtype=np.int64))
     return model
 
@@ -197,22 +195,10 @@ def build_bm25_from_ids(corpus: TokenizedCorpus, collection: Collection | None =
 def save_bm25(model, directory: Path) -> None:
     model.save(str(directory), show_progress=False)
     save_vocabulary(model.vocab_dict, directory)
-    bounds = getattr(model, "term_max", None)
-    np.save(directory / TERM_MAX, bounds if bounds is not None else term_max(model.scores["data"], model.scores["indptr"]))
     tokens = getattr(model, "hdyt_tokens", None)
     if tokens is not None:
         np.save(directory / TOKEN_IDS, np.asarray(tokens.ids, dtype=np.int32))
         np.save(directory / TOKEN_OFFSETS, np.asarray(tokens.offsets, dtype=np.int64))
-
-
-def term_max(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
-    """Each term's highest score in any chunk (0 for a term without postings): :func:`bm25_top_k`'s bounds."""
-    indptr = np.asarray(indptr, dtype=np.int64)
-    out = np.zeros(len(indptr) - 1, dtype=np.float32)
-    filled = np.flatnonzero(np.diff(indptr) > 0)
-    if len(filled):
-        out[filled] = np.maximum.reduceat(np.asarray(data, dtype=np.float32), indptr[filled])
-    return out
 
 
 class BM25Index:
@@ -235,8 +221,6 @@ class BM25Index:
             "num_docs": int(params["num_docs"]),
         }
         self.vocab_dict: Mapping[str, int] = read_vocabulary(directory)
-        bounds = directory / TERM_MAX
-        self.term_max = np.load(bounds, mmap_mode="r", allow_pickle=False) if bounds.is_file() else None
         self.params = params
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
@@ -304,21 +288,15 @@ def read_vocabulary(directory: Path) -> Mapping[str, int]:
     return json.loads((directory / VOCAB).read_text(encoding="utf-8"))
 
 
-def add_query_files(directory: Path) -> bool:
-    """Write what an index saved before them lacks: the binary vocabulary (from its JSON) and the
-    term bounds (one pass over its scores). False if it had both.
+def add_binary_vocabulary(directory: Path) -> bool:
+    """Write the binary vocabulary of an index saved before it (from its JSON); False if it had one.
 
     ``directory`` must be the new generation's own (its other files may be links to the old).
     """
-    added = False
-    if not has_vocabulary(directory):
-        save_vocabulary(json.loads((directory / VOCAB).read_text(encoding="utf-8")), directory)
-        added = True
-    if not (directory / TERM_MAX).is_file():
-        data = np.load(directory / "data.csc.index.npy", mmap_mode="r")
-        np.save(directory / TERM_MAX, term_max(data, np.load(directory / "indptr.csc.index.npy")))
-        added = True
-    return added
+    if has_vocabulary(directory):
+        return False
+    save_vocabulary(json.loads((directory / VOCAB).read_text(encoding="utf-8")), directory)
+    return True
 
 
 def load_bm25(directory: Path, mmap: bool = False):
@@ -395,74 +373,7 @@ def bm25_top_k(model, query_tokens: list[str], k: int) -> tuple[np.ndarray, np.n
     counts = _term_counts(model.vocab_dict, query_tokens)
     if not counts:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    pruned = _pruned_top_k(model, counts, k)
-    return pruned if pruned is not None else _top_k(_scores(model, counts), k)
-
-
-_PRUNE_MAX_SHARE = 1 / 8  # give up pruning once the terms read cover this share of the chunks
-_BOUND_SLACK = 1e-4  # relative: float32 sums of a query's terms stray from the real-valued ones by ~1e-6
-
-
-def _pruned_top_k(model, counts: dict[str, int], k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The top ``k`` without reading the long posting lists of common terms (max-score pruning), or None.
-
-    Terms are read in decreasing order of their bound (count x the term's highest score). Once
-    the k-th best score so far exceeds the sum of the bounds of the terms not read, no chunk
-    outside those read can reach the top k, and those within it need the remaining terms only
-    where they occur: a binary search in each remaining list. The candidates' scores are then
-    summed again in the query's term order, so they equal :func:`_scores` to the bit and the
-    ranking equals the unpruned one. None (score everything) when the index has no bounds or the
-    bound is never reached before the lists read grow long.
-    """
-    bounds = getattr(model, "term_max", None)
-    n = int(model.scores["num_docs"])
-    if bounds is None or n < _MIN_FOR_SLICE or len(counts) < 2:
-        return None
-    indptr, indices, data = model.scores["indptr"], model.scores["indices"], model.scores["data"]
-    terms = np.array([model.vocab_dict[t] for t in counts], dtype=np.int64)
-    weight = np.fromiter(counts.values(), dtype=np.float64, count=len(counts)).astype(np.float32)
-    starts, ends = np.asarray(indptr[terms], dtype=np.int64), np.asarray(indptr[terms + 1], dtype=np.int64)
-    upper = weight.astype(np.float64) * np.asarray(bounds[terms], dtype=np.float64)
-    order = np.argsort(-upper, kind="stable").tolist()
-    remaining = float(upper.sum())
-    scores = np.zeros(n, dtype=np.float32)
-    read: list[np.ndarray] = []
-    size = 0
-    for j in order[:-1]:
-        s, e, w = int(starts[j]), int(ends[j]), float(weight[j])
-        remaining -= float(upper[j])
-        size += e - s
-        if size > n * _PRUNE_MAX_SHARE:
-            return None
-        if e > s:
-            np.add.at(scores, indices[s:e], data[s:e] if w == 1 else np.asarray(data[s:e]) * np.float32(w))
-            read.append(np.asarray(indices[s:e]))
-        if not read:
-            continue
-        seen = np.unique(np.concatenate(read)) if len(read) > 1 else read[0]
-        if len(seen) < k:
-            continue
-        theta = float(np.partition(scores[seen], len(seen) - k)[len(seen) - k])
-        slack = remaining + _BOUND_SLACK * (theta + remaining) + 1e-6
-        if theta > slack:
-            candidates = seen[scores[seen] + slack >= theta].astype(np.int64)
-            return _best(_rescore(model, candidates, starts, ends, weight), candidates, k)
-    return None
-
-
-def _rescore(model, candidates: np.ndarray, starts, ends, weight: np.ndarray) -> np.ndarray:
-    """Scores of sorted chunk ids ``candidates``, summed term by term in query order as :func:`_scores` does."""
-    indices, data = model.scores["indices"], model.scores["data"]
-    out = np.zeros(len(candidates), dtype=np.float32)
-    for s, e, w in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), weight.tolist()):
-        if e <= s:
-            continue
-        postings = indices[s:e]
-        at = np.minimum(np.searchsorted(postings, candidates), e - s - 1)
-        hit = np.asarray(postings[at]) == candidates
-        values = np.asarray(data[s + at[hit]])
-        out[hit] += values if w == 1 else values * np.float32(w)
-    return out
+    return _top_k(_scores(model, counts), k)
 
 
 def _accumulate(data, indices, starts, ends, weight, n: int) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from rag.config import Settings
 from rag.index.faiss.dense import build_dense_index, choose_kind, load_dense, save_dense, update_dense_index
 from rag.index.faiss.generations import CURRENT, DELETED, DELTA, DOCUMENTS, LEXICAL, MANIFEST, SEGMENT_STATS, read_manifest, write_manifest
-from rag.index.faiss.sparse import TOKENIZERS, add_query_files, build_bm25, load_tokens, save_bm25, tokenize_corpus
+from rag.index.faiss.sparse import TOKENIZERS, add_binary_vocabulary, build_bm25, load_tokens, save_bm25, tokenize_corpus
 from rag.index.faiss.store import VectorRows
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, Manifest, indexed_text
 from rag.query.restore import FILENAME as RESTORER_FILE
@@ -194,7 +194,7 @@ def upgrade_generation(index_dir: Path, generation: Path) -> Path:
             if (generation / extra).exists():
                 _link_tree(generation / extra, tmp / extra)
         for name in LEXICAL if (tmp / DELTA).is_dir() else ():
-            add_query_files(tmp / DELTA / name)
+            add_binary_vocabulary(tmp / DELTA / name)
         lap("link")
 
     return _commit(index_dir, manifest, build, None)
@@ -208,7 +208,7 @@ def _link_base(source: Path, target: Path) -> None:
             continue
         _link_tree(path, target / relative)
     for name in LEXICAL:  # a base written before the binary vocabularies gains them here, once
-        add_query_files(target / name)
+        add_binary_vocabulary(target / name)
 
 
 def _link_tree(source: Path, destination: Path) -> None:
