@@ -204,7 +204,6 @@ def worker_probe(args) -> dict:
     tokens = json.loads(Path(args.tokens).read_text(encoding="utf-8"))
     import faiss  # noqa: F401 - imported before the baseline, like the app does
     import bm25s  # noqa: F401
-
     import rag.retrieval.hybrid  # noqa: F401 - langchain-core and the retriever, for the hybrid pass
 
     rss_base = rss_mb()
@@ -275,13 +274,16 @@ def worker_probe(args) -> dict:
 
 
 class _KnownQueryVectors:
-    """Stands in for the model in the probe: the gold questions' real vectors, computed earlier."""
+    """Stands in for the model in the probe: the gold questions' real vectors, computed earlier, found
+    by folded text (an accent-less question is embedded restored, rag.query.restore)."""
 
     def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
-        self.by_text = dict(zip(texts, vectors))
+        from rag.text import fold
+        self.fold = fold
+        self.by_text = {fold(t).lower(): v for t, v in zip(texts, vectors)}
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return np.stack([self.by_text[t] for t in texts])
+        return np.stack([self.by_text[self.fold(t).lower()] for t in texts])
 
 
 def _gold_retriever(store, query_vectors: np.ndarray):
