@@ -27,6 +27,7 @@ OFFSETS = "vocab.offsets.npy"
 HASHES = "vocab.hashes.npy"
 ORDER = "vocab.order.npy"
 FILES = (TOKENS, OFFSETS, HASHES, ORDER)
+_SEEN_MAX = 65_536  # remembered lookups per vocabulary
 
 
 def token_hash(token: str) -> int:
@@ -64,12 +65,14 @@ class Vocabulary(Mapping[str, int]):
     """
 
     def __init__(self, directory: Path) -> None:
-        self._offsets = np.load(directory / OFFSETS, mmap_mode="r", allow_pickle=False)
-        self._hashes = np.load(directory / HASHES, mmap_mode="r", allow_pickle=False)
-        self._order = np.load(directory / ORDER, mmap_mode="r", allow_pickle=False)
+        # plain ndarray views of the maps: numpy's memmap subclass costs microseconds per access
+        self._offsets = np.asarray(np.load(directory / OFFSETS, mmap_mode="r", allow_pickle=False))
+        self._hashes = np.asarray(np.load(directory / HASHES, mmap_mode="r", allow_pickle=False))
+        self._order = np.asarray(np.load(directory / ORDER, mmap_mode="r", allow_pickle=False))
         size = (directory / TOKENS).stat().st_size
         # an empty file cannot be memory-mapped: a vocabulary of only the empty token is empty bytes
-        self._bytes = np.memmap(directory / TOKENS, dtype=np.uint8, mode="r") if size else np.zeros(0, dtype=np.uint8)
+        self._bytes = np.asarray(np.memmap(directory / TOKENS, dtype=np.uint8, mode="r")) if size else np.zeros(0, dtype=np.uint8)
+        self._seen: dict[str, int | None] = {}  # tokens looked up already (queries repeat their words)
         n = len(self._hashes)
         if len(self._offsets) != n + 1 or len(self._order) != n or int(self._offsets[-1]) != size:
             raise ValueError(
@@ -91,15 +94,24 @@ class Vocabulary(Mapping[str, int]):
         return [data[a:b].decode("utf-8") for a, b in zip(bounds[:-1], bounds[1:])]
 
     def get(self, token: str, default: int | None = None) -> int | None:  # type: ignore[override]
+        tid = self._seen.get(token, -1)
+        if tid == -1:
+            tid = self._find(token)
+            if len(self._seen) >= _SEEN_MAX:  # bounded: a server sees any words users type
+                self._seen.clear()
+            self._seen[token] = tid
+        return default if tid is None else tid
+
+    def _find(self, token: str) -> int | None:
         h = np.uint64(token_hash(token))
-        i = int(np.searchsorted(self._hashes, h))
+        i = int(self._hashes.searchsorted(h))
         encoded = token.encode("utf-8")
         while i < len(self._hashes) and self._hashes[i] == h:
             tid = int(self._order[i])
-            if bytes(self._bytes[int(self._offsets[tid]) : int(self._offsets[tid + 1])]) == encoded:
+            if self._bytes[int(self._offsets[tid]) : int(self._offsets[tid + 1])].tobytes() == encoded:
                 return tid
             i += 1
-        return default
+        return None
 
     def __getitem__(self, token: str) -> int:
         tid = self.get(token)
