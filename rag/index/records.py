@@ -7,9 +7,10 @@ never name their hospital, so the title carries that context).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_serializer
 
 FORMAT_VERSION = 1
 
@@ -44,7 +45,12 @@ class DocumentEntry(BaseModel):
 
 
 class Manifest(BaseModel):
-    """Describes a generation; checked on load so vectors from two models never mix."""
+    """Describes a generation; checked on load so vectors from two models never mix.
+
+    ``documents`` is any mapping of doc id to entry: a dict, or (a FAISS generation read from
+    disk) a table that looks entries up when asked, so opening a library of a million chunks
+    does not parse every document's entry (:mod:`rag.index.faiss.generations`).
+    """
 
     format_version: int = FORMAT_VERSION
     model_id: str
@@ -56,10 +62,14 @@ class Manifest(BaseModel):
     n_chunks: int  # live chunks
     built_at: float
     build_seconds: float = 0.0
-    documents: dict[str, DocumentEntry]
+    documents: Mapping[str, DocumentEntry]
     base_chunks: int | None = None  # rows of the base segment, deleted ones included (None: n_chunks)
     delta_chunks: int = 0
     deleted_chunks: int = 0
+
+    @field_serializer("documents")
+    def _entries(self, documents: Mapping[str, DocumentEntry]) -> dict[str, DocumentEntry]:
+        return dict(documents.items())
 
     @property
     def base_rows(self) -> int:

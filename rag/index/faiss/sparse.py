@@ -2,14 +2,17 @@
 
 Two indexes are kept: one on accented tokens (precise) and one on diacritic-folded tokens (so a
 question typed without accents still matches). Files are bm25s's own (numpy ``.npy`` + JSON, no
-pickle), loadable with ``bm25s.BM25.load``, plus two of ours beside them:
+pickle), loadable with ``bm25s.BM25.load``, plus ours beside them:
 
 ``doc_token_ids.npy`` / ``doc_token_offsets.npy``
     every chunk's token ids (in this index's vocabulary) end to end, and where each chunk starts:
     the next generation rebuilds BM25 from these without re-tokenising the chunks it keeps.
+``vocab.*``
+    the vocabulary as memory-mapped arrays (:mod:`rag.index.faiss.vocab`), read instead of the
+    JSON one; an index written before them is read through its JSON vocabulary.
 
-Queries read the files with :class:`BM25Index` (numpy + JSON), so bm25s and scipy are imported
-only when an index is built, not when the app starts.
+Queries read the files with :class:`BM25Index` (numpy memory maps), so bm25s and scipy are
+imported only when an index is built, not when the app starts.
 
 The index is built with numpy in a few vectorised passes (sort by (term, chunk), count, score)
 instead of bm25s's per-document Python loop; scores equal bm25s's "lucene" BM25 (k1=1.5, b=0.75),
@@ -20,13 +23,14 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from rag.index.faiss.vocab import Vocabulary, has_vocabulary, save_vocabulary
 from rag.text import tokenize, tokenize_folded
 
 TOKENIZERS: dict[str, Callable[[str], list[str]]] = {"bm25": tokenize, "bm25_folded": tokenize_folded}
@@ -190,6 +194,7 @@ def build_bm25_from_ids(corpus: TokenizedCorpus, collection: Collection | None =
 
 def save_bm25(model, directory: Path) -> None:
     model.save(str(directory), show_progress=False)
+    save_vocabulary(model.vocab_dict, directory)
     tokens = getattr(model, "hdyt_tokens", None)
     if tokens is not None:
         np.save(directory / TOKEN_IDS, np.asarray(tokens.ids, dtype=np.int32))
@@ -197,17 +202,17 @@ def save_bm25(model, directory: Path) -> None:
 
 
 class BM25Index:
-    """A saved bm25s index read without importing bm25s (and scipy): its numpy arrays and JSON vocab.
+    """A saved bm25s index read without importing bm25s (and scipy): its numpy arrays and vocabulary.
 
-    Has what queries need, with bm25s's names: ``scores`` (the CSC arrays), ``vocab_dict`` and
-    ``get_scores``. Loading is the app's cold-start path, and bm25s's import costs more than the
-    arrays themselves when they are memory-mapped.
+    Has what queries need, with bm25s's names: ``scores`` (the CSC arrays), ``vocab_dict`` (a
+    :class:`~rag.index.faiss.vocab.Vocabulary`, or a dict for an index written before those
+    files) and ``get_scores``. Loading is the app's cold-start path, and bm25s's import costs more
+    than the arrays themselves when they are memory-mapped.
     """
 
-    def __init__(self, directory: Path, mmap: bool = False) -> None:
-        params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
-        if params.get("method", "lucene") not in ("lucene", "robertson", "atire"):
-            raise ValueError(f"BM25 method {params.get('method')!r} needs bm25s to load")
+    METHODS = ("lucene", "robertson", "atire")
+
+    def __init__(self, directory: Path, params: dict[str, Any], mmap: bool = False) -> None:
         mode = "r" if mmap else None
         self.scores = {
             "data": np.load(directory / "data.csc.index.npy", mmap_mode=mode, allow_pickle=False),
@@ -215,7 +220,7 @@ class BM25Index:
             "indptr": np.load(directory / "indptr.csc.index.npy", mmap_mode=mode, allow_pickle=False),
             "num_docs": int(params["num_docs"]),
         }
-        self.vocab_dict: dict[str, int] = json.loads((directory / VOCAB).read_text(encoding="utf-8"))
+        self.vocab_dict: Mapping[str, int] = read_vocabulary(directory)
         self.params = params
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
@@ -223,7 +228,7 @@ class BM25Index:
         return _scores(self, _term_counts(self.vocab_dict, query_tokens))
 
 
-def _term_counts(vocab: dict[str, int], tokens: Sequence[str]) -> dict[str, int]:
+def _term_counts(vocab: Mapping[str, int], tokens: Sequence[str]) -> dict[str, int]:
     """How often each known token occurs in a query (bm25s counts repeats; "" is its padding)."""
     counts: dict[str, int] = {}
     for token in tokens:
@@ -276,14 +281,32 @@ class SegmentedBM25:
         return np.concatenate([scores, _scores(self.delta, _term_counts(self.delta.vocab_dict, query_tokens))])
 
 
+def read_vocabulary(directory: Path) -> Mapping[str, int]:
+    """A saved index's token -> id map: the memory-mapped binary one, else (older indexes) its JSON."""
+    if has_vocabulary(directory):
+        return Vocabulary(directory)
+    return json.loads((directory / VOCAB).read_text(encoding="utf-8"))
+
+
+def add_binary_vocabulary(directory: Path) -> bool:
+    """Write the binary vocabulary of an index saved before it (from its JSON); False if it had one.
+
+    ``directory`` must be the new generation's own (its other files may be links to the old).
+    """
+    if has_vocabulary(directory):
+        return False
+    save_vocabulary(json.loads((directory / VOCAB).read_text(encoding="utf-8")), directory)
+    return True
+
+
 def load_bm25(directory: Path, mmap: bool = False):
     """A saved index for querying (:class:`BM25Index`; bm25s itself only for methods it alone knows)."""
-    try:
-        return BM25Index(directory, mmap=mmap)
-    except ValueError:
-        import bm25s
+    params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+    if params.get("method", "lucene") in BM25Index.METHODS:
+        return BM25Index(directory, params, mmap=mmap)
+    import bm25s
 
-        return bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
+    return bm25s.BM25.load(str(directory), mmap=mmap, show_progress=False, verbosity=0)
 
 
 def collection_after(base_dir: Path, base, deleted: np.ndarray, num_docs: int) -> Collection | None:
@@ -303,8 +326,13 @@ def collection_after(base_dir: Path, base, deleted: np.ndarray, num_docs: int) -
         rows = np.repeat(np.arange(part.n_docs, dtype=np.int64), np.diff(part.offsets))
         pairs = np.unique(part.ids.astype(np.int64) * part.n_docs + rows)  # each term once per chunk
         terms, counts = np.unique(pairs // part.n_docs, return_counts=True)
-        wanted = dict(zip(terms.tolist(), counts.tolist()))
-        deleted_df = {token: wanted[tid] for token, tid in base.vocab_dict.items() if tid in wanted and token}
+        vocab = base.vocab_dict
+        if isinstance(vocab, Vocabulary):  # decode only the deleted chunks' tokens
+            deleted_df = {vocab.token(tid): n for tid, n in zip(terms.tolist(), counts.tolist())}
+        else:
+            wanted = dict(zip(terms.tolist(), counts.tolist()))
+            deleted_df = {token: wanted[tid] for token, tid in vocab.items() if tid in wanted}
+        deleted_df.pop("", None)
     return Collection(num_docs, float(offsets[-1]) / max(n, 1), base, deleted_df)
 
 
@@ -313,10 +341,13 @@ def load_tokens(directory: Path) -> TokenizedCorpus | None:
     ids_path, offsets_path = directory / TOKEN_IDS, directory / TOKEN_OFFSETS
     if not (ids_path.is_file() and offsets_path.is_file()):
         return None
-    vocab_dict = json.loads((directory / VOCAB).read_text(encoding="utf-8"))
-    vocab = [""] * len(vocab_dict)
-    for token, i in vocab_dict.items():
-        vocab[i] = token
+    vocab_dict = read_vocabulary(directory)
+    if isinstance(vocab_dict, Vocabulary):
+        vocab = vocab_dict.tokens()
+    else:
+        vocab = [""] * len(vocab_dict)
+        for token, i in vocab_dict.items():
+            vocab[i] = token
     if vocab and vocab[-1] == "" and vocab_dict.get("") == len(vocab) - 1:
         vocab.pop()  # bm25s's empty token, not a real one
     return TokenizedCorpus(vocab, np.load(ids_path, mmap_mode="r"), np.load(offsets_path))

@@ -23,8 +23,8 @@ import numpy as np
 
 from rag.config import Settings
 from rag.index.faiss.dense import build_dense_index, choose_kind, load_dense, save_dense, update_dense_index
-from rag.index.faiss.generations import CURRENT, DELETED, DELTA, SEGMENT_STATS
-from rag.index.faiss.sparse import TOKENIZERS, build_bm25, load_tokens, save_bm25, tokenize_corpus
+from rag.index.faiss.generations import CURRENT, DELETED, DELTA, DOCUMENTS, LEXICAL, MANIFEST, SEGMENT_STATS, read_manifest, write_manifest
+from rag.index.faiss.sparse import TOKENIZERS, add_binary_vocabulary, build_bm25, load_tokens, save_bm25, tokenize_corpus
 from rag.index.faiss.store import VectorRows
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, Manifest, indexed_text
 from rag.query.restore import FILENAME as RESTORER_FILE
@@ -109,7 +109,7 @@ def _commit(index_dir: Path, manifest: Manifest, build: Callable[[Path, Lap, dic
     tmp.mkdir(parents=True)
     try:
         build(tmp, lap, timings)
-        (tmp / "manifest.json").write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
+        write_manifest(tmp, manifest)
         _fsync_tree(tmp)
         final = index_dir / name
         os.replace(tmp, final)
@@ -179,18 +179,47 @@ def _write_segment(
     timings["bm25_cached"] = float(cached_subs)
 
 
+def upgrade_generation(index_dir: Path, generation: Path) -> Path:
+    """The same generation again in the current layout, made live atomically (callers hold the write lock).
+
+    Every file is linked from ``generation``; what an index written before the binary BM25
+    vocabularies and the documents table lacks is added (:func:`write_delta_generation` does the
+    same for the base it keeps), so a user's existing index opens fast without re-indexing.
+    """
+    manifest = read_manifest(generation)
+
+    def build(tmp: Path, lap: Lap, timings: dict[str, float]) -> None:
+        _link_base(generation, tmp)
+        for extra in (DELETED, SEGMENT_STATS, DELTA):
+            if (generation / extra).exists():
+                _link_tree(generation / extra, tmp / extra)
+        for name in LEXICAL if (tmp / DELTA).is_dir() else ():
+            add_binary_vocabulary(tmp / DELTA / name)
+        lap("link")
+
+    return _commit(index_dir, manifest, build, None)
+
+
 def _link_base(source: Path, target: Path) -> None:
-    """The base segment's files of generation ``source`` in ``target``: hard links, copies where links fail."""
+    """The base segment's files of generation ``source`` in ``target`` (hard links), in the current layout."""
     for path in source.rglob("*"):
         relative = path.relative_to(source)
-        if relative.parts[0] in (DELTA, DELETED, SEGMENT_STATS, "manifest.json") or not path.is_file():
+        if relative.parts[0] in (DELTA, DELETED, SEGMENT_STATS, MANIFEST, DOCUMENTS) or not path.is_file():
             continue
-        destination = target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        _link_tree(path, target / relative)
+    for name in LEXICAL:  # a base written before the binary vocabularies gains them here, once
+        add_binary_vocabulary(target / name)
+
+
+def _link_tree(source: Path, destination: Path) -> None:
+    """Hard-link a file, or every file under a directory (copies where links fail)."""
+    for path in [source] if source.is_file() else [p for p in source.rglob("*") if p.is_file()]:
+        target = destination if path == source else destination / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.link(path, destination)
+            os.link(path, target)
         except OSError:  # another file system, or links not supported
-            shutil.copy2(path, destination)
+            shutil.copy2(path, target)
 
 
 def _reuse_plan(data: GenerationData) -> tuple[Path | None, np.ndarray | None]:
