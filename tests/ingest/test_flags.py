@@ -77,13 +77,14 @@ def test_flags_survive_a_delta_and_a_merge(flagged, embeddings):
 def test_docs_json_and_the_library_list_show_the_flags(flagged):
     from rag.service import Assistant
     from rag.web.library import Library
+    from rag.web.security import FailureThrottle, SlidingWindowLimiter
 
     settings, _ = flagged
     result = run_cli("docs", "--json", "--index", str(settings.index_dir))
     assert result.returncode == 0, result.stderr
     rows = {d["doc_id"]: d for d in json.loads(result.stdout)["documents"]}
     assert {d: (rows[d]["ocr_pages"], rows[d]["legacy_encoding"]) for d in EXPECTED} == EXPECTED
-    origin = {row[-1]: row[-2] for row in Library(Assistant(settings), settings).doc_rows()}
+    origin = {row[-1]: row[-2] for row in Library(Assistant(settings), settings, FailureThrottle(), SlidingWindowLimiter(30)).doc_rows()}
     assert origin["cu_tcvn3"] == "TXT · kho gốc · chuyển mã TCVN3" and origin["cu_vni"].endswith("chuyển mã VNI")
     assert origin["moi"] == "TXT · kho gốc"
     if "ban_quet" in origin:
