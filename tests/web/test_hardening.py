@@ -139,6 +139,18 @@ def test_upload_needs_the_admin_token_or_session(admin_server):
         assert _upload(url, forged).status_code == 401
 
 
+def test_upload_route_is_rate_limited_per_client(admin_server):
+    from rag.web.security import UPLOADS_PER_MINUTE
+
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.41")) as client:
+        codes = [_upload(admin_server.url, client, headers={"X-Admin-Token": ADMIN}).status_code for _ in range(UPLOADS_PER_MINUTE + 1)]
+        assert codes == [200] * UPLOADS_PER_MINUTE + [429]
+        r = _upload(admin_server.url, client, headers={"X-Admin-Token": ADMIN})
+        assert r.status_code == 429 and error_of(r)["code"] == "rate_limited" and int(r.headers["Retry-After"]) > 0
+    with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.42")) as other:  # another client is not affected
+        assert _upload(admin_server.url, other, headers={"X-Admin-Token": ADMIN}).status_code == 200
+
+
 def test_wrong_credentials_are_throttled(admin_server):
     with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.7")) as client:
         codes = [
