@@ -1117,10 +1117,8 @@ def add_similarity(question: str, scored: Sequence[Scored], embed: EmbedFn, pres
     if not chosen:
         return
     cosine = dict(zip(texts, embed(question, list(texts))))
-    best = max(cosine.values())
     for s, text in chosen:
         s.features["unit_similarity"] = cosine[text]
-        s.features["unit_similarity_gap"] = cosine[text] - best
 
 
 def _coverage(topic: list[KeywordGroup], idf: Callable[[tuple[str, ...]], float], u: Unit) -> tuple[float, float]:

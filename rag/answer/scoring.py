@@ -73,7 +73,6 @@ BASE_FEATURES: tuple[str, ...] = (
 )
 SEMANTIC_FEATURES: tuple[str, ...] = (
     "unit_similarity",  # cosine of the question and the unit in its context (title + sentence)
-    "unit_similarity_gap",  # the same minus the best of the question's embedded units (≤ 0)
 )
 FEATURES: tuple[str, ...] = (*BASE_FEATURES, *SEMANTIC_FEATURES)
 SEMANTIC_UNITS = 6  # candidates embedded per question: the best by the pre-score model
