@@ -8,16 +8,14 @@ page fetches nothing from outside. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
-import http.server
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, serve_page
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
@@ -99,22 +97,8 @@ div {{ letter-spacing: 3px; }} body {{ background: #f4f1ea; }}</style></head>
 <script src="{ui_server.url}/widget.js" data-title="Trợ lý Y Tế" data-position="right" defer></script>
 </body></html>""".encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", widget_origin_port), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{widget_origin_port}/"
-    httpd.shutdown()
+    with serve_page(page, widget_origin_port) as url:
+        yield url
 
 
 class Watch:

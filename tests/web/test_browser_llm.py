@@ -10,14 +10,12 @@ button ends the wait for good (no later answer overwrites it) and leaves the inp
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, serve_page
 from tests.llm_server import ScriptedLLM
 from tests.web.test_browser import CHROMIUM_ARGS, CHROMIUM, Watch, open_chat, playwright_sync, shot
 
@@ -107,22 +105,8 @@ def widget_host(llm_app, widget_port):
         f'<h1>Trang của một đơn vị khác</h1><script src="{llm_app.url}/widget.js" data-open="true" defer></script></body></html>'
     ).encode()
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", widget_port), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{widget_port}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_page(body, widget_port) as url:
+        yield url
 
 
 def wait_until(condition: Callable[[], bool], seconds: float) -> None:
