@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import free_port, serve_page
 from tests.llm_server import ScriptedLLM
-from tests.web.test_browser import CHROMIUM_ARGS, CHROMIUM, Watch, open_chat, playwright_sync, shot
+from tests.web.test_browser import Watch, open_chat, playwright_sync, shot
 
 QUESTION = "Bệnh viện Bãi Cháy đã khám cho bao nhiêu lượt người năm 2023?"
 OTHER_Q = "Giám đốc Bệnh viện Bãi Cháy là ai?"
@@ -29,14 +29,6 @@ FAILED = "#hdyt-chat [data-testid=status-tracker] .error"  # Gradio's "Lỗi" ba
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
