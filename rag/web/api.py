@@ -20,6 +20,10 @@ Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 503   ``index_unavailable``       no usable index
 ====  ==========================  =====================================================
 
+With an LLM configured, ``wait_for_llm=false`` answers with the extractive answer and an ``answer_id``;
+the same request with ``wait_for_llm=true`` and that id gets the LLM's answer without searching again
+(:mod:`rag.web.pending`).
+
 Routes, methods, the size limit, API key (with its failure throttle) and rate limit (:data:`KEYED`) are checked by
 :class:`ApiGuard`, an ASGI middleware, in that order and *before* the body is parsed, so an
 unauthenticated client learns nothing else. Uploads, security headers: :mod:`rag.web.security`.
@@ -50,6 +54,7 @@ from rag.errors import IndexStoreError, QueryError, RagError
 from rag.query.validate import MAX_HISTORY_MESSAGE_CHARS, QuestionError, validate_history, validate_question
 from rag.retrieval.filters import FilterError, SearchFilter
 from rag.web.filter_fields import FilterFields, filter_error
+from rag.web.pending import PendingAnswers
 from rag.web.models import (
     AskRequest,
     AdminSessionRequest,
@@ -350,13 +355,22 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     app.add_exception_handler(IndexStoreError, _index_error)
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(Exception, _server_error)
+    pending = app.state.pending_answers = PendingAnswers()  # wait_for_llm=false, then true: searched once
+    llm_writes = settings.answer_backend != "extractive"
 
     @keyed_post(app, "/api/ask", AskResponse, "Ask a question; get a grounded answer with numbered citations")
     def ask(req: AskRequest, _key: str | None = Security(API_KEY_SCHEME)) -> Response:
         # the key itself was checked by ApiGuard before the body was read; declared here for OpenAPI
         q = checked(settings, req.question, req, req.history)
-        answer = assistant.ask(q.question, q.history, wait_for_llm=req.wait_for_llm, search_filter=q.search_filter)
-        return JSONResponse(with_sources(answer, assistant))
+        request = (q.question, tuple(map(tuple, q.history)), q.search_filter)  # what an answer_id is valid for
+        answer = pending.final(req.answer_id, request) if req.answer_id and req.wait_for_llm else None
+        answer_id = None
+        if answer is None and not req.wait_for_llm and llm_writes:  # the rest of the answer kept for the next call
+            answer, answer_id = pending.first(assistant.stream(q.question, q.history, search_filter=q.search_filter), request)
+        elif answer is None:
+            answer = assistant.ask(q.question, q.history, wait_for_llm=req.wait_for_llm, search_filter=q.search_filter)
+        data = with_sources(answer, assistant)
+        return JSONResponse({**data, "answer_id": answer_id} if answer_id else data)
 
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
 
