@@ -1,7 +1,9 @@
 """An MCP server (the official ``mcp`` SDK) over :class:`rag.service.Assistant`: the reports as tools for agents.
 
 Tools: ``search_reports(query, k)`` → the ``python -m rag search --json`` shape, ``ask_reports(question,
-history)`` → the ``ask --json`` shape. Resource ``reports://documents`` → the ``docs --json`` shape.
+history)`` → the ``ask --json`` shape; both take the API's filter fields (``documents``, ``date_from``,
+``date_to``: :class:`rag.retrieval.filters.SearchFilter`), a bad one is a tool error that says why.
+Resource ``reports://documents`` → the ``docs --json`` shape (the names ``documents`` accepts).
 Two transports: stdio (``python -m rag mcp``, what desktop clients spawn) and streamable HTTP at
 ``/mcp`` inside the web app (:func:`mount_mcp`), behind the same API key and rate limit as ``/api/ask``.
 """
@@ -10,20 +12,29 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.config import Settings
 from rag.errors import RagError
+from rag.retrieval.filters import MAX_DOCUMENTS, SearchFilter
 from rag.service import Assistant
 from rag.web.api import request_key_ok
+
+# the filter fields of /api/ask and /api/search (rag.web.filter_fields), checked by SearchFilter.parse
+Documents = Annotated[
+    list[str] | None, Field(description=f"Only these reports: doc ids, file names or titles (see reports://documents), at most {MAX_DOCUMENTS}")
+]
+DateFrom = Annotated[str | None, Field(description="Only reports dated on or after this day (YYYY-MM-DD)")]
+DateTo = Annotated[str | None, Field(description="Only reports dated on or before this day (YYYY-MM-DD)")]
 
 DOCUMENTS_URI = "reports://documents"
 MCP_PATH = "/mcp"
@@ -42,32 +53,40 @@ def build_server(assistant: Assistant) -> MCPServer:
     )
 
     @server.tool()
-    def search_reports(query: str, k: int = 5) -> dict[str, Any]:
+    def search_reports(
+        query: str, k: int = 5, documents: Documents = None, date_from: DateFrom = None, date_to: DateTo = None
+    ) -> dict[str, Any]:
         """Ranked passages of the reports for a query (Vietnamese with or without accents, or English).
 
         Each result: rank, doc_id, title, the exact passage text, its start/end offsets in the
-        document, and the fused score. k: how many passages (1-50).
+        document, and the fused score. k: how many passages (1-50). documents, date_from, date_to:
+        search only these reports, or those dated in the range.
         """
         if not 1 <= k <= MAX_K:
             raise ToolError(f"k must be between 1 and {MAX_K}")
-        try:
-            return assistant.search_json(query, k)
-        except RagError as exc:  # a clear message for the model, not "Error executing tool"
-            raise ToolError(str(exc)) from None
+        return _tool_call(lambda: assistant.search_json(query, k, search_filter=SearchFilter.parse(documents, date_from, date_to)))
 
     @server.tool()
-    def ask_reports(question: str, history: list[list[str]] | None = None) -> dict[str, Any]:
+    def ask_reports(
+        question: str,
+        history: list[list[str]] | None = None,
+        documents: Documents = None,
+        date_from: DateFrom = None,
+        date_to: DateTo = None,
+    ) -> dict[str, Any]:
         """A grounded answer from the reports with [n] markers into its citations.
 
         history: earlier turns, oldest first, each a [question, answer] pair (for follow-ups such as
-        "còn năm 2022 thì sao?"). Returns answer, abstained (true = the reports do not say),
+        "còn năm 2022 thì sao?"). documents, date_from, date_to: answer only from these reports, or
+        those dated in the range. Returns answer, abstained (true = the reports do not say),
         rewritten_query, citations (n, doc_id, title, text, start, end, quote, quote_start, quote_end,
         score) and latency_ms.
         """
-        try:
-            return assistant.ask(question, history or []).to_json_dict()
-        except RagError as exc:
-            raise ToolError(str(exc)) from None
+        return _tool_call(
+            lambda: assistant.ask(
+                question, history or [], search_filter=SearchFilter.parse(documents, date_from, date_to)
+            ).to_json_dict()
+        )
 
     @server.resource(DOCUMENTS_URI, name="documents", title="Indexed reports", mime_type="application/json")
     def documents() -> dict[str, Any]:
@@ -75,6 +94,15 @@ def build_server(assistant: Assistant) -> MCPServer:
         return assistant.documents_json()
 
     return server
+
+
+def _tool_call(call: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``call()``; the assistant's refusal (a bad question, an impossible filter, an unknown document) as a
+    tool error with its own message for the model, not "Error executing tool"."""
+    try:
+        return call()
+    except RagError as exc:
+        raise ToolError(str(exc)) from None
 
 
 def run_stdio(assistant: Assistant) -> None:

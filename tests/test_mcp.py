@@ -17,12 +17,20 @@ from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
 
 from tests.helpers import ROOT, run_cli
+from tests.retrieval.test_filters import QUESTION as YEAR_Q, build_yearly
 
 pytestmark = pytest.mark.slow  # spawns the server process (model and index loaded)
 
 DIRECTOR_Q = "Giám đốc Bệnh viện Bãi Cháy là ai?"
 SEARCH_Q = "Bệnh viện Bãi Cháy khám bao nhiêu lượt người?"
 BAI_CHAY = "001_74a51137ac984768"
+ASK_VISITS = "Các cơ sở y tế khám bệnh cho bao nhiêu lượt người?"
+BAD_FILTERS = [  # the words of SearchFilter's message; the API's 422 code (its schema refuses a date not YYYY-MM-DD)
+    ({"documents": ["bc_1999"]}, "no such document in the library: 'bc_1999'", "invalid_filter"),
+    ({"date_from": "2024-02-30"}, "from must be a date YYYY-MM-DD", "invalid_filter"),
+    ({"date_to": "31/12/2024"}, "to must be a date YYYY-MM-DD", "invalid_request"),
+    ({"date_from": "2024-05-01", "date_to": "2024-01-01"}, "from is after to", "invalid_filter"),
+]
 
 
 def stdio_server(index_dir) -> StdioServerParameters:
@@ -62,8 +70,10 @@ def test_stdio_tools_return_the_cli_json(corpus_settings):
     tools, search, ask, follow, empty, bad_k, resources, docs = anyio.run(_session, stdio_server(index), calls)
 
     assert set(tools) == {"search_reports", "ask_reports"}
-    assert set(tools["search_reports"].input_schema["properties"]) == {"query", "k"}
-    assert set(tools["ask_reports"].input_schema["properties"]) == {"question", "history"}
+    filters = {"documents", "date_from", "date_to"}
+    assert set(tools["search_reports"].input_schema["properties"]) == {"query", "k", *filters}
+    assert set(tools["ask_reports"].input_schema["properties"]) == {"question", "history", *filters}
+    assert all(not set(t.input_schema["required"]) & filters for t in tools.values())  # optional
 
     assert not search.is_error
     assert search.structured_content == cli_json(index, "search", SEARCH_Q, "--k", "3")
@@ -118,3 +128,59 @@ def test_streamable_http_needs_the_api_key_when_one_is_set(web_server):
         r = httpx.post(server.url + "/mcp", json=init, headers={**headers, **auth})
         assert r.status_code == 200, r.text
         assert '"serverInfo"' in r.text and "hoi-dap-y-te" in r.text
+
+
+@pytest.fixture(scope="module")
+def yearly_server(tmp_path_factory, embeddings, web_server):
+    """The app over the yearly reports (bc_2021…bc_2023, sk_2024 dated 2024-06, khong_ngay undated)."""
+    settings, _ = build_yearly(tmp_path_factory.mktemp("mcp-yearly"), embeddings)
+    return web_server(ui=False, index_dir=settings.index_dir, chunk_chars=160, overlap_chars=0, rate_limit_per_minute=100_000)
+
+
+def api(server, path: str, payload: dict) -> httpx.Response:
+    return httpx.post(server.url + path, json=payload, timeout=60)
+
+
+def test_tools_take_the_api_filters(yearly_server):
+    """documents / date_from / date_to restrict what the tools search and cite, as on /api/search and /api/ask."""
+    dated_args = {"query": YEAR_Q, "k": 5, "date_to": "2022-12-31"}
+    chosen_args = {"question": ASK_VISITS, "documents": ["Báo cáo tổng kết công tác y tế năm 2023"]}
+    both_args = {"question": ASK_VISITS, "documents": ["bc_2023", "sk_2024.txt"], "date_from": "2024-01-01"}
+
+    async def calls(client):
+        free = await client.call_tool("search_reports", {"query": YEAR_Q, "k": 5})
+        dated = await client.call_tool("search_reports", dated_args)
+        chosen = await client.call_tool("ask_reports", chosen_args)
+        both = await client.call_tool("ask_reports", both_args)
+        later = await client.call_tool("ask_reports", {"question": ASK_VISITS, "date_from": "2030-01-01"})
+        return free, dated, chosen, both, later
+
+    free, dated, chosen, both, later = anyio.run(_session, yearly_server.url + "/mcp", calls)
+    assert not any(r.is_error for r in (free, dated, chosen, both, later))
+    assert {x["doc_id"] for x in free.structured_content["results"]} - {"bc_2021", "bc_2022"}  # other years unfiltered
+    results = dated.structured_content["results"]
+    assert len(results) == 5 and {x["doc_id"] for x in results} <= {"bc_2021", "bc_2022"}
+    assert dated.structured_content == api(yearly_server, "/api/search", dated_args).json()  # the API's answer
+    answer = chosen.structured_content
+    assert answer["citations"] and {c["doc_id"] for c in answer["citations"]} == {"bc_2023"} and "1.336.000" in answer["answer"]
+    assert {c["doc_id"] for c in both.structured_content["citations"]} == {"sk_2024"}
+    assert api(yearly_server, "/api/ask", both_args).json()["answer"] == both.structured_content["answer"]
+    assert later.structured_content["abstained"] is True and later.structured_content["citations"] == []
+
+
+def test_a_bad_filter_is_a_tool_error_that_says_why(yearly_server):
+    async def calls(client):
+        out = []
+        for fields, _, _ in BAD_FILTERS:
+            out.append(await client.call_tool("search_reports", {"query": YEAR_Q, **fields}))
+            out.append(await client.call_tool("ask_reports", {"question": ASK_VISITS, **fields}))
+        return out
+
+    replies = anyio.run(_session, yearly_server.url + "/mcp", calls)
+    for (fields, words, code), search, ask in zip(BAD_FILTERS, replies[::2], replies[1::2], strict=True):
+        for reply in (search, ask):
+            assert reply.is_error and words in reply.content[0].text, (fields, reply.content[0].text)
+        r = api(yearly_server, "/api/search", {"query": YEAR_Q, **fields})
+        assert r.status_code == 422 and r.json()["error"]["code"] == code, r.text
+        if code == "invalid_filter":
+            assert r.json()["error"]["message"] in search.content[0].text  # the same message as the API's

@@ -20,6 +20,10 @@ Every error is ``{"error": {"code", "message"}}`` with a 4xx/5xx status:
 503   ``index_unavailable``       no usable index
 ====  ==========================  =====================================================
 
+With an LLM configured, ``wait_for_llm=false`` answers with the extractive answer and an ``answer_id``;
+the same request with ``wait_for_llm=true`` and that id gets the LLM's answer without searching again
+(:mod:`rag.web.pending`).
+
 Routes, methods, the size limit, API key (with its failure throttle) and rate limit (:data:`KEYED`) are checked by
 :class:`ApiGuard`, an ASGI middleware, in that order and *before* the body is parsed, so an
 unauthenticated client learns nothing else. Uploads, security headers: :mod:`rag.web.security`.
@@ -30,7 +34,8 @@ from __future__ import annotations
 import hmac
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -47,8 +52,9 @@ from starlette.routing import Match, Mount
 from rag.config import Settings
 from rag.errors import IndexStoreError, QueryError, RagError
 from rag.query.validate import MAX_HISTORY_MESSAGE_CHARS, QuestionError, validate_history, validate_question
-from rag.retrieval.filters import FilterError
-from rag.web.filter_fields import filter_error
+from rag.retrieval.filters import FilterError, SearchFilter
+from rag.web.filter_fields import FilterFields, filter_error
+from rag.web.pending import PendingAnswers
 from rag.web.models import (
     AskRequest,
     AdminSessionRequest,
@@ -292,9 +298,36 @@ def _version_and_generation(app: FastAPI, assistant) -> dict[str, Any]:
 
 # -- routes -----------------------------------------------------------------------------------------
 
-_api_key_scheme = APIKeyHeader(
-    name=API_KEY_HEADER, auto_error=False, description="Required when the server sets HDYT_API_KEY"
-)
+API_KEY_SCHEME = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server sets HDYT_API_KEY")
+KEYED_ERRORS = errors(400, 401, 413, 422, 429, 503)  # what a keyed POST route may answer besides 200
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A keyed route's request, ready for the assistant: the question (NFC), its history and its filter."""
+
+    question: str
+    history: list[list[str]]
+    search_filter: SearchFilter | None
+
+
+def checked(settings: Settings, question: str, fields: FilterFields, history: Sequence[Sequence[str]] = ()) -> Checked:
+    """The shared front of ``/api/ask`` and ``/api/search`` once :class:`ApiGuard` let the request in (API key,
+    rate limit): a 422 with the :class:`QuestionError`'s code for a bad question or history, and the filter
+    fields parsed (an impossible one raises :class:`FilterError`, answered 422 ``invalid_filter``)."""
+    try:
+        text = validate_question(question, settings.max_question_chars)
+        turns = validate_history([list(turn) for turn in history])
+    except QuestionError as exc:
+        raise ApiError(422, exc.code, str(exc)) from None
+    return Checked(text, [list(turn) for turn in turns], fields.search_filter())
+
+
+def keyed_post(app: FastAPI, path: str, response_model: type, summary: str) -> Callable[[Callable], Callable]:
+    """The decorator of a POST route in :data:`KEYED` (behind the API key and rate limit): its documented errors."""
+    if ("POST", path) not in KEYED:
+        raise ValueError(f"{path} is not guarded: add it to KEYED")
+    return app.post(path, response_model=response_model, responses=KEYED_ERRORS, tags=["api"], summary=summary)
 
 
 def add_api(app: FastAPI, assistant, settings: Settings) -> None:
@@ -322,25 +355,22 @@ def add_api(app: FastAPI, assistant, settings: Settings) -> None:
     app.add_exception_handler(IndexStoreError, _index_error)
     app.add_exception_handler(RagError, _rag_error)
     app.add_exception_handler(Exception, _server_error)
+    pending = app.state.pending_answers = PendingAnswers()  # wait_for_llm=false, then true: searched once
+    llm_writes = settings.answer_backend != "extractive"
 
-    @app.post(
-        "/api/ask",
-        response_model=AskResponse,
-        responses=errors(400, 401, 413, 422, 429, 503),
-        tags=["api"],
-        summary="Ask a question; get a grounded answer with numbered citations",
-    )
-    def ask(req: AskRequest, _key: str | None = Security(_api_key_scheme)) -> Response:
+    @keyed_post(app, "/api/ask", AskResponse, "Ask a question; get a grounded answer with numbered citations")
+    def ask(req: AskRequest, _key: str | None = Security(API_KEY_SCHEME)) -> Response:
         # the key itself was checked by ApiGuard before the body was read; declared here for OpenAPI
-        try:
-            question = validate_question(req.question, settings.max_question_chars)
-            history = validate_history([list(turn) for turn in req.history])
-        except QuestionError as exc:
-            raise ApiError(422, exc.code, str(exc)) from None
-        answer = assistant.ask(
-            question, [list(turn) for turn in history], wait_for_llm=req.wait_for_llm, search_filter=req.search_filter()
-        )
-        return JSONResponse(with_sources(answer, assistant))
+        q = checked(settings, req.question, req, req.history)
+        request = (q.question, tuple(map(tuple, q.history)), q.search_filter)  # what an answer_id is valid for
+        answer = pending.final(req.answer_id, request) if req.answer_id and req.wait_for_llm else None
+        answer_id = None
+        if answer is None and not req.wait_for_llm and llm_writes:  # the rest of the answer kept for the next call
+            answer, answer_id = pending.first(assistant.stream(q.question, q.history, search_filter=q.search_filter), request)
+        elif answer is None:
+            answer = assistant.ask(q.question, q.history, wait_for_llm=req.wait_for_llm, search_filter=q.search_filter)
+        data = with_sources(answer, assistant)
+        return JSONResponse({**data, "answer_id": answer_id} if answer_id else data)
 
     admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ""
 

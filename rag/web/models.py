@@ -38,6 +38,12 @@ class AskRequest(FilterFields):
         True,
         description="With an LLM configured: false returns the extractive answer at once, without asking the LLM",
     )
+    answer_id: str | None = Field(
+        None,
+        max_length=64,
+        description="With wait_for_llm=true: the answer_id of the extractive answer to this same request, whose LLM "
+        "answer is wanted (searched once; an unknown or expired id answers from the start)",
+    )
 
 
 class AdminSessionRequest(BaseModel):
@@ -96,6 +102,11 @@ class AskResponse(BaseModel):
     confidence: float | None = Field(None, description="P(the answer is right) from the calibrated scorer; for an abstention, the best seen")
     parts: list[PartModel] = Field(
         default_factory=list, description="The parts of a compound question or a computed comparison, in the order asked; [] for a one-part question"
+    )
+    answer_id: str | None = Field(
+        None,
+        description="Only with wait_for_llm=false when an LLM will write the final answer: send it back with the same "
+        "request and wait_for_llm=true, within two minutes, to get that answer without searching again",
     )
 
 

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Security
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import APIKeyHeader
 from pydantic import BaseModel, ConfigDict, Field
 
 from rag.config import Settings
-from rag.query.validate import QuestionError, validate_question
-from rag.web.api import API_KEY_HEADER, ApiError
+from rag.web.api import API_KEY_SCHEME, checked, keyed_post
 from rag.web.models import errors
 from rag.web.filter_fields import FilterFields
-
-_api_key_scheme = APIKeyHeader(name=API_KEY_HEADER, auto_error=False, description="Required when the server sets HDYT_API_KEY")
 
 
 class SearchRequest(FilterFields):
@@ -72,22 +68,13 @@ class DocumentsResponse(BaseModel):
 def add_search_api(app: FastAPI, assistant, settings: Settings) -> None:
     """The two routes on ``app`` (after :func:`rag.web.api.add_api`, whose guard and error handlers they use)."""
 
-    @app.post(
-        "/api/search",
-        response_model=SearchResponse,
-        responses=errors(400, 401, 413, 422, 429, 503),
-        tags=["api"],
-        summary="Ranked passages for a query, optionally filtered by document and date",
-    )
-    def search(req: SearchRequest, _key: str | None = Security(_api_key_scheme)) -> Response:
-        try:
-            query = validate_question(req.query, settings.max_question_chars)
-        except QuestionError as exc:
-            raise ApiError(422, exc.code, str(exc)) from None
-        return JSONResponse(assistant.search_json(query, req.k or settings.top_k, search_filter=req.search_filter()))
+    @keyed_post(app, "/api/search", SearchResponse, "Ranked passages for a query, optionally filtered by document and date")
+    def search(req: SearchRequest, _key: str | None = Security(API_KEY_SCHEME)) -> Response:
+        q = checked(settings, req.query, req)
+        return JSONResponse(assistant.search_json(q.question, req.k or settings.top_k, search_filter=q.search_filter))
 
     @app.get("/api/documents", response_model=DocumentsResponse, responses=errors(401, 429, 503), tags=["api"])
-    def documents(_key: str | None = Security(_api_key_scheme)) -> Response:
+    def documents(_key: str | None = Security(API_KEY_SCHEME)) -> Response:
         """The library: each document's id, title, dates and source (the names filters accept), and whether
         its text came from OCR or was converted from a legacy encoding."""
         return JSONResponse(assistant.documents_json())

@@ -70,6 +70,12 @@ def _turn_data(answer) -> dict:
     return data
 
 
+def document_list(label: str, elem_id: str, **options) -> gr.Dropdown:
+    """A searchable list of the library's documents (the filter's and the delete list), empty until the
+    page loads: its choices are ``Library.delete_choices`` (title · date · file → doc id)."""
+    return gr.Dropdown(label=label, choices=[], filterable=True, scale=3, elem_id=elem_id, **options)
+
+
 def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: SlidingWindowLimiter) -> gr.Blocks:
     library = Library(assistant, settings, throttle, writes)
     admin_enabled = bool(library.token)
@@ -245,14 +251,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                             )
                         with gr.Accordion("Lọc theo tài liệu và ngày", open=False, elem_id="hdyt-filter"):
                             with gr.Row(equal_height=False):
-                                filter_docs = gr.Dropdown(
-                                    label="Chỉ tìm trong các tài liệu",
-                                    choices=[],
-                                    multiselect=True,
-                                    filterable=True,
-                                    scale=3,
-                                    elem_id="hdyt-filter-docs",
-                                )
+                                filter_docs = document_list("Chỉ tìm trong các tài liệu", "hdyt-filter-docs", multiselect=True)
                                 filter_from = gr.Textbox(
                                     label="Từ ngày", placeholder="YYYY-MM-DD", max_length=10, scale=1, min_width=120, elem_id="hdyt-filter-from"
                                 )
@@ -308,14 +307,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                         )
                         gr.HTML('<h2 class="hdyt-card-title hdyt-danger-title">Xoá tài liệu</h2>')
                         with gr.Row(equal_height=False, elem_id="hdyt-delete-row"):
-                            to_delete = gr.Dropdown(
-                                label="Tài liệu",
-                                choices=[],
-                                interactive=admin_enabled,
-                                filterable=True,
-                                scale=3,
-                                elem_id="hdyt-delete-choice",
-                            )
+                            to_delete = document_list("Tài liệu", "hdyt-delete-choice", interactive=admin_enabled)
                             delete_btn = gr.Button(
                                 "Xoá…", variant="stop", interactive=admin_enabled, scale=1, min_width=80, elem_id="hdyt-delete-btn"
                             )

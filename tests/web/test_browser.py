@@ -17,25 +17,9 @@ from pydantic import SecretStr
 
 from tests.helpers import ROOT, serve_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip(
-        "Debian's Chromium is not installed (/usr/bin/chromium): apt-get install -y chromium",
-        allow_module_level=True,
-    )
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
-]
 ADMIN_TOKEN = "admin-test-token"
 DIRECTOR_Q = "Giám đốc Bệnh viện Bãi Cháy là ai?"
 XSS_IMG = "<img src=x onerror=alert(1)>"
@@ -53,14 +37,6 @@ FINAL_BOT = "#hdyt-chat .hdyt-msg.hdyt-bot:not(.hdyt-streaming):not(.hdyt-pendin
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import free_port, serve_page
 from tests.llm_server import ScriptedLLM
-from tests.web.test_browser import CHROMIUM_ARGS, CHROMIUM, Watch, open_chat, playwright_sync, shot
+from tests.web.test_browser import Watch, open_chat, playwright_sync, shot
 
 QUESTION = "Bệnh viện Bãi Cháy đã khám cho bao nhiêu lượt người năm 2023?"
 OTHER_Q = "Giám đốc Bệnh viện Bãi Cháy là ai?"
@@ -29,14 +29,6 @@ FAILED = "#hdyt-chat [data-testid=status-tracker] .error"  # Gradio's "Lỗi" ba
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with playwright_sync.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +207,9 @@ def test_stop_ends_the_wait_and_no_later_answer_overwrites_it(page, llm_app, llm
 def test_widget_shows_the_extractive_answer_first_then_the_llm_answer_or_why_not(page, widget_host, llm, faithful):
     llm.script.extend([("slow", (SLOW_S, faithful)), ("slow", (1.0, "[1] [2]"))])
     asks: list[dict] = []
+    replies: list = []  # the responses, read after the fact
     page.on("request", lambda r: asks.append(r.post_data_json) if r.url.endswith("/api/ask") and r.method == "POST" else None)
+    page.on("response", lambda r: replies.append(r) if r.url.endswith("/api/ask") and r.request.method == "POST" else None)
     page.goto(widget_host, wait_until="load")
     box = page.locator("#hdyt-widget textarea")
     box.wait_for()
@@ -230,6 +224,9 @@ def test_widget_shows_the_extractive_answer_first_then_the_llm_answer_or_why_not
     assert "Bệnh viện Bãi Cháy đã khám cho trên 383.605 lượt người" in bubble.inner_text()
     assert bubble.locator(".prov.provisional").count() == 0 and bubble.locator(".cite").count() >= 1
     assert [a["wait_for_llm"] for a in asks] == [False, True]
+    # the second call names the first answer, so the server runs only the LLM stage (tests/web/test_pending.py)
+    assert "answer_id" not in asks[0] and asks[1]["answer_id"] == replies[0].json()["answer_id"]
+    assert {k: asks[1][k] for k in ("question", "history")} == {k: asks[0][k] for k in ("question", "history")}
     shot(page, "llm_06_widget_llm_answer")
     # a rejected LLM answer: the extractive one stays, with the reason
     box.fill(QUESTION)

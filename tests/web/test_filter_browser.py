@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.retrieval.test_filters import build_yearly
-from tests.web.test_browser import CHROMIUM, CHROMIUM_ARGS, FINAL_BOT, ask, open_chat, playwright_sync, shot
+from tests.web.test_browser import FINAL_BOT, ask, open_chat, shot
 
 QUESTION = "Các cơ sở y tế khám bệnh cho bao nhiêu lượt người?"
 
@@ -19,17 +19,9 @@ def filter_server(tmp_path_factory, embeddings, web_server):
     return web_server(ui=True, index_dir=settings.index_dir, chunk_chars=160, overlap_chars=0, rate_limit_per_minute=100_000)
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def chat(chromium, filter_server):
-    context = chromium.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+def chat(browser, filter_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="vi-VN")
     page = context.new_page()
     page.set_default_timeout(60_000)
     open_chat(page, filter_server.url)

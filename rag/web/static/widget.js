@@ -6,7 +6,8 @@
  * Optional attributes: data-position="left|right", data-title, data-placeholder, data-greeting,
  * data-open="true" (start opened), data-api-key (only for private pages: a key in a public page is public).
  *
- * The widget talks to /api/ask on the origin this script was loaded from, lives in a shadow DOM
+ * The widget talks to /api/ask on the origin this script was loaded from (with an LLM: the extractive
+ * answer first, then the LLM's for its answer_id, searched once), lives in a shadow DOM
  * (the host page's CSS does not reach it and its CSS does not reach the page) and builds every
  * node with textContent: text from answers and reports is never parsed as HTML.
  */
@@ -432,11 +433,11 @@
     var sent = history.slice(-MAX_TURNS);
     var headers = { "Content-Type": "application/json" };
     if (cfg.apiKey) headers["X-API-Key"] = cfg.apiKey;
-    function post(waitForLlm) {
+    function post(waitForLlm, answerId) {
       return fetch(API_ORIGIN + "/api/ask", {
         method: "POST",
         headers: headers,
-        body: JSON.stringify({ question: question, history: sent, wait_for_llm: waitForLlm }),
+        body: JSON.stringify({ question: question, history: sent, wait_for_llm: waitForLlm, answer_id: answerId }),
         credentials: "omit",
         mode: "cors",
       }).then(function (r) {
@@ -454,11 +455,15 @@
     llmConfigured()
       .then(function (on) {
         if (!on) return post(true).then(done);
-        // the extractive answer at once, then the verified LLM answer (or the reason it is not shown)
+        // the extractive answer at once, then the verified LLM answer (or the reason it is not shown):
+        // the second call names the first answer's answer_id, so the server does not search again
         return post(false).then(function (first) {
+          if (!first.answer_id) return done(first); // final already (small talk, or the LLM unavailable)
           renderAnswer(bubble, first, true);
           scrollDown();
-          return post(true).then(done, function () { done(Object.assign({}, first, { fallback_reason: "unreachable" })); });
+          return post(true, first.answer_id).then(done, function () {
+            done(Object.assign({}, first, { fallback_reason: "unreachable" }));
+          });
         });
       })
       .catch(function (err) {
