@@ -245,10 +245,13 @@ class HybridRetriever(BaseRetriever):
         """The boost added to a passage of the asked period, in fused-score units."""
         return self.period_boost / (self.rrf_k + 1)
 
-    def prefer_period(self, query: str, fused: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+    def prefer_period(
+        self, query: str, fused: list[tuple[int, float]], k: int, records: dict[int, ChunkRecord] | None = None
+    ) -> list[tuple[int, float]]:
         """``fused`` reordered with the period boost when ``query`` names a period (else unchanged).
 
-        Only passages that can reach the top ``k`` with the boost are looked at.
+        Only passages that can reach the top ``k`` with the boost are looked at (their records from
+        ``records`` when given, else from the store).
         """
         boost = self.period_boost_value()
         if boost <= 0 or not fused:
@@ -259,8 +262,9 @@ class HybridRetriever(BaseRetriever):
             return fused
         floor = fused[min(k, len(fused)) - 1][1] - boost
         candidates = [cid for cid, score in fused if score >= floor]
-        matches = {r.chunk_id: bool(years & self._periods.of(r.chunk_id, r.doc_id, r.title, r.text, self._dates_and_source(r.doc_id)[0][:1]))
-                   for r in self._period_records(candidates)}
+        found = [records[cid] for cid in candidates] if records is not None else self._period_records(candidates)
+        own_date = {r.doc_id: self._dates_and_source(r.doc_id)[0][:1] for r in found}  # its own date: the first
+        matches = {r.chunk_id: bool(years & self._periods.of(r.chunk_id, r.doc_id, r.title, r.text, own_date[r.doc_id])) for r in found}
         return boosted(fused, matches, boost)
 
     def _period_library(self) -> tuple[object, Any]:

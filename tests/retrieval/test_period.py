@@ -74,7 +74,7 @@ NOTICES = {  # the same notice in two years: only its date tells them apart (one
 }
 
 
-def _notices(folder):
+def notices(folder):
     for doc_id, (header, children) in NOTICES.items():
         (folder / f"{doc_id}.txt").write_text(
             f"Thông báo kết quả tiêm chủng\n{header}\nCác trạm y tế xã đã tiêm vắc xin sởi cho {children} trẻ em.", encoding="utf-8"
@@ -86,7 +86,7 @@ def retriever(tmp_path_factory, embeddings):
     from rag.backend import load_retriever
     from tests.retrieval.test_filters import build_yearly
 
-    settings, _ = build_yearly(tmp_path_factory.mktemp("period"), embeddings, _notices)
+    settings, _ = build_yearly(tmp_path_factory.mktemp("period"), embeddings, notices)
     return load_retriever(settings)
 
 
