@@ -7,7 +7,7 @@ costs about 20 µs a character, so it only runs on text that could be legacy at 
 letters and next to none of the letters only Unicode Vietnamese has (ạ, ơ, ư, đ, ế…).
 
 viparse leaves two VNI letters unconverted (ỵ written "î", ẳ written "aú"); what it leaves is
-replaced after it from ``rag/lang/vi/legacy.toml`` (strings that never occur in Unicode
+replaced after it from ``rag/lang/encodings/legacy.toml`` (strings that never occur in Unicode
 Vietnamese), so all 134 letters convert exactly (tests/ingest/test_legacy.py).
 """
 
@@ -28,7 +28,7 @@ MAX_UNICODE_SHARE = 0.05  # of the Latin-1 letters: a quoted Unicode word in a l
 @lru_cache(maxsize=1)
 def _leftovers() -> dict[str, tuple[re.Pattern[str], dict[str, str]]]:
     """Per encoding, the strings viparse leaves unconverted (one pattern, longest first) and their letters."""
-    data = tomllib.loads((Path(__file__).resolve().parents[2] / "lang" / "vi" / "legacy.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((Path(__file__).resolve().parents[2] / "lang" / "encodings" / "legacy.toml").read_text(encoding="utf-8"))
     return {name: (re.compile("|".join(map(re.escape, sorted(table, key=len, reverse=True)))), table) for name, table in data.items()}
 
 
