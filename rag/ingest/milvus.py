@@ -28,7 +28,7 @@ def prepare_documents(docs: Sequence[LoadedDocument], settings: Settings, embedd
     out, at = [], 0
     for doc, chunks in chunked:
         record = DocumentRecord(doc.doc_id, doc.title, doc.source, doc.content_hash, list(doc.dates), doc.text)
-        out.append(PreparedDocument(record, chunks, vectors[at : at + len(chunks)]))
+        out.append(PreparedDocument(record, chunks, vectors[at : at + len(chunks)], doc.ocr_pages, doc.encoding))
         at += len(chunks)
     return out
 
@@ -193,7 +193,8 @@ def migrate_faiss_to_milvus(settings: Settings, index_dir: str | Path | None = N
                     raise IndexStoreError(f"corrupt index at {store.path}: document '{doc_id}' is missing its text")
                 ids = rows.get(doc_id, [])
                 chunks = [Chunk(doc_id, record.title, c.start, c.end, c.text, i) for i, c in enumerate(store.chunks(ids))]
-                batch.append(PreparedDocument(record, chunks, np.asarray(vectors[ids], dtype=np.float32)))
+                entry = m.documents[doc_id]
+                batch.append(PreparedDocument(record, chunks, np.asarray(vectors[ids], dtype=np.float32), entry.ocr_pages, entry.legacy_encoding))
                 size += len(ids)
                 if size >= 1000:
                     writer.put(batch)

@@ -136,7 +136,8 @@ class _Prepared:
         from rag.index.milvus.schema import PreparedDocument
 
         d = self.loaded
-        return PreparedDocument(DocumentRecord(d.doc_id, d.title, d.source, d.content_hash, list(d.dates), d.text), self.chunks, self.vectors)
+        record = DocumentRecord(d.doc_id, d.title, d.source, d.content_hash, list(d.dates), d.text)
+        return PreparedDocument(record, self.chunks, self.vectors, d.ocr_pages, d.encoding)
 
 
 def connect_ray(address: str | None, settings: Settings) -> bool:

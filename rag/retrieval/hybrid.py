@@ -10,6 +10,9 @@ passage (``doc_text[start:end]``) and whose metadata carries ids, offsets and sc
 A :class:`~rag.retrieval.filters.SearchFilter` (``search_filter``, or the ``search`` argument)
 restricts every list to the allowed documents' chunks inside its retriever (FAISS ID selector,
 BM25 over the allowed rows), before fusion: a filtered search still returns ``k`` passages.
+
+A question naming a year or a period ("năm 2024", "quý I/2024", "năm nay") adds ``period_boost``
+to the fused score of passages of that period (:mod:`rag.retrieval.period`): a preference, not a filter.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from rag.index.faiss.sparse import bm25_top_k
 from rag.index.records import ChunkRecord
 from rag.lang.english import looks_english
 from rag.retrieval.filters import SearchFilter
+from rag.retrieval.period import PassagePeriods, asked_years, boosted, newest_year
 from rag.text import collapse_whitespace, has_diacritics, tokenize, tokenize_folded
 
 Mode = Literal["hybrid", "dense", "bm25"]
@@ -111,7 +115,11 @@ class HybridRetriever(BaseRetriever):
     max_query_chars: int = 2000
     restore: bool = True  # embed accent-less questions with their accents restored
     search_filter: SearchFilter | None = None  # the documents every search is restricted to (None: all)
+    # added to the fused score of passages of the period the question names, in units of one
+    # retriever's rank-1 score 1/(rrf_k + 1); chosen on gold dev + eval/train (see period_boost_value)
+    period_boost: float = 0.5
     _allowed: dict[SearchFilter, np.ndarray | None] = PrivateAttr(default_factory=dict)  # filter → allowed chunk ids
+    _periods: PassagePeriods = PrivateAttr(default_factory=PassagePeriods)
 
     @classmethod
     def over(cls, store: Any, embeddings: Any, settings: Settings, mode: Mode = "hybrid") -> HybridRetriever:
@@ -218,7 +226,10 @@ class HybridRetriever(BaseRetriever):
             timings["bm25"] = (max(end for *_, end in finished) - started) * 1000.0  # wall time of the lists
         t = time.perf_counter()
         active = {name: ids for name, ids in rankings.items() if weights.get(name, 1.0) > 0}
-        fused = reciprocal_rank_fusion(active, self.rrf_k, weights)[:k]
+        fused = reciprocal_rank_fusion(active, self.rrf_k, weights)
+        if self.mode == "hybrid":
+            fused = self.prefer_period(restored or query, fused, k)
+        fused = fused[:k]
         records = self.store.chunks([cid for cid, _ in fused])
         positions = {name: {cid: r for r, cid in enumerate(ids, start=1)} for name, ids in rankings.items()}
         for name in LEXICAL if self.mode != "dense" else ():
@@ -229,6 +240,40 @@ class HybridRetriever(BaseRetriever):
         ]
         timings["fusion"] = elapsed_ms(t)
         return SearchResult(hits, timings, restored)
+
+    def period_boost_value(self) -> float:
+        """The boost added to a passage of the asked period, in fused-score units."""
+        return self.period_boost / (self.rrf_k + 1)
+
+    def prefer_period(
+        self, query: str, fused: list[tuple[int, float]], k: int, records: dict[int, ChunkRecord] | None = None
+    ) -> list[tuple[int, float]]:
+        """``fused`` reordered with the period boost when ``query`` names a period (else unchanged).
+
+        Only passages that can reach the top ``k`` with the boost are looked at (their records from
+        ``records`` when given, else from the store).
+        """
+        boost = self.period_boost_value()
+        if boost <= 0 or not fused:
+            return fused
+        self._periods.use(*self._period_library())
+        years = asked_years(query, self._periods.newest)
+        if not years:
+            return fused
+        floor = fused[min(k, len(fused)) - 1][1] - boost
+        candidates = [cid for cid, score in fused if score >= floor]
+        found = [records[cid] for cid in candidates] if records is not None else self._period_records(candidates)
+        own_date = {r.doc_id: self._dates_and_source(r.doc_id)[0][:1] for r in found}  # its own date: the first
+        matches = {r.chunk_id: bool(years & self._periods.of(r.chunk_id, r.doc_id, r.title, r.text, own_date[r.doc_id])) for r in found}
+        return boosted(fused, matches, boost)
+
+    def _period_library(self) -> tuple[object, Any]:
+        """The object a new generation replaces, and how to find the newest document's year."""
+        manifest = self.store.manifest
+        return manifest, lambda: newest_year(manifest.documents)
+
+    def _period_records(self, ids: list[int]) -> list[ChunkRecord]:
+        return self.store.chunks(ids)
 
     def _lexical(self, name: str, query: str, fetch: int, allowed: np.ndarray | None) -> tuple[str, list[int], float]:
         """One BM25 list (``name`` is the store attribute) and when it finished."""

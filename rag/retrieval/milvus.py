@@ -2,18 +2,23 @@
 
 A :class:`~rag.retrieval.filters.SearchFilter` becomes a boolean expression on ``doc_id`` given to
 every search request (Milvus filters before it ranks), so a filtered search still returns ``k``.
+
+A question naming a period gets the same boost as on FAISS (:mod:`rag.retrieval.period`): with the
+server's fusion, Milvus returns ``fetch`` fused passages instead of ``k`` and the boost reorders them here.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.index.milvus.schema import bm25_text, in_filter
 from rag.retrieval.filters import SearchFilter
+from rag.index.records import ChunkRecord
 from rag.retrieval.hybrid import Hit, HybridRetriever, SearchResult, elapsed_ms, reciprocal_rank_fusion, retriever_weights
+from rag.retrieval.period import asked_years, newest_year
 from rag.text import tokenize, tokenize_folded
 
 
@@ -63,14 +68,20 @@ class MilvusRetriever(HybridRetriever):
         names = [n for n, on in (("dense", vector is not None), ("bm25", bool(tokens)), ("bm25_folded", bool(folded))) if on]
         t = time.perf_counter()
         if self.fusion == "server" and all(weights.get(n, 1.0) == 1.0 for n in names):
-            found = self.store.hybrid_search(vector, tokens, folded, fetch, k, self.rrf_k, expr)
+            period = self.mode == "hybrid" and self.period_boost > 0 and bool(asked_years(query, 0))  # 0: any relative year counts
+            found = self.store.hybrid_search(vector, tokens, folded, fetch, fetch if period else k, self.rrf_k, expr)
             timings["milvus"] = elapsed_ms(t)
+            if period:
+                found = self._boost_found(query, found, k)
             positions: dict[str, dict[int, int]] = {name: {} for name in names}
         else:
             rankings = self.store.ranked_ids(vector, tokens, folded, fetch, expr)
             timings["milvus"] = elapsed_ms(t)
             t = time.perf_counter()
-            fused = reciprocal_rank_fusion(rankings, self.rrf_k, weights or None)[:k]
+            fused = reciprocal_rank_fusion(rankings, self.rrf_k, weights or None)
+            if self.mode == "hybrid":
+                fused = self.prefer_period(query, fused, k)
+            fused = fused[:k]
             scores = dict(fused)
             found = [(scores[r.chunk_id], r, h) for r, h in self.store.chunks_with_hash([cid for cid, _ in fused])]
             positions = {name: {cid: r for r, cid in enumerate(ids, start=1)} for name, ids in rankings.items()}
@@ -83,6 +94,23 @@ class MilvusRetriever(HybridRetriever):
         self._remember([(record.doc_id, content_hash) for _, record, content_hash in found])
         timings["documents"] = elapsed_ms(t)
         return SearchResult(hits, timings)
+
+    def _boost_found(self, query: str, found: list[tuple[float, ChunkRecord, str]], k: int) -> list[tuple[float, ChunkRecord, str]]:
+        """The server's fused passages with the period boost, best ``k``."""
+        self._remember([(record.doc_id, content_hash) for _, record, content_hash in found])
+        by_id = {record.chunk_id: (record, content_hash) for _, record, content_hash in found}
+        fused = self.prefer_period(query, [(record.chunk_id, score) for score, record, _ in found], k, {c: r for c, (r, _) in by_id.items()})
+        return [(score, *by_id[cid]) for cid, score in fused[:k]]
+
+    def _period_library(self) -> tuple[object, Any]:
+        # the meta object changes when this process writes or refreshes it; the manifest is read
+        # live from Milvus (all documents), so only when a question names a relative year
+        return self.store.meta(), lambda: newest_year(self.store.manifest.documents)
+
+    def _period_records(self, ids: list[int]) -> list[ChunkRecord]:
+        with_hash = self.store.chunks_with_hash(ids)
+        self._remember([(record.doc_id, content_hash) for record, content_hash in with_hash])
+        return [record for record, _ in with_hash]
 
     def _remember(self, docs: list[tuple[str, str]]) -> None:
         """Fetch the dates and source of documents not cached at this content hash (so never stale)."""

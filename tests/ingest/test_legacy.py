@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from rag.errors import DocumentError
+from rag.ingest.formats.legacy import convert_legacy, to_unicode
 from rag.ingest.loaders import iter_paths, load_document
 
 from tests.helpers import CORPUS
@@ -20,11 +22,52 @@ SAMPLE = (
 )
 
 
+def reference_table(encoding: str) -> dict[str, str]:
+    """Unicode letter → its bytes (as Latin-1 characters) in ``encoding``, from tests/ingest/data."""
+    rows = (line.split("\t") for line in (DATA / f"{encoding}.tsv").read_text(encoding="utf-8").splitlines())
+    return dict(row for row in rows if len(row) == 2 and not row[0].startswith("#"))
+
+
 def legacy_bytes(text: str, encoding: str) -> bytes:
     """``text`` written in a legacy encoding with the inverse table in tests/ingest/data (one byte a character)."""
-    rows = (line.split("\t") for line in (DATA / f"{encoding}.tsv").read_text(encoding="utf-8").splitlines())
-    table = dict(row for row in rows if len(row) == 2 and not row[0].startswith("#"))
+    table = reference_table(encoding)
     return "".join(table.get(ch, ch) for ch in text).encode("latin-1")
+
+
+# the 134 non-ASCII letters of Vietnamese: 12 vowels × 6 tones less the 6 plain ASCII vowels, and đ; both cases
+_TONES = "\u0300\u0301\u0309\u0303\u0323"  # huyền, sắc, hỏi, ngã, nặng
+_LOWER = [unicodedata.normalize("NFC", v + t) for v in "aăâeêioôơuưy" for t in ("", *_TONES)]
+LETTERS = sorted({c for c in _LOWER + ["đ"] if not c.isascii()} | {c.upper() for c in _LOWER + ["đ"] if not c.isascii()})
+TCVN3_UPPER = "ĂÂÊÔƠƯĐ"  # TCVN3 has codes for these capitals only; the others are typed in lowercase codes
+
+
+def test_the_reference_tables_cover_every_letter():
+    assert len(LETTERS) == 134
+    assert set(reference_table("vni")) == set(LETTERS)
+    assert set(reference_table("tcvn3")) == {c for c in LETTERS if c.islower() or c in TCVN3_UPPER}
+
+
+def in_context(letter: str) -> str:
+    """A sentence with ``letter`` inside a word, alone and at the end (detection needs some text)."""
+    return f"{SAMPLE.splitlines()[0]} Chữ t{letter}n, {letter} và {letter}"
+
+
+# TCVN3 capitals other than TCVN3_UPPER are the lowercase codes shown by a capitals font (.VnTimeH):
+# the text holds no case to recover, so they have no sample of their own
+SAMPLES = [("vni", c) for c in LETTERS] + [("tcvn3", c) for c in LETTERS if c.islower() or c in TCVN3_UPPER]
+
+
+@pytest.mark.parametrize(("encoding", "letter"), SAMPLES)
+def test_every_letter_converts_exactly(encoding, letter):
+    text = in_context(letter)
+    assert convert_legacy(legacy_bytes(text, encoding).decode("latin-1")) == (text, encoding)
+    assert to_unicode(legacy_bytes(f"t{letter}n {letter}", encoding).decode("latin-1"), encoding) == f"t{letter}n {letter}"
+
+
+def test_known_vni_bytes_written_by_hand():
+    # typed in a VNI-Times font and saved: "khẳng định", "đột quỵ" (the letters viparse leaves alone)
+    raw = "Beänh vieän ñaõ khaúng ñònh: ngöôøi bò ñoät quî ñöôïc caáp cöùu kòp thôøi."
+    assert convert_legacy(raw) == ("Bệnh viện đã khẳng định: người bị đột quỵ được cấp cứu kịp thời.", "vni")
 
 
 @pytest.mark.parametrize("encoding", ["tcvn3", "vni"])

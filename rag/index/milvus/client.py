@@ -19,6 +19,7 @@ from rag.errors import IndexStoreError
 from rag.index.milvus.schema import (
     FIELDS,
     FILTER_VALUES,
+    FLAGS_FIELD,
     HNSW_EF,
     INSERT_ROWS,
     IVF_NLIST,
@@ -34,6 +35,7 @@ from rag.index.milvus.schema import (
     in_filter,
     is_local_uri,
     quote,
+    read_flags,
 )
 from rag.index.records import FORMAT_VERSION, ChunkRecord, DocumentEntry, DocumentRecord, Manifest
 
@@ -68,6 +70,7 @@ class MilvusIndex:
         self.is_lite = is_local_uri(settings.milvus_uri)
         self._meta: dict[str, Any] | None = None
         self._loaded: set[str] = set()
+        self._flagged: dict[str, bool] = {}  # documents collection → whether it has the flags field
 
     # -- connecting -------------------------------------------------------------------------------
 
@@ -180,7 +183,17 @@ class MilvusIndex:
                     f"reads version {FORMAT_VERSION}: rebuild it with `python -m rag ingest corpus/ --store milvus --rebuild`"
                 )
             self._meta = meta
+            self._flagged.clear()  # a rebuild elsewhere may have replaced the documents collection
         return self._meta
+
+    def has_flags(self, docs: str | None = None) -> bool:
+        """Whether the documents collection ``docs`` (default: the live one) stores the OCR and
+        legacy-encoding flags (collections built before that field report 0/None until rebuilt)."""
+        name = docs or self.docs_name
+        if name not in self._flagged:
+            info = self.call("describe_collection", self.client.describe_collection, name)
+            self._flagged[name] = any(f.get("name") == FLAGS_FIELD for f in info.get("fields") or [])
+        return self._flagged[name]
 
     def check_model(self, model_id: str, dim: int | None = None, action: str = "rebuild with `--rebuild`") -> None:
         """Refuse a collection built with another model or dimension."""
@@ -197,13 +210,15 @@ class MilvusIndex:
         """The library as a :class:`Manifest` (the FAISS backend's shape), read live from Milvus."""
         meta = self.meta()
         documents: dict[str, DocumentEntry] = {}
-        for row in self._iterate(self.docs_name, "part == 0", ["doc_id", "title", "source", "content_hash", "dates", "n_chunks"]):
+        fields = ["doc_id", "title", "source", "content_hash", "dates", "n_chunks"] + ([FLAGS_FIELD] if self.has_flags() else [])
+        for row in self._iterate(self.docs_name, "part == 0", fields):
             documents[row["doc_id"]] = DocumentEntry(
                 title=row["title"],
                 source=row["source"],
                 content_hash=row["content_hash"],
                 dates=json.loads(row["dates"] or "[]"),
                 n_chunks=int(row["n_chunks"]),
+                **read_flags(row.get(FLAGS_FIELD)),
             )
         return Manifest(
             model_id=meta["model_id"],
@@ -420,6 +435,7 @@ class MilvusIndex:
     def forget_meta(self) -> None:
         """Read the meta again on next use (after a write changed it)."""
         self._meta = None
+        self._flagged.clear()
 
     def set_meta(self, meta: dict[str, Any]) -> None:
         self.call("alter_collection_properties", self.client.alter_collection_properties, self.chunks_name, properties={META_KEY: json.dumps(meta)})
@@ -447,6 +463,8 @@ class MilvusIndex:
             raise
         self._delete(chunks, f"ingest_id != {quote(run_id)} and ", doc_ids)
         doc_rows = [row for item in items for row in document_rows(item, run_id)]
+        if not self.has_flags(docs):
+            doc_rows = [{key: value for key, value in row.items() if key != FLAGS_FIELD} for row in doc_rows]
         for batch in batches(doc_rows, 50):
             self.call("upsert", self.client.upsert, docs, list(batch), timeout=self.write_timeout)
         self._delete(docs, f"ingest_id != {quote(run_id)} and ", doc_ids)

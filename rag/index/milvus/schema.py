@@ -67,11 +67,27 @@ def utf8_len(text: str) -> int:
 
 @dataclass
 class PreparedDocument:
-    """A document ready to be written: its record, passages and their vectors (same order)."""
+    """A document ready to be written: its record, passages and their vectors (same order), and its
+    flags: pages read by OCR, the legacy encoding its text was converted from."""
 
     doc: DocumentRecord
     chunks: list[Chunk]
     vectors: np.ndarray
+    ocr_pages: int = 0
+    legacy_encoding: str | None = None
+
+
+FLAGS_FIELD = "flags"  # documents collection: {"ocr_pages", "legacy_encoding"} as JSON (collections built before it lack it)
+
+
+def flags_json(ocr_pages: int, legacy_encoding: str | None) -> str:
+    return json.dumps({"ocr_pages": int(ocr_pages), "legacy_encoding": legacy_encoding})
+
+
+def read_flags(value: str | None) -> dict[str, Any]:
+    """``{"ocr_pages", "legacy_encoding"}`` of a documents row's flags (defaults when absent)."""
+    data = json.loads(value) if value else {}
+    return {"ocr_pages": int(data.get("ocr_pages") or 0), "legacy_encoding": data.get("legacy_encoding") or None}
 
 
 def chunk_record(chunk_id: int, row: dict[str, Any]) -> ChunkRecord:
@@ -124,6 +140,7 @@ def document_rows(item: PreparedDocument, run_id: str) -> Iterator[dict[str, Any
             "source": doc.source if n == 0 else "",
             "content_hash": doc.content_hash,
             "dates": dates_json if n == 0 else "[]",
+            FLAGS_FIELD: flags_json(item.ocr_pages, item.legacy_encoding) if n == 0 else "",
             "n_chunks": len(item.chunks),
             "ingest_id": run_id,
             "text": part,
@@ -210,6 +227,7 @@ def collection_schemas(client, meta: dict[str, Any]) -> tuple[tuple[Any, Any], t
     schema.add_field("source", DataType.VARCHAR, max_length=VARCHAR_MAX)
     schema.add_field("content_hash", DataType.VARCHAR, max_length=128)
     schema.add_field("dates", DataType.VARCHAR, max_length=VARCHAR_MAX)
+    schema.add_field(FLAGS_FIELD, DataType.VARCHAR, max_length=256)
     schema.add_field("n_chunks", DataType.INT64)
     schema.add_field("ingest_id", DataType.VARCHAR, max_length=64)
     schema.add_field("text", DataType.VARCHAR, max_length=VARCHAR_MAX)
