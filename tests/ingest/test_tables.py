@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.ingest.formats.tables import grid_from_rows, render_table
+from rag.ingest.formats.tables import grid_from_rows, parse_row, render_table
 from rag.ingest.loaders import load_document
 
 from tests import docs_factory as f
@@ -89,3 +89,22 @@ def test_pdf_table_continued_on_the_next_page_keeps_its_headers(tmp_path):
     assert "Trạm Y tế xã 0 — Lượt khám: 1000; Tỷ lệ BHYT: 90,5%" in lines
     assert "Trạm Y tế xã 69 — Lượt khám: 1069; Tỷ lệ BHYT: 99,5%" in lines  # on page 2, under page 1's header
     assert sum(line.startswith("Trạm Y tế xã ") and "Lượt khám: " in line for line in lines) == 70
+
+
+def test_a_rendered_row_parses_back_into_label_and_headed_values():
+    assert parse_row(EXPECTED_ROWS[2]) == (
+        "Trung tâm Y tế huyện C",
+        [("Giường bệnh kế hoạch", "60"), ("Công suất", "87,5%")],
+    )
+    line = render_table(grid_from_rows([["Đơn vị", "Giờ mở cửa", "Số bàn khám"], ["Phòng khám X", "07:30", "12"]]))[0]
+    assert parse_row(line) == ("Phòng khám X", [("Giờ mở cửa", "07:30"), ("Số bàn khám", "12")])
+
+
+@pytest.mark.parametrize("line", [
+    "Số giường: 250",  # a key/value table's row has no label separator
+    "Bệnh viện A — 80; 92",  # values without headers
+    "Năm 2024 — một năm nhiều thay đổi",  # prose with a dash
+    "Giường: 80; Công suất: 90%",
+])
+def test_prose_and_headless_rows_are_not_parsed_as_table_rows(line):
+    assert parse_row(line) is None

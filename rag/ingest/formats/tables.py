@@ -145,6 +145,25 @@ def render_row(row: list[Cell], columns: list[int], headers: list[str]) -> str:
     return f"{label}{LABEL_SEPARATOR}{values}"
 
 
+_PAIR = re.compile(r"([^:;]+?): ([^;]+)")
+
+
+def parse_row(line: str) -> tuple[str, list[tuple[str, str]]] | None:
+    """The inverse of :func:`render_row` for a row with a label and headed values, else None.
+
+    "Trung tâm Y tế huyện A — Giường thực kê: 92; Công suất: 101,3%" → ("Trung tâm Y tế huyện A",
+    [("Giường thực kê", "92"), ("Công suất", "101,3%")]). A line that only looks alike (no label,
+    a value without its header) is not a row: the UI shows it as text.
+    """
+    label, sep, values = line.strip().partition(LABEL_SEPARATOR)
+    if not sep or not label or LABEL_SEPARATOR in values:
+        return None
+    pairs = [_PAIR.fullmatch(part.strip()) for part in values.split("; ")]
+    if not pairs or not all(pairs):
+        return None
+    return label, [(m.group(1).strip(), m.group(2).strip()) for m in pairs if m]
+
+
 def _has_span(row: list[Cell]) -> bool:
     return any(a.origin == b.origin and a.text for a, b in zip(row, row[1:]))
 
