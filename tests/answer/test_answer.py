@@ -22,6 +22,7 @@ from rag.config import Settings
 from rag.errors import QueryError, RagError
 from rag.answer.extractive import NOT_FOUND
 from rag.answer.llm import LLMUnavailableError, build_chat_model, build_messages
+from rag.answer.smalltalk import SMALLTALK_BACKEND
 from tests.answer.test_extractive import DOCS, LexicalRetriever, lookup
 
 GOLD = ROOT / "eval" / "gold.jsonl"
@@ -425,6 +426,9 @@ def test_never_crashes(question, history):
     try:
         answer = chain.answer(question, [list(turn) for turn in history])
     except QueryError:
+        return
+    if answer.backend == SMALLTALK_BACKEND:  # "help", "xin chào": a usage reply, nothing to cite
+        assert not answer.citations and not answer.abstained
         return
     assert answer.abstained or answer.citations
     check_citations(answer)
