@@ -66,7 +66,13 @@ _TITLES = (
 _CAP = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 
 _FACILITY_HEAD = re.compile(rf"(?<![\wÀ-ỹ])({alternation(_LEX.facility_heads_written)})")
-_FACILITY_QUAL = re.compile(rf"\s+(?:tuyến\s+)?(?:{alternation(_LEX.facility_qualifiers)})(?=[\s\-–,.;:)]|$)")
+# words between a head and its name: qualifiers, specialties, administrative words ("Bệnh viện Đa
+# khoa huyện Sông Mã", "Bệnh viện Phục hồi chức năng Nghệ An"), in any case
+_FACILITY_QUAL = re.compile(
+    rf"\s+(?:tuyến\s+)?(?:{alternation(_LEX.facility_qualifiers + _LEX.spans['facility_specialties'] + _LEX.spans['facility_admin_words'], longest_first=True)})"
+    r"(?=[\s\-–,.;:)]|$)",
+    re.IGNORECASE,
+)
 _NAME_WORD = re.compile(rf"\s+({_CAP}|[a-zà-ỹđ]+)")
 _PLACE_STOP = _LEX.place_stop
 
