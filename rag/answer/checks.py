@@ -14,9 +14,14 @@ from collections.abc import Sequence
 from rag.answer.candidates import Unit, contains_run, lookup_text
 from rag.answer.typed_spans import NUMBER, Span, folded_lower, person_spans, place_spans, role_matches
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import QuestionType, canon, match_tokens, words
+from rag.query.analysis import QuestionType, canon, canon_tokens, match_tokens, words
+from rag.text import fold
 
-_AGGREGATE_SCOPE = re.compile(rf"\b({alternation(load_lexicon().aggregate_scopes)})\b")
+_LEX = load_lexicon()
+# administrative ranks ("huyen", "thanh pho" …); every other facility head names a facility
+_ADMIN_HEADS = tuple(dict.fromkeys(" ".join(canon_tokens(w)) for w in _LEX.spans["facility_admin_words"]))
+_FACILITY_CLASS = tuple(h for h in _LEX.facility_heads if h not in _ADMIN_HEADS)
+_AGGREGATE_SCOPE = re.compile(rf"\b({alternation(_LEX.aggregate_scopes)})\b")
 
 
 def check_entities(qt: QuestionType, question: str, unit: Unit) -> str | None:
@@ -75,12 +80,64 @@ def check_entities(qt: QuestionType, question: str, unit: Unit) -> str | None:
                 ):
                     return f"{ent.text}: the sentence is about another unit"
             continue
+        if ent.kind in ("facility", "place") and qt.kind != "place":
+            other = other_subject(sentence, p.title + " " + p.lead, _entity_head(question, ent), toks)
+            if other:  # named nowhere, and the sentence is about another named unit of that kind
+                return f"{ent.text}: the sentence is about another unit ({other})"
         if ent.kind == "person" and not person_spans(sentence):
             # "Đồng chí cũng yêu cầu …": a sentence naming nobody continues its document's speaker
             full = lookup_text(p)
             if contains_run(match_tokens(full), toks):
                 continue
         return f"{ent.kind} {ent.text} not mentioned"
+    return None
+
+
+SUBJECT_REACH = 0.4  # a named unit starting in the first 40 % of its sentence (at least 40 characters) is its subject
+_LEADING_ADVERBIAL = r"(?:[^,]{0,40},\s*)?"  # "Năm 2023, bệnh viện …", "Theo báo cáo, …"
+
+
+def _head_class(head: str) -> str:
+    """What a head noun names: a facility ("benh vien", "trung tam y te" …) or the administrative
+    rank itself ("huyen", "tinh" …); "" when there is no head."""
+    if not head:
+        return ""
+    admin = next((a for a in _ADMIN_HEADS if head == a or head.endswith(" " + a)), None)
+    facility = any(head.startswith(f) for f in _FACILITY_CLASS)
+    return "facility" if facility else admin or ""
+
+
+def _named_of_class(text: str, cls: str) -> list[Span]:
+    """Named units of ``cls`` in ``text``: facilities with a proper name, or "huyện X" for a rank."""
+    out = []
+    for sp in place_spans(text):
+        folded = folded_lower(sp.text)
+        if cls == "facility" and _is_named_facility(sp.text):
+            out.append(sp)
+        elif cls and cls != "facility" and re.match(rf"{re.escape(cls)} [^\W\d]", folded) and _has_proper_name(sp.text):
+            out.append(sp)
+    return out
+
+
+def other_subject(sentence: str, context: str, head: str, asked: Sequence[str]) -> str | None:
+    """The other named unit a sentence is about, for a question naming one (by ``asked`` tokens,
+    with its ``head`` noun) that neither the sentence nor its title/lead (``context``) names: a
+    unit of the same kind named at the sentence's start ("Bệnh viện Đa khoa huyện X đã khám …" for
+    a question on huyện Y's hospital), or a sentence whose subject is the bare head ("Bệnh viện đã
+    khám …") in a document whose title/lead names another unit of that kind. None otherwise."""
+    cls = _head_class(head)
+    if not cls:
+        return None
+    reach = max(40, SUBJECT_REACH * len(sentence))
+    for sp in _named_of_class(sentence, cls):
+        if sp.start <= reach and not contains_run(match_tokens(sp.text), asked):
+            return sp.text
+    key = " ".join(head.split()[:2])
+    bare = re.match(rf"{_LEADING_ADVERBIAL}(?i:{re.escape(key)})\b(?! [A-Z])", fold(sentence))
+    if cls == "facility" and bare:
+        named = _named_of_class(context, cls)
+        if named and not any(contains_run(match_tokens(sp.text), asked) for sp in named):
+            return named[0].text
     return None
 
 
@@ -266,5 +323,5 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
 def is_conflict(issue: str) -> bool:
     """A named conflict, always a reason not to answer: the sentence states another year, or is
     about another named unit than the one asked."""
-    return issue.startswith("the sentence is about ") or issue.endswith("the sentence is about another unit")
+    return issue.startswith("the sentence is about ") or "the sentence is about another unit" in issue
 

@@ -129,6 +129,19 @@ _NAME_INFIXES: tuple[tuple[tuple[str, ...], tuple[str, ...], bool], ...] = tuple
 )
 
 
+# The accented forms of the heads (folded → written, lower-case): in an accented question a head
+# must be written with its accents ("Quan Sơn" is a name, not "quận").
+_HEAD_WRITTEN: dict[str, frozenset[str]] = {}
+for _w in (*_LEX.facility_heads_written, *_LEX.spans["facility_admin_words"]):
+    _HEAD_WRITTEN[" ".join(canon_tokens(_w))] = _HEAD_WRITTEN.get(" ".join(canon_tokens(_w)), frozenset()) | {_w.lower().rstrip(".")}
+
+
+def _written_as_head(raw: list[str], k: int, n: int, accented: bool) -> bool:
+    """Whether tokens k..k+n of an accented question are written as the head they fold to."""
+    forms = _HEAD_WRITTEN.get(" ".join(canon(t) for t in raw[k : k + n]))
+    return not accented or not forms or " ".join(raw[k : k + n]).lower() in forms
+
+
 def _infix_at(raw: list[str], folded: list[str], k: int, accented: bool) -> tuple[int, bool]:
     """(length, is a specialty) of the longest specialty phrase or administrative word at token k."""
     best = (0, False)
@@ -414,7 +427,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
         head_len = 0
         for head in _FACILITY_HEADS:
             h = head.split()
-            if folded[i : i + len(h)] == h and len(h) > head_len:
+            if folded[i : i + len(h)] == h and len(h) > head_len and _written_as_head(raw, i, len(h), accented):
                 head_len = len(h)
         if not head_len:
             i += 1
@@ -427,7 +440,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
             longer = 0
             for head in _FACILITY_HEADS:
                 h = head.split()
-                if folded[j : j + len(h)] == h and len(h) > longer:
+                if folded[j : j + len(h)] == h and len(h) > longer and _written_as_head(raw, j, len(h), accented):
                     longer = len(h)
             infix, is_specialty = _infix_at(raw, folded, j, accented)
             if infix > longer:
