@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.candidates import Unit, contains_run, lookup_text
+from rag.answer.qualifiers import preference_doubt
 from rag.answer.typed_spans import NUMBER, Span, folded_lower, person_spans, place_spans, role_matches
 from rag.lang import alternation, load_lexicon
 from rag.query.analysis import QuestionType, canon, canon_tokens, match_tokens, words
@@ -292,6 +293,7 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
                 return False, 0.0
         elif qk == "rate" and "/" not in unit_words and "van" not in unit_words:
             pref -= 0.3
+        pref += preference_doubt(question, qt, span, unit)
         if span.in_parens:
             pref -= 0.35
         if span.comparison and qk not in ("change",):

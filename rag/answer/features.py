@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from rag.answer.candidates import Unit, contains_run
 from rag.answer.checks import check_entities, check_period, is_conflict, span_ok
 from rag.answer.keywords import keyword_groups, make_idf, topic_coverage
+from rag.answer.qualifiers import doubts
 from rag.answer.scoring import SEMANTIC_FEATURES, SEMANTIC_UNITS, EmbedFn, Logistic, Scorer, default_scorer
 from rag.answer.typed_spans import Span, find_spans, question_role
 from rag.index.records import indexed_text
@@ -103,6 +104,7 @@ def score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Scor
             "year_missing": float(bool(entity_issue) and entity_issue.startswith("year")),
             "wider_scope": float(bool(entity_issue) and "wider scope" in entity_issue),
             "partial_period": float(period_issue is not None),
+            **doubts(question, qt, span if not in_prev else None, u),
             "novelty": sum(1 for t in unit_tokens if t not in q_tokens) / max(1, len(unit_tokens)),
             "length": math.log1p(u.end - u.start) / 6.0,
             **{f"kind_{k}": float(qt.kind == k) for k in ("quantity", "person", "date", "place", "list", "other")},
