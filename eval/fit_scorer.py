@@ -1,6 +1,6 @@
 """Refit the extractive answerer's calibrated scorer (rag/answer/scoring.py) and write its weights.
 
-    python -m eval.fit_scorer [--precision 0.9] [--out rag/answer/scorer.json] [--check]
+    python -m eval.fit_scorer [--precision 0.9] [--out rag/answer/scorer.json] [--check | --cv 5]
 
 Fitting data, never test data: the fitting set ``eval/train/gold.jsonl`` (over its own reports) and
 the **dev** half of ``eval/gold.jsonl`` (:mod:`eval.split`). For every question (follow-ups
@@ -14,7 +14,8 @@ answerer's own code) and the unit model is fitted on every feature (an unknown o
 inference, sits at the mean of the known values); the answer model on each question's best unit
 (its unit P and margin over the runner-up, label: that unit is correct); and the abstention
 threshold is the one with the most right decisions among those whose answered questions of the
-fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file.
+fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file;
+``--cv K`` prints K-fold cross-validated figures instead (:func:`cross_validate`).
 """
 
 from __future__ import annotations
@@ -177,10 +178,20 @@ def collect() -> list[Example]:
     return [e for e in examples if e.scored]
 
 
-def fit(precision: float = PRECISION, examples: list[Example] | None = None) -> Any:
+def _embed_units(examples: Sequence[Example], prescore: Any, embedder: Any) -> None:
+    """Fill the semantic features of each example's best units by ``prescore`` (others unknown)."""
+    from rag.answer.extractive import add_similarity
+    from rag.answer.scoring import SEMANTIC_FEATURES
+
+    for e in examples:
+        for s in e.scored:
+            s.features.update(dict.fromkeys(SEMANTIC_FEATURES))
+        add_similarity(e.embedded_as, e.scored, embedder.similarities, prescore)
+
+
+def fit(precision: float = PRECISION, examples: list[Example] | None = None, embedder: Any = None) -> Any:
     """Fit on the fitting sets (or on ``examples`` from :func:`collect`) and return the
     :class:`~rag.answer.scoring.Scorer`."""
-    from rag.answer.extractive import add_similarity
     from rag.answer.scoring import ANSWER_FEATURES, BASE_FEATURES, FEATURES, Scorer
     from rag.answer.similarity import embedder_for
     from rag.embeddings import get_embeddings
@@ -188,9 +199,8 @@ def fit(precision: float = PRECISION, examples: list[Example] | None = None) -> 
     examples = collect() if examples is None else examples
     y = np.array([label for e in examples for label in e.labels])
     prescore = _logistic(_matrix([r for e in examples for r in e.rows()], BASE_FEATURES), y, BASE_FEATURES)
-    embedder = embedder_for(get_embeddings())
-    for e in examples:
-        add_similarity(e.embedded_as, e.scored, embedder.similarities, prescore)
+    embedder = embedder or embedder_for(get_embeddings())
+    _embed_units(examples, prescore, embedder)
     unit = _logistic(_matrix([r for e in examples for r in e.rows()], FEATURES), y, FEATURES)
     # the answer model: one row per question, the best open unit by the unit model
     rows, correct, answerable = [], [], []
@@ -217,6 +227,51 @@ def fit(precision: float = PRECISION, examples: list[Example] | None = None) -> 
     return Scorer(unit, answer, round(threshold, 4), meta, prescore)
 
 
+def cross_validate(k: int = 5, precision: float = PRECISION, examples: list[Example] | None = None) -> dict[str, float]:
+    """``k``-fold cross-validation grouped by question (each question's units in one fold): the
+    held-out right decisions (right answers + abstentions on unanswerable questions, over all
+    questions), abstention recall, and the answer model's AUC on held-out best units."""
+    from sklearn.metrics import roc_auc_score
+
+    from rag.answer.similarity import embedder_for
+    from rag.embeddings import get_embeddings
+
+    examples = collect() if examples is None else examples
+    embedder = embedder_for(get_embeddings())
+    order = np.random.default_rng(SEED).permutation(len(examples))
+    right = unanswerable = abstained_right = 0
+    confidence: list[float] = []
+    correct: list[int] = []
+    for fold in range(k):
+        held = {int(i) for i in order[fold::k]}
+        scorer = fit(precision, [e for i, e in enumerate(examples) if i not in held], embedder)
+        test = [e for i, e in enumerate(examples) if i in held]
+        _embed_units(test, scorer.prescore, embedder)
+        for e in test:
+            probs = scorer.unit.probabilities(e.rows())
+            best, runner_up = _top_two(probs, e.vetoed)
+            unanswerable += not e.answerable
+            if best is None:
+                right += not e.answerable
+                abstained_right += not e.answerable
+                continue
+            c = scorer.confidence(e.scored[best].features, probs[best], runner_up)
+            ok = bool(e.labels[best])
+            confidence.append(c)
+            correct.append(int(ok))
+            if c >= scorer.threshold:
+                right += ok
+            else:
+                right += not e.answerable
+                abstained_right += not e.answerable
+    return {
+        "questions": len(examples),
+        "right_decisions": round(right / len(examples), 4),
+        "abstention_recall": round(abstained_right / max(1, unanswerable), 4),
+        "answer_auc": round(float(roc_auc_score(correct, confidence)), 4),
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from rag.answer.scoring import WEIGHTS, Scorer
 
@@ -224,7 +279,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--precision", type=float, default=PRECISION, help="answer precision the threshold must reach on the fitting data")
     p.add_argument("--out", type=Path, default=WEIGHTS, help=f"where to write the weights (default {WEIGHTS})")
     p.add_argument("--check", action="store_true", help="refit and compare with --out instead of writing it")
+    p.add_argument("--cv", type=int, metavar="K", help="print K-fold cross-validated figures (grouped by question) and exit")
     args = p.parse_args(argv)
+    if args.cv:
+        print(json.dumps(cross_validate(args.cv, args.precision), indent=1))
+        return 0
     scorer = fit(args.precision)
     if args.check:
         shipped = Scorer.load(args.out)

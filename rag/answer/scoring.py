@@ -56,6 +56,11 @@ BASE_FEATURES: tuple[str, ...] = (
     "year_missing",  # the question's year is not stated for this unit
     "wider_scope",  # the sentence speaks of a wider scope than the named unit (toàn tỉnh…)
     "partial_period",  # a full-year question, a part-year figure
+    "part_scope",  # the figure's clause opens with a part of the unit ("Khoa Nhi hiện có …"), rag/answer/qualifiers.py
+    "part_of_total",  # the same, and the question asks a total ("tổng cộng")
+    "shortage",  # a shortage or need before the figure ("thiếu khoảng …") the question does not ask
+    "many_places",  # one district asked, the sentence speaks of several ("tại ba huyện")
+    "money_missing",  # money asked ("giá bao nhiêu"), the span is no amount of money
     "novelty",  # share of the unit's words that the question does not already contain
     "length",  # log of the unit's length in characters, scaled
     "kind_quantity",

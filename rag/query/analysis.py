@@ -119,6 +119,40 @@ def _head_ends_at(folded: list[str], k: int) -> bool:
     return any(k >= len(h.split()) and folded[k - len(h.split()) : k] == h.split() for h in _FACILITY_HEADS)
 
 
+# Specialty phrases and administrative words a facility name runs over, between its head and its
+# proper name ("Bệnh viện Đa khoa huyện Sông Mã"); a specialty with no name after it is the name
+# ("Bệnh viện Chấn thương Chỉnh hình"). Accented questions must match the accents ("Mắt", not "mất").
+_NAME_INFIXES: tuple[tuple[tuple[str, ...], tuple[str, ...], bool], ...] = tuple(
+    (tuple(canon_tokens(w)), tuple(t.lower() for t, _, _ in words(w)), specialty)
+    for key, specialty in (("facility_specialties", True), ("facility_admin_words", False))
+    for w in _LEX.spans[key]
+)
+
+
+# The accented forms of the heads (folded → written, lower-case): in an accented question a head
+# must be written with its accents ("Quan Sơn" is a name, not "quận").
+_HEAD_WRITTEN: dict[str, frozenset[str]] = {}
+for _w in (*_LEX.facility_heads_written, *_LEX.spans["facility_admin_words"]):
+    _HEAD_WRITTEN[" ".join(canon_tokens(_w))] = _HEAD_WRITTEN.get(" ".join(canon_tokens(_w)), frozenset()) | {_w.lower().rstrip(".")}
+
+
+def _written_as_head(raw: list[str], k: int, n: int, accented: bool) -> bool:
+    """Whether tokens k..k+n of an accented question are written as the head they fold to."""
+    forms = _HEAD_WRITTEN.get(" ".join(canon(t) for t in raw[k : k + n]))
+    return not accented or not forms or " ".join(raw[k : k + n]).lower() in forms
+
+
+def _infix_at(raw: list[str], folded: list[str], k: int, accented: bool) -> tuple[int, bool]:
+    """(length, is a specialty) of the longest specialty phrase or administrative word at token k."""
+    best = (0, False)
+    lower = [t.lower() for t in raw[k : k + 4]]
+    for f, written, specialty in _NAME_INFIXES:
+        n = len(f)
+        if n > best[0] and tuple(folded[k : k + n]) == f and (not accented or tuple(lower[:n]) == written):
+            best = (n, specialty)
+    return best
+
+
 def _head_at(folded: list[str], k: int) -> int:
     """Length of the facility/place head phrase starting at token k (0 when none)."""
     best = 0
@@ -393,20 +427,26 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
         head_len = 0
         for head in _FACILITY_HEADS:
             h = head.split()
-            if folded[i : i + len(h)] == h and len(h) > head_len:
+            if folded[i : i + len(h)] == h and len(h) > head_len and _written_as_head(raw, i, len(h), accented):
                 head_len = len(h)
         if not head_len:
             i += 1
             continue
         j = i + head_len
-        # skip further heads ("Trung tâm Y tế khu vực Mai Châu", "huyện Tiên Du")
+        # skip further heads, specialties and administrative words ("Trung tâm Y tế khu vực Mai
+        # Châu", "Bệnh viện Đa khoa huyện Sông Mã")
+        specialty: tuple[int, int] | None = None
         while True:
             longer = 0
             for head in _FACILITY_HEADS:
                 h = head.split()
-                if folded[j : j + len(h)] == h and len(h) > longer:
+                if folded[j : j + len(h)] == h and len(h) > longer and _written_as_head(raw, j, len(h), accented):
                     longer = len(h)
-            if not longer:
+            infix, is_specialty = _infix_at(raw, folded, j, accented)
+            if infix > longer:
+                longer = infix
+                specialty = (j, j + infix) if is_specialty else specialty
+            if not longer or not all(joined(x) for x in range(j, j + longer)):
                 break
             j += longer
         k = j
@@ -432,6 +472,8 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
             # "Giám đốc Sở Y tế Lê Hồng Trung": a surname-led run of 3+ syllables is a person
             person = folded[j] in SURNAMES and k - j >= 3 and has_caps
             add("person" if person else "facility", j, k, None if person else i)
+        elif specialty is not None:
+            add("facility", specialty[0], specialty[1], i)  # "Bệnh viện Chấn thương Chỉnh hình"
         i = max(k, i + 1)
 
     # Person names: a capitalised run that starts with a Vietnamese surname.
