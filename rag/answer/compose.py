@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from langchain_core.documents import Document
 
@@ -282,10 +283,9 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
     at = p.right.find(qword)
     asked = p.right[at + len(qword) :].strip(" ,?.") if at >= 0 else ""
     subject_b = " ".join((p.right[:at] if at >= 0 else p.right).split())
-    measure = _strip_entities(p.left)
-    if p.op == "share":
-        whole = _strip_entities(p.right)
-        left = p.left if len(analyze(_strip_entities(p.left)).keywords_folded) > 1 else f"{whole} {p.left}"
+    measure = _measure_of(p.left)
+    if p.op == "share":  # "A chiếm bao nhiêu phần trăm số ca toàn tỉnh": A's figure is of B's measure
+        left = p.left if re.search(r"(?<![\w])(so|ty le|ti le)(?![\w])", fold(p.left).lower()) else f"{_measure_of(p.right)} {p.left}"
         return " ".join(f"{left} bao nhiêu".split()), f"{p.right} bao nhiêu"
     qa = f"{p.left} {qword} {asked}"
     qb = f"{measure} {subject_b} {qword} {asked}"
@@ -293,6 +293,12 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
     if years and not any(e.kind == "year" for e in extract_entities(qb)):
         qb = f"{qb} {years[0]}"
     return " ".join(qa.split()), " ".join(qb.split())
+
+
+def _measure_of(text: str) -> str:
+    """What a side of a comparison measures (:func:`rag.answer.operands.measure_of`), else the side
+    without its entity names."""
+    return operands.measure_of(text) or _strip_entities(text)
 
 
 def _named(part: str) -> frozenset[tuple[str, ...]]:
@@ -318,12 +324,14 @@ def _answer_computed(
         return None
     docs = [search(q) for q in questions]
     pool = _interleave(docs)
+    # both operands' unit: the one the question asks (a share or a change in per cent: each part's own)
+    want = "" if p.op == "share" or p.op == "change" and p.percent else operands.asked_unit(question)
     found: list[operands.Found | None] = []
     reasons: list[str] = []
     avoid = None
     for q, own in zip(questions, docs):
         head = own[: MAX_PASSAGES - 2]
-        got, scored = operands.find(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer, avoid)
+        got, scored = operands.find(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer, avoid, want or None)
         if got is None:
             reasons.append(f"{q}: {why_not(scored)[0]}")
         else:  # one sentence may hold both figures: B is then its other figure
@@ -352,7 +360,7 @@ def _answer_computed(
         head = "Không tính: cả hai số liệu tìm được đều chưa đủ chắc chắn để tính."
         computed = PartAnswer(question, head, True)
     else:
-        a, b, fa = first.operand, second.operand, first.fact
+        (a, b), fa = _one_report_period(first, second), first.fact
         unit_text = "điểm phần trăm" if a.unit == "%" else _unit_text(fa.span, a.written) if fa.span else ""
         result = compute.combine(p.op, a, b, unit_text, p.percent)
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
@@ -376,6 +384,22 @@ def _unit_text(span: Span, written: str) -> str:
     """The unit words after the figure in its span ("khoảng 1.120 bác sĩ" → "bác sĩ")."""
     i = span.text.find(written)
     return span.text[i + len(written) :].strip() if i >= 0 else span.unit
+
+
+def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Operand, compute.Operand]:
+    """The operands, a figure whose sentence states no period taking the period of the other one
+    when both come from one report ("6 tháng đầu năm 2024, toàn tỉnh ghi nhận 214 ca. … Thành phố
+    Kon Tum có 71 ca")."""
+    a, b = x.operand, y.operand
+    if x.fact.unit.passage.doc_id != y.fact.unit.passage.doc_id:
+        return a, b
+    def states(f: operands.Found) -> bool:
+        return bool(re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", f.fact.unit.sentence))
+    if states(x) and not states(y):
+        b = replace(b, years=a.years, part_year=a.part_year)
+    elif states(y) and not states(x):
+        a = replace(a, years=b.years, part_year=b.part_year)
+    return a, b
 
 
 def _weak_note(q: str, got: operands.Found) -> str:

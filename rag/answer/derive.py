@@ -36,9 +36,11 @@ def answer_previous(
         return None
     level = compute.previous_level(question)
     docs = _merge(search(level), search(question))
-    fact, scored = best_fact(level, docs, lookup, scorer=scorer)
-    units: list[tuple[Unit, float]] = [(fact.unit, fact.confidence)] if fact is not None else []
-    units += [(s.unit, s.confidence or s.score) for s in scored if s.rejected is None][:CANDIDATES]
+    units: list[tuple[Unit, float]] = []
+    for asked in (level, question):  # the current figure's sentence; the question as asked names the baseline
+        fact, scored = best_fact(asked, docs, lookup, scorer=scorer)
+        units += [(fact.unit, fact.confidence)] if fact is not None else []
+        units += [(s.unit, s.confidence or s.score) for s in scored if s.rejected is None][:CANDIDATES]
     asked_years = frozenset(_YEAR.findall(question))
     declined = ""
     for unit, confidence in units:

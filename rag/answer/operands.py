@@ -30,10 +30,26 @@ NEAR_CHARS = 40  # a figure this close after the unit the question names is that
 NEAR_BONUS = 2.0  # … and counts as two more of the question's words in its clause
 
 _LEX = load_lexicon()
-_HOW_MUCH = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['compute_how_much'])})\s+(\w+)")
+_HOW_MUCH = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['compute_how_much'])})\s+([^\W\d]\w*)")
+_COUNT_OF = re.compile(r"(?<![\w])so\s+([^\W\d]\w*)")  # "số ca phẫu thuật", "số lượt khám"
 _RATE = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['percent'])})(?![\w])")
 _CLAUSE = re.compile(r"[;:,(]")
 _YEAR = re.compile(r"(?:19|20)\d{2}")
+
+
+_UNIT_HEAD = re.compile(
+    r"(?<![\w])(cua|tai|o|benh vien|bv|bvdk|trung tam|ttyt|so y te|huyen|tinh|thanh pho|thi xa|xa|phuong|toan tinh|toan nganh|toan quoc|ca nuoc)(?![\w])"
+)
+_NOT_MEASURE = frozenset(("so", "bao", "nhieu", "la", "co", "cua", "nam", "thang", "may"))
+
+
+def measure_of(text: str) -> str:
+    """What a question measures, without the unit it is about: "Số ca phẫu thuật năm 2023 của Bệnh
+    viện X" → "Số ca phẫu thuật năm 2023" (the text before the first unit head); "" when that
+    leaves under two words ("Huyện Đắk Hà có bao nhiêu ca": the unit comes first)."""
+    m = _UNIT_HEAD.search(fold(text).lower())
+    head = text[: m.start()].strip(" ,") if m else ""
+    return head if len(head.split()) >= 2 else ""
 
 
 @dataclass(frozen=True)
@@ -53,7 +69,13 @@ def asked_unit(question: str) -> str:
     if _RATE.search(folded):
         return "%"
     m = _HOW_MUCH.search(folded)
-    return m.group(1) if m and m.group(1) not in ("phan", "lan", "la") else ""
+    if m and m.group(1) not in _NOT_UNITS:
+        return m.group(1)
+    m = _COUNT_OF.search(folded)
+    return m.group(1) if m and m.group(1) not in _NOT_UNITS else ""
+
+
+_NOT_UNITS = frozenset(("phan", "lan", "la", "voi", "sanh", "lieu", "nam", "thang"))
 
 
 def find(
@@ -62,17 +84,19 @@ def find(
     lookup: Lookup | None,
     scorer: Scorer | None,
     avoid: tuple[str, int, int] | None = None,
+    want_unit: str | None = None,
 ) -> tuple[Found | None, list[Scored]]:
-    """The operand of ``question`` (see the module), not the figure at ``avoid`` (document id and
-    offsets in the document of the other operand's figure); None with the scored units."""
+    """The operand of ``question`` (see the module) in ``want_unit`` (default: the one it asks, see
+    :func:`asked_unit`), not the figure at ``avoid`` (document id and offsets in the document of
+    the other operand's figure); None with the scored units."""
     scorer = scorer or default_scorer()
     fact, scored = best_fact(question, docs, lookup, scorer=scorer)
     units: list[tuple[Unit, float, Span | None]] = [(fact.unit, fact.confidence, fact.span)] if fact is not None else []
     units += [(s.unit, s.score if s.confidence is None else s.confidence, None) for s in scored if s.rejected is None][:CANDIDATES]
-    want = asked_unit(question)
+    want = asked_unit(question) if want_unit is None else want_unit
     named = [e for e in extract_entities(question) if e.kind in ("facility", "place", "name")]
     anchors = [fold(e.text).lower() for e in named]
-    words = {t for t in match_tokens(question) if not _YEAR.fullmatch(t)} - set(analyze(question).qwords) - {"so", "bao", "nhieu", "la", "co", "cua"}
+    words = {t for t in match_tokens(measure_of(question) or question) if not _YEAR.fullmatch(t)} - set(analyze(question).qwords) - _NOT_MEASURE
     best: tuple[tuple[float, ...], Unit, Span, float] | None = None
     seen: set[tuple[str, int, int]] = set()
     for rank, (unit, confidence, preferred) in enumerate(units):
@@ -152,4 +176,4 @@ def _quote(unit: Unit, span: Span) -> tuple[int, int]:
     return a, max(b, span.end)
 
 
-__all__ = ["CANDIDATES", "Found", "asked_unit", "find"]
+__all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of"]
