@@ -214,6 +214,9 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
         hi, lo = (a, b) if a.value >= b.value else (b, a)
         expr = f"{hi.written} − {lo.written}"
         unit_shown = unit_text
+    elif op == "difference" and value < 0:  # "A cao hơn B bao nhiêu" when A is the lower: B − A, said so
+        expr, result = f"{b.written} − {a.written}", format_number(-value, decimals)
+        unit_shown = f"{unit_text} (số liệu thứ nhất thấp hơn)".strip()
     else:
         expr = f"{a.written} {_SYMBOL[op]} {b.written}"
         unit_shown = "lần" if op == "ratio" else unit_text
@@ -314,12 +317,14 @@ class Computation:
     operands: tuple[str, ...]
     result: str
     holds: bool
+    constants: tuple[str, ...] = ()  # the per-cent factor and base ("100"): written, never quoted
 
 
 _NUM = r"\d+(?:[.,]\d+)*\s*%?"
 _OPERAND = rf"\(?\s*{_NUM}\s*\)?"  # a number, maybe opening or closing a parenthesis: "(100 + 8,7)"
 _EXPR = re.compile(rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*:/÷]\s*{_OPERAND})+)\s*=\s*\**\s*({_NUM})")
 _TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")
+_UNOPENED = re.compile(rf"\s*{_NUM}\s*\)\s*[-+−–×x*:/÷]\s*")  # a number closing a parenthesis the expression never opened
 
 
 # "× 100", a final "− 100", "(100 + 8,7)": the per-cent factor and base, no operand
@@ -334,11 +339,14 @@ def computations(text: str) -> list[Computation]:
     out = []
     for m in _EXPR.finditer(text):
         expr, written = m.group(1), m.group(2).strip()
+        lead = _UNOPENED.match(expr) if expr.count("(") < expr.count(")") else None
+        expr = expr[lead.end() :] if lead else expr  # "(năm 2022): 9.864.215 × …": the year is no operand
         value = _evaluate(expr)
         result = parse_number(written)
         operands = tuple(t.group(1).strip() for t in _TERM.finditer(_PER_CENT.sub(" ", expr)) if t.group(1))
+        constants = tuple(re.findall(r"(?<![\d.,])100(?![\d.,%])", " ".join(c.group() for c in _PER_CENT.finditer(expr))))
         holds = value is not None and result is not None and abs(value - result) <= Decimal(5) * Decimal(10) ** (-decimals_of(written) - 1)
-        out.append(Computation(operands, written, holds))
+        out.append(Computation(operands, written, holds, constants))
     return out
 
 
