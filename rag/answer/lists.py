@@ -86,7 +86,8 @@ def collect(question: str, target: Target, scored: list[Scored]) -> list[Item]:
     open_units = [s for s in scored if s.rejected is None]
     if not open_units:
         return []
-    floor = open_units[0].score * RELATIVE_SCORE
+    # things count only as an enumeration after the asked head noun: specific enough to need no score floor
+    floor = 0.0 if target == "thing" else open_units[0].score * RELATIVE_SCORE
     role = question_role(question) if target == "person" else None
     asked = set(canon_tokens(question))
     items: list[Item] = []
