@@ -341,9 +341,10 @@ def render_parts(answer_parts: Sequence[Any], citations: Iterable[Any] = (), tur
         kind = " hdyt-part-computed" if computed else " hdyt-part-notfound" if abstained else ""
         lines = [re.sub(r"^-\s+", "", line) for line in text.splitlines() if line.strip()]
         if abstained and not computed and (not lines or lines[0].endswith(NOT_FOUND_PART_SUFFIX)):
-            body = f'<div class="hdyt-part-a hdyt-part-none">{esc(PART_NOT_FOUND)}</div>'
+            body = f'<p class="hdyt-p hdyt-part-a hdyt-part-none">{esc(PART_NOT_FOUND)}</p>'
         else:
-            body = "".join(f'<div class="hdyt-part-a">{_render_inline(line, turn, _titles(citations))}</div>' for line in lines)
+            # .hdyt-p: the page's "copy answer" gathers these paragraphs
+            body = "".join(f'<p class="hdyt-p hdyt-part-a">{_render_inline(line, turn, _titles(citations))}</p>' for line in lines)
         badge = (
             f'<div class="hdyt-part-arith"><span class="hdyt-part-badge">{esc(COMPUTED_BADGE)}</span>'
             f'<code class="hdyt-part-expr">{esc(computed)}</code></div>'

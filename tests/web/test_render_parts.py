@@ -30,6 +30,7 @@ def _blocks(html: str) -> list[str]:
 def test_each_part_is_its_own_block_computed_first_with_its_arithmetic_marked():
     html = render_parts(PARTS, CITATIONS, turn=2)
     assert html.startswith('<div class="hdyt-parts">') and len(_BLOCK.findall(html)) == 3
+    assert html.count('<p class="hdyt-p hdyt-part-a">') == 3  # paragraphs: what the page's "copy answer" gathers
     computed, first, second = _blocks(html)
     assert 'hdyt-part-computed' in computed and "đã tính" in computed
     assert '<code class="hdyt-part-expr">250.000 − 212.480 = 37.520</code>' in computed
