@@ -18,7 +18,7 @@ from typing import Literal
 
 from rag.answer.extractive import Scored, Span, find_spans, question_role
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import ABBREVIATIONS, canon_tokens
+from rag.query.analysis import ABBREVIATIONS, analyze, canon_tokens
 from rag.text import fold
 
 Target = Literal["person", "place", "thing"]
@@ -32,6 +32,7 @@ _THING_WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_things_which
 _ENUMERATION = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['list_enumeration'])})(?![\w])\s*:?|:")
 _NOT_THINGS = re.compile(rf"(?:{alternation(_LEX.cues['list_not_things'])})(?![\w])")
 _ITEM_SPLIT = re.compile(r"\s*(?:[,;]|(?<![\w])(?:và|hoặc|va|hoac)(?![\w]))\s*")
+MAX_HEAD_WORDS = 6  # "những <head noun> nào": more words between them is no head noun
 MAX_ITEM_WORDS = 12  # an enumerated item longer than this is a clause, not a name
 ENUMERATION_REACH = 40  # characters after the head noun in which "như", "gồm", "về" open its enumeration
 
@@ -68,6 +69,8 @@ def head_noun(question: str) -> str:
     head = folded[m.end() : w.start()].split()
     if head and head[-1] in ("gom", "nhung", "la"):  # "thiết bị gồm những gì"
         head = [t for t in head if t not in ("gom", "nhung", "la")]
+    if len(head) > MAX_HEAD_WORDS or analyze(question).kind in ("date", "quantity", "person"):
+        return ""  # "những thay đổi … vào thời gian nào": "nào" closes another noun, a date is asked
     text = " ".join(head[:3])
     return "" if not text or _NOT_THINGS.match(text) else text
 

@@ -19,6 +19,7 @@ from rag.answer.compose import answer_extractive
         ("Học viên được học quản lý những bệnh nào?", "benh"),
         ("Những người nào được tặng Bằng khen?", ""),
         ("Bệnh viện A có bao nhiêu giường?", ""),
+        ("Nhà khoa học tìm ra những thay đổi xảy ra trong tế bào của cây vào thời gian nào?", ""),  # a date is asked
     ],
 )
 def test_the_head_noun_of_a_list_of_things(question, head):
