@@ -193,9 +193,11 @@ _MARKER = re.compile(r"\[\d+\]")
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,/]\d+)*(?![^\W\d_])")
 _OPERAND = r"\d+(?:[.,]\d+)*\s*%?"
 _OPERATORS = {"+": "+", "-": "-", "−": "-", "–": "-", "×": "*", "x": "*", "*": "*", "/": "/", "÷": "/", ":": "/"}
+_GROUPED = rf"\(?\s*{_OPERAND}\s*\)?"  # an operand, maybe opening or closing a group: "(100 + 8,7)"
 _COMPUTATION = re.compile(
-    rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*/÷:]\s*{_OPERAND})+)\s*=\s*({_OPERAND})(?![\w])"
+    rf"(?<![\w.,])({_GROUPED}(?:\s*[-+−–×x*/÷:]\s*{_GROUPED})+)\s*=\s*({_OPERAND})(?![\w])"
 )
+_GROUP = re.compile(r"\(([^()]*)\)")
 _TERM = re.compile(rf"({_OPERAND})|([-+−–×x*/÷:])")
 
 
@@ -233,7 +235,16 @@ def parse_vn_number(written: str) -> float:
 
 
 def _evaluate(expression: str) -> float | None:
-    """Value of "a op b op c…" with × and / before + and −; None for a division by zero."""
+    """Value of "a op b op c…" with × and / before + and −, groups in parentheses first; None
+    for a division by zero or unbalanced parentheses."""
+    while (group := _GROUP.search(expression)) is not None:
+        inner = _evaluate(group.group(1))
+        if inner is None:
+            return None
+        value = f"{inner:.12f}".rstrip("0").rstrip(".").replace(".", ",")  # back in Vietnamese format
+        expression = f"{expression[: group.start()]} {value} {expression[group.end() :]}"
+    if "(" in expression or ")" in expression:
+        return None
     tokens = [(m.group(1), m.group(2)) for m in _TERM.finditer(expression)]
     terms: list[float] = []
     sign, value, op = 1.0, 0.0, None
@@ -272,7 +283,8 @@ def computation_result(line: str) -> tuple[list[str], str] | None:
         written = result.rstrip("%").strip()
         decimals = len(written.split(",", 1)[1]) if "," in written else 0
         if abs(value - parse_vn_number(result)) <= 0.5 * 10.0 ** -decimals + 1e-9:
-            factorless = re.sub(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$", " ", left)  # the per-cent factor is no operand
+            # the per-cent factor and base ("× 100", a final "− 100", "(100 + 8,7)") are no operands
+            factorless = re.sub(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$|(?<=\()\s*100(?=\s*[-+−–])", " ", left)
             operands = [t.group(1).rstrip("%").strip() for t in _TERM.finditer(factorless) if t.group(1)]
             return operands, written
     return None

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import replace
 
 from langchain_core.documents import Document
 
@@ -28,17 +28,15 @@ from rag.answer.extractive import (
     NOT_FOUND,
     QUOTE_MAX_CHARS,
     RELATED_MAX,
-    ExtractiveAnswer,
     Fact,
     Lookup,
     QuoteRef,
-    Scored,
     Span,
     best_fact,
-    find_spans,
     render_fact,
 )
-from rag.answer import compute, lists
+from rag.answer import compute, derive, lists, operands
+from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
 from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
 from rag.lang.english import looks_english
@@ -148,43 +146,6 @@ def _qword_text(text: str) -> str:
 ENGLISH_NOTE = "(The answer quotes the Vietnamese reports verbatim.)"
 
 
-@dataclass
-class PartAnswer:
-    """One part of a compound question: what was searched, its answer line and its citations."""
-
-    question: str
-    text: str
-    abstained: bool
-    citations: list[int] = field(default_factory=list)  # the ``[n]`` of the answer's citations it uses
-    computed: str | None = None  # "250.000 − 212.480 = 37.520": a figure computed from cited operands
-
-
-@dataclass
-class ComposedAnswer(ExtractiveAnswer):
-    """An extractive answer with its parts (empty for a one-part question)."""
-
-    parts: list[PartAnswer] = field(default_factory=list)
-
-
-class _Citations:
-    """Numbers quotes into citations, each (document, quote) once, in order of first use."""
-
-    def __init__(self) -> None:
-        self.refs: list[QuoteRef] = []
-        self._keys: dict[tuple[str, int, int], int] = {}
-
-    def cite(self, fact: Fact) -> list[int]:
-        p = fact.unit.passage
-        numbers = []
-        for qs, qe in fact.quotes:
-            key = (p.doc_id, p.start + qs, p.start + qe)
-            if key not in self._keys:
-                self.refs.append(QuoteRef(p.doc, qs, qe))
-                self._keys[key] = len(self.refs)
-            numbers.append(self._keys[key])
-        return numbers
-
-
 def answer_extractive(
     question: str,
     retrieve: Callable[[str], Sequence[Document]] | None = None,
@@ -215,6 +176,9 @@ def _compose(
     def search(q: str) -> list[Document]:
         return list(retrieve(q)) if retrieve is not None else list(docs or [])
 
+    derived = derive.answer_previous(question, search, lookup, scorer)
+    if derived is not None:
+        return derived
     computation = compute.plan(question)
     if computation is not None:
         computed = _answer_computed(question, computation, search, lookup, scorer)
@@ -239,7 +203,7 @@ def _compose(
     for part, pdocs in zip(parts, part_docs):
         fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
         if fact is None:
-            why, confidence = _why_not(scored)
+            why, confidence = why_not(scored)
             reasons.append(f"{part}: {why}")
             if confidence is not None:
                 seen_confidence.append(confidence)
@@ -256,7 +220,7 @@ def _compose(
         if len(items) >= 2:
             return _list_answer(items, reasons, found[0].confidence)
 
-    citer = _Citations()
+    citer = Citations()
     lines: list[str] = []
     answered: list[PartAnswer] = []
     for part, fact in zip(parts, facts):
@@ -277,7 +241,7 @@ def _compose(
 
 def _list_answer(items: list[lists.Item], reasons: list[str], confidence: float) -> ComposedAnswer:
     """One line per distinct item: its name in bold and the sentence that names it, cited."""
-    citer = _Citations()
+    citer = Citations()
     lines = []
     for item in items:
         s = item.scored
@@ -315,41 +279,31 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
             return None  # "… năm 2023, và tổng cộng từ 2019": one unit's two figures, not two operands
         return parts[0], parts[1]
     qword = _qword_text(p.right) or "bao nhiêu"
-    subject_b = " ".join(p.right.replace(qword, " ").split()) if qword in p.right else p.right
-    measure = _strip_entities(p.left)
-    if p.op == "share":
-        return f"{p.left} bao nhiêu", f"{p.right} bao nhiêu"
-    qa = f"{p.left} {qword}"
-    qb = f"{measure} {subject_b} {qword}"
+    # "… bao nhiêu ca tay chân miệng": the measure asked after the question word is both sides'
+    at = p.right.find(qword)
+    asked = p.right[at + len(qword) :].strip(" ,?.") if at >= 0 else ""
+    subject_b = " ".join((p.right[:at] if at >= 0 else p.right).split())
+    measure = _measure_of(p.left)
+    if p.op == "share":  # "A chiếm bao nhiêu phần trăm số ca toàn tỉnh": A's figure is of B's measure
+        left = p.left if re.search(r"(?<![\w])(so|ty le|ti le)(?![\w])", fold(p.left).lower()) else f"{_measure_of(p.right)} {p.left}"
+        return " ".join(f"{left} bao nhiêu".split()), f"{p.right} bao nhiêu"
+    qa = f"{p.left} {qword} {asked}"
+    qb = f"{measure} {subject_b} {qword} {asked}"
     years = [e.text for e in extract_entities(p.left) if e.kind == "year"]
     if years and not any(e.kind == "year" for e in extract_entities(qb)):
         qb = f"{qb} {years[0]}"
     return " ".join(qa.split()), " ".join(qb.split())
 
 
+def _measure_of(text: str) -> str:
+    """What a side of a comparison measures (:func:`rag.answer.operands.measure_of`), else the side
+    without its entity names."""
+    return operands.measure_of(text) or _strip_entities(text)
+
+
 def _named(part: str) -> frozenset[tuple[str, ...]]:
     """The units and years a part names (two operands of one comparison name different ones)."""
     return frozenset(e.tokens for e in extract_entities(part) if e.kind in ("facility", "place", "name", "year"))
-
-
-def _quantity(fact: Fact, asked: str, avoid: tuple[int, int] | None = None) -> tuple[Fact, compute.Operand] | None:
-    """The fact's figure as an operand: its span when a quantity, else the first quantity of its
-    quote; with ``avoid`` (the other operand's span), another figure of the same sentence."""
-    u = fact.unit
-    text = u.passage.text
-    spans = [sp for sp in find_spans("quantity", text, u.sent_start, u.sent_end) if not re.fullmatch(r"(?:19|20)\d{2}", sp.text)]
-    span = fact.span if fact.span is not None and fact.span.kind == "quantity" else (spans[0] if spans else None)
-    if span is not None and avoid is not None and (span.start, span.end) == avoid:
-        first = compute.operand(span.text, span.unit, u.sentence)
-        others = [sp for sp in spans if (sp.start, sp.end) != avoid and (o := compute.operand(sp.text, sp.unit, u.sentence)) and first and o.unit == first.unit]
-        others.sort(key=lambda sp: abs(sp.start - avoid[0]))  # the figure nearest the other one
-        span = others[0] if others else None
-    if span is None:
-        return None
-    op = compute.operand(span.text, span.unit, u.sentence, u.passage.title, asked)
-    if op is None:
-        return None
-    return Fact(u, span, fact.quotes, fact.score, fact.coverage, fact.confidence, True), op
 
 
 def _answer_computed(
@@ -370,54 +324,90 @@ def _answer_computed(
         return None
     docs = [search(q) for q in questions]
     pool = _interleave(docs)
-    facts: list[Fact | None] = []
+    # both operands' unit: the one the question asks (a share or a change in per cent: each part's own)
+    want = "" if p.op == "share" or p.op == "change" and p.percent else operands.asked_unit(question)
+    found: list[operands.Found | None] = []
     reasons: list[str] = []
+    avoid = None
     for q, own in zip(questions, docs):
         head = own[: MAX_PASSAGES - 2]
-        fact, scored = best_fact(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer=scorer)
-        if fact is None:
-            reasons.append(f"{q}: {_why_not(scored)[0]}")
-        facts.append(fact)
-    first = _quantity(facts[0], questions[0]) if facts[0] is not None else None
-    avoid = None
-    if first is not None and first[0].span is not None and facts[1] is not None:
-        pa, pb = first[0].unit.passage, facts[1].unit.passage
-        if (pa.doc_id, pa.start, first[0].unit.sent_start) == (pb.doc_id, pb.start, facts[1].unit.sent_start):
-            avoid = (first[0].span.start, first[0].span.end)  # one sentence holds both: B is its other figure
-    second = _quantity(facts[1], questions[1], avoid) if facts[1] is not None else None
-    if direct is not None and (first is None or second is None):
-        return None  # an operand is missing but the question has a direct answer
+        got, scored = operands.find(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer, avoid, want or None)
+        if got is None:
+            reasons.append(f"{q}: {why_not(scored)[0]}")
+        else:  # one sentence may hold both figures: B is then its other figure
+            f = got.fact
+            avoid = (f.unit.passage.doc_id, f.unit.passage.start + f.span.start, f.unit.passage.start + f.span.end) if f.span else None
+        found.append(got)
+    first, second = found
+    if direct is not None and (first is None or second is None or first.weak or second.weak):
+        return None  # an operand is missing or unsure but the question has a direct answer
     if first is None and second is None:
         return ComposedAnswer(NOT_FOUND, True, [], _related(pool, question, lookup), reasons)
-    citer = _Citations()
+    citer = Citations()
     parts: list[PartAnswer] = []
     for q, got in zip(questions, (first, second)):
         if got is None:
             parts.append(PartAnswer(q, f"{q.rstrip('?').strip()}: {NOT_FOUND}", True))
         else:
-            numbers = citer.cite(got[0])
-            parts.append(PartAnswer(q, render_fact(got[0], numbers), False, numbers))
+            numbers = citer.cite(got.fact)
+            parts.append(PartAnswer(q, render_fact(got.fact, numbers), False, numbers))
+    weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]
         head = f"Không tính được: thiếu số liệu “{missing.rstrip('?').strip()}”."
         computed = PartAnswer(question, head, True)
+    elif len(weak) == 2:
+        head = "Không tính: cả hai số liệu tìm được đều chưa đủ chắc chắn để tính."
+        computed = PartAnswer(question, head, True)
     else:
-        (fa, a), (_, b) = first, second
-        unit_text = "điểm phần trăm" if a.unit == "%" else fa.span.text[len(a.written) :].strip() if fa.span else ""
+        (a, b), fa = _one_report_period(first, second), first.fact
+        unit_text = "điểm phần trăm" if a.unit == "%" else _unit_text(fa.span, a.written) if fa.span else ""
         result = compute.combine(p.op, a, b, unit_text, p.percent)
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
+            if weak:
+                head += f"\n- {_weak_note(*weak[0])}"
             computed = PartAnswer(question, head, False, cites, result.computed)
         else:
             head = f"Không tính: {result.reason}."
             computed = PartAnswer(question, head, True)
     lines = [computed.text] + [pa.text for pa in parts]
     text = "\n".join(f"- {line}" for line in lines)
-    confidence = min(f[0].confidence for f in (first, second) if f is not None)
-    # an operand not found: the question is not answered (the figure found is still shown and cited)
-    missing = first is None or second is None
-    return ComposedAnswer(text, missing, citer.refs, [], reasons, confidence, parts=[*parts, computed])
+    confidence = min(f.confidence for f in (first, second) if f is not None)
+    # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
+    unanswered = first is None or second is None or len(weak) == 2
+    return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
+
+
+def _unit_text(span: Span, written: str) -> str:
+    """The unit words after the figure in its span ("khoảng 1.120 bác sĩ" → "bác sĩ")."""
+    i = span.text.find(written)
+    return span.text[i + len(written) :].strip() if i >= 0 else span.unit
+
+
+def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Operand, compute.Operand]:
+    """The operands, a figure whose sentence states no period taking the period of the other one
+    when both come from one report ("6 tháng đầu năm 2024, toàn tỉnh ghi nhận 214 ca. … Thành phố
+    Kon Tum có 71 ca")."""
+    a, b = x.operand, y.operand
+    if x.fact.unit.passage.doc_id != y.fact.unit.passage.doc_id:
+        return a, b
+    def states(f: operands.Found) -> bool:
+        return bool(re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", f.fact.unit.sentence))
+    if states(x) and not states(y):
+        b = replace(b, years=a.years, part_year=a.part_year)
+    elif states(y) and not states(x):
+        a = replace(a, years=b.years, part_year=b.part_year)
+    return a, b
+
+
+def _weak_note(q: str, got: operands.Found) -> str:
+    """Which operand is the least sure, and why it is used anyway."""
+    return (
+        f"Lưu ý: số liệu “{q.rstrip('?').strip()}” kém chắc chắn nhất (độ tin cậy {got.confidence:.2f}".replace(".", ",")
+        + "), được dùng vì đúng đơn vị và kỳ với số liệu kia."
+    )
 
 
 def _states(op: compute.Op, span: Span) -> bool:
@@ -428,16 +418,6 @@ def _states(op: compute.Op, span: Span) -> bool:
     if op == "share":
         return span.text.endswith("%")
     return span.change
-
-
-def _why_not(scored: list[Scored]) -> tuple[str, float | None]:
-    """Why no unit answered, and the best confidence seen (None when nothing was scored)."""
-    top = next((x for x in scored if x.rejected is None), scored[0] if scored else None)
-    if top is None:
-        return "no passages", None
-    if top.rejected:
-        return top.rejected, None
-    return f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})", top.confidence or 0.0
 
 
 def _interleave(lists: list[list[Document]]) -> list[Document]:

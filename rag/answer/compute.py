@@ -214,10 +214,99 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
         hi, lo = (a, b) if a.value >= b.value else (b, a)
         expr = f"{hi.written} − {lo.written}"
         unit_shown = unit_text
+    elif op == "difference" and value < 0:  # "A cao hơn B bao nhiêu" when A is the lower: B − A, said so
+        expr, result = f"{b.written} − {a.written}", format_number(-value, decimals)
+        unit_shown = f"{unit_text} (số liệu thứ nhất thấp hơn)".strip()
     else:
         expr = f"{a.written} {_SYMBOL[op]} {b.written}"
         unit_shown = "lần" if op == "ratio" else unit_text
     unit_part = ("" if unit_shown == "%" else " ") + unit_shown if unit_shown else ""
+    return Result(True, f"{expr} = **{result}**{unit_part}", f"{expr} = {result}")
+
+
+_PREVIOUS = _cue("compute_previous")
+_POINTS = alternation(_LEX.cues["percent_points"])
+# "tăng 8,7% so với năm 2022", "giảm 18% so với năm 2022", "tăng 1,1 điểm phần trăm so với cùng kỳ năm 2023",
+# "(tăng 609 lượt so với cùng kỳ)" in a folded sentence; "tăng gấp 2,4 lần" is a ratio, not read here
+_STATED_CHANGE = re.compile(
+    rf"(?<![\w])(?:({alternation(_LEX.cues['change_up'])})|({alternation(_LEX.cues['change_down'])}))\s+"
+    rf"(\d+(?:[.,]\d+)*)\s*(%|{_POINTS}|[^\W\d]+(?:\s+[^\W\d]+){{0,2}}?)?\s+"
+    rf"(?:{alternation(_LEX.cues['compute_baseline'])})((?:\s+(?:{alternation(_LEX.cues['compute_baseline_fillers'])}))*(?:\s+(?:19|20)\d{{2}})?)"
+)
+
+
+def asks_previous(question: str) -> bool:
+    """The question asks for an earlier period's figure derived from a stated change
+    ("… năm trước là bao nhiêu", "suy ra …")."""
+    return bool(_PREVIOUS.search(fold(question).lower()))
+
+
+def previous_level(question: str) -> str:
+    """The question about the current figure: without the "suy ra" cue, the asked years and
+    "năm trước" (the sentence that states the change is about the later period)."""
+    folded = fold(question).lower()
+    drop = _spans(_PREVIOUS, folded) + _spans(_ASKED_PERIOD, folded) + _spans(re.compile(r"\([^)]*\)"), folded)
+    keep = "".join(" " if any(a <= i < b for a, b in drop) else c for i, c in enumerate(question))
+    keep = re.sub(r"\s+([,?.])", r"\1", " ".join(keep.split()))
+    return re.sub(r"(?:,\s*)+(?=[?.]|$)", "", keep).strip(" ,")
+
+
+_ASKED_PERIOD = re.compile(rf"(?<![\w])(?:(?:{alternation(_LEX.cues['compute_baseline_fillers'])})\s+)*(?:19|20)\d{{2}}(?![\d/])")
+
+
+@dataclass(frozen=True)
+class StatedChange:
+    """A change a sentence states about its figure: "tăng 8,7% so với năm 2022"."""
+
+    start: int  # offsets in the sentence
+    end: int
+    written: str  # "8,7" as written
+    value: Decimal
+    kind: Literal["percent", "points", "count"]
+    up: bool
+    unit: str  # folded first unit word of a count change ("luot"), "" otherwise
+    baseline: frozenset[str]  # the baseline years it names ("so với năm 2022"), empty for "cùng kỳ"
+    period: str  # the baseline as written: "năm 2022", "cùng kỳ năm 2023", "" when not said
+
+
+def stated_changes(sentence: str) -> list[StatedChange]:
+    """Every stated change of ``sentence`` (folding keeps offsets)."""
+    out = []
+    for m in _STATED_CHANGE.finditer(fold(sentence).lower()):
+        value = parse_number(m.group(3))
+        if value is None:
+            continue
+        unit = (m.group(4) or "").strip()
+        kind: Literal["percent", "points", "count"] = "percent" if unit == "%" else "points" if re.fullmatch(_POINTS, unit) else "count"
+        years = frozenset(_YEAR.findall(m.group(5) or ""))
+        out.append(StatedChange(m.start(), m.end(), sentence[m.start(3) : m.end(3)], value, kind, bool(m.group(1)), unit.split()[0] if kind == "count" and unit else "", years,
+                                  sentence[m.start(5) : m.end(5)].strip()))
+    return out
+
+
+def previous(current: Operand, change: StatedChange, unit_text: str = "") -> Result:
+    """The earlier figure a stated change implies: X × 100 : (100 ± Y) for a change in per cent,
+    X ∓ Y for one in points or in the figure's own unit; declined when units disagree."""
+    x, y = current.written, change.written
+    if change.kind == "points":
+        if current.unit != "%":
+            return Result(False, reason=f"mức thay đổi tính bằng điểm phần trăm nhưng số liệu {x} không phải tỷ lệ, không tính được")
+        value, expr = (current.value - change.value, f"{x} − {y}") if change.up else (current.value + change.value, f"{x} + {y}")
+        result = format_number(value, max(decimals_of(x), decimals_of(y)))
+        return Result(True, f"{expr} = **{result}%**", f"{expr} = {result}%")
+    if change.kind == "count":
+        if change.unit and current.unit and change.unit != current.unit:
+            return Result(False, reason=f"mức thay đổi ({y} {change.unit}) khác đơn vị với số liệu {x} {current.unit}, không tính được")
+        value, expr = (current.value - change.value, f"{x} − {y}") if change.up else (current.value + change.value, f"{x} + {y}")
+        decimals = max(decimals_of(x), decimals_of(y))
+    else:
+        if not change.up and change.value >= 100:
+            return Result(False, reason=f"giảm {y}% không để lại số liệu gốc dương, không tính được")
+        base = Decimal(100) + change.value if change.up else Decimal(100) - change.value
+        value, expr = current.value * 100 / base, f"{x} × 100 : (100 {'+' if change.up else '−'} {y})"
+        decimals = decimals_of(x)
+    result = format_number(value, decimals)
+    unit_part = ("" if unit_text.startswith("%") else " ") + unit_text if unit_text else ""
     return Result(True, f"{expr} = **{result}**{unit_part}", f"{expr} = {result}")
 
 
@@ -228,55 +317,92 @@ class Computation:
     operands: tuple[str, ...]
     result: str
     holds: bool
+    constants: tuple[str, ...] = ()  # the per-cent factor and base ("100"): written, never quoted
 
 
 _NUM = r"\d+(?:[.,]\d+)*\s*%?"
-_EXPR = re.compile(rf"(?<![\w.,])({_NUM}(?:\s*[-+−–×x*:/÷]\s*{_NUM})+)\s*=\s*\**\s*({_NUM})")
+_OPERAND = rf"\(?\s*{_NUM}\s*\)?"  # a number, maybe opening or closing a parenthesis: "(100 + 8,7)"
+_EXPR = re.compile(rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*:/÷]\s*{_OPERAND})+)\s*=\s*\**\s*({_NUM})")
 _TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")
+_UNOPENED = re.compile(rf"\s*{_NUM}\s*\)\s*[-+−–×x*:/÷]\s*")  # a number closing a parenthesis the expression never opened
 
 
-_PER_CENT = re.compile(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$")  # "× 100", "− 100": the per-cent factor, no operand
+# "× 100", a final "− 100", "(100 + 8,7)": the per-cent factor and base, no operand
+_PER_CENT = re.compile(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$|(?<=\()\s*100(?=\s*[-+−–])")
 
 
 def computations(text: str) -> list[Computation]:
     """Every "a op b = r" in ``text`` ("**" around r allowed), evaluated left to right with × and
     : before + and −; ``holds`` when r equals the value rounded to r's written decimals. The
-    per-cent factor ("× 100", a final "− 100") is no operand: it need not be quoted."""
+    per-cent factor and base ("× 100", a final "− 100", "(100 + 8,7)") are no operands: they
+    need not be quoted. Parentheses group ("9.864.215 × 100 : (100 + 8,7) = 9.074.715")."""
     out = []
     for m in _EXPR.finditer(text):
         expr, written = m.group(1), m.group(2).strip()
+        lead = _UNOPENED.match(expr) if expr.count("(") < expr.count(")") else None
+        expr = expr[lead.end() :] if lead else expr  # "(năm 2022): 9.864.215 × …": the year is no operand
         value = _evaluate(expr)
         result = parse_number(written)
         operands = tuple(t.group(1).strip() for t in _TERM.finditer(_PER_CENT.sub(" ", expr)) if t.group(1))
+        constants = tuple(re.findall(r"(?<![\d.,])100(?![\d.,%])", " ".join(c.group() for c in _PER_CENT.finditer(expr))))
         holds = value is not None and result is not None and abs(value - result) <= Decimal(5) * Decimal(10) ** (-decimals_of(written) - 1)
-        out.append(Computation(operands, written, holds))
+        out.append(Computation(operands, written, holds, constants))
     return out
 
 
 def _evaluate(expr: str) -> Decimal | None:
-    terms: list[Decimal] = []
-    sign, value, op = Decimal(1), Decimal(0), ""
-    for t in _TERM.finditer(expr):
-        if t.group(1):
-            x = parse_number(t.group(1))
+    """The value of ``expr``: numbers, + − × : and parentheses, × and : first; None when it is
+    malformed (unbalanced parentheses) or divides by zero."""
+    tokens = [t.group() for t in _TOKEN.finditer(expr)]
+    pos = 0
+
+    def peek() -> str:
+        return tokens[pos] if pos < len(tokens) else ""
+
+    def factor() -> Decimal | None:
+        nonlocal pos
+        tok = peek()
+        pos += 1
+        if tok == "(":
+            value = total()
+            if peek() != ")":
+                return None
+            pos += 1
+            return value
+        return parse_number(tok) if tok and tok[0].isdigit() else None
+
+    def product() -> Decimal | None:
+        nonlocal pos
+        value = factor()
+        while value is not None and peek() in ("×", "x", "*", ":", "/", "÷"):
+            op = peek()
+            pos += 1
+            x = factor()
+            if x is None or op in (":", "/", "÷") and x == 0:
+                return None
+            value = value * x if op in ("×", "x", "*") else value / x
+        return value
+
+    def total() -> Decimal | None:
+        nonlocal pos
+        value = product()
+        while value is not None and peek() in ("+", "-", "−", "–"):
+            op = peek()
+            pos += 1
+            x = product()
             if x is None:
                 return None
-            if op in ("×", "x", "*"):
-                value *= x
-            elif op in (":", "/", "÷"):
-                if x == 0:
-                    return None
-                value /= x
-            else:
-                value = x
-            op = ""
-        elif t.group(2) in "+-−–":
-            terms.append(sign * value)
-            sign, value = (Decimal(1) if t.group(2) == "+" else Decimal(-1)), Decimal(0)
-        else:
-            op = t.group(2)
-    terms.append(sign * value)
-    return sum(terms, Decimal(0))
+            value = value + x if op == "+" else value - x
+        return value
+
+    value = total()
+    return value if pos == len(tokens) else None
 
 
-__all__ = ["Computation", "Operand", "Plan", "Result", "combine", "computations", "level_question", "operand", "plan"]
+_TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
+
+
+__all__ = [
+    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_previous", "combine", "computations", "level_question",
+    "operand", "plan", "previous", "previous_level", "stated_changes",
+]

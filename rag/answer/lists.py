@@ -18,15 +18,23 @@ from typing import Literal
 
 from rag.answer.extractive import Scored, Span, find_spans, question_role
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import ABBREVIATIONS, canon_tokens
+from rag.query.analysis import ABBREVIATIONS, analyze, canon_tokens
+from rag.text import fold
 
-Target = Literal["person", "place"]
+Target = Literal["person", "place", "thing"]
 
 _LEX = load_lexicon()
 _PLURAL = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_plural'])})(?![\w])")
 _UNIT_NOUN = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_units'])})(?![\w])")
 _PERSON_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_persons'])})(?![\w])")
 _WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w])")
+_THING_WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_things_which'])})(?![\w])")
+_ENUMERATION = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['list_enumeration'])})(?![\w])\s*:?|:")
+_NOT_THINGS = re.compile(rf"(?:{alternation(_LEX.cues['list_not_things'])})(?![\w])")
+_ITEM_SPLIT = re.compile(r"\s*(?:[,;]|(?<![\w])(?:và|hoặc|va|hoac)(?![\w]))\s*")
+MAX_HEAD_WORDS = 6  # "những <head noun> nào": more words between them is no head noun
+MAX_ITEM_WORDS = 12  # an enumerated item longer than this is a clause, not a name
+ENUMERATION_REACH = 40  # characters after the head noun in which "như", "gồm", "về" open its enumeration
 
 MAX_ITEMS = 8
 RELATIVE_SCORE = 0.5  # a sentence joins the list when its P is at least this share of the best one's
@@ -45,7 +53,26 @@ def list_target(question: str) -> Target | None:
     w = _WHICH.search(after)
     if w and _UNIT_NOUN.search(after[: w.start()]):
         return "place"
+    if head_noun(question):
+        return "thing"
     return None
+
+
+def head_noun(question: str) -> str:
+    """The folded head noun of a plural list of things: "những kỹ thuật mới nào" → "ky thuat moi",
+    "các thiết bị gồm những gì" → "thiet bi"; "" when none is asked."""
+    folded = " ".join(canon_tokens(question))
+    m = _PLURAL.search(folded)
+    w = _THING_WHICH.search(folded, m.end()) if m else None
+    if not m or not w:
+        return ""
+    head = folded[m.end() : w.start()].split()
+    if head and head[-1] in ("gom", "nhung", "la"):  # "thiết bị gồm những gì"
+        head = [t for t in head if t not in ("gom", "nhung", "la")]
+    if len(head) > MAX_HEAD_WORDS or analyze(question).kind in ("date", "quantity", "person"):
+        return ""  # "những thay đổi … vào thời gian nào": "nào" closes another noun, a date is asked
+    text = " ".join(head[:3])
+    return "" if not text or _NOT_THINGS.match(text) else text
 
 
 @dataclass(frozen=True)
@@ -62,16 +89,19 @@ def collect(question: str, target: Target, scored: list[Scored]) -> list[Item]:
     open_units = [s for s in scored if s.rejected is None]
     if not open_units:
         return []
-    floor = open_units[0].score * RELATIVE_SCORE
+    # things count only as an enumeration after the asked head noun: specific enough to need no score floor
+    floor = 0.0 if target == "thing" else open_units[0].score * RELATIVE_SCORE
     role = question_role(question) if target == "person" else None
     asked = set(canon_tokens(question))
     items: list[Item] = []
     seen: set[str] = set()
+    head = head_noun(question).split() if target == "thing" else []
     for s in open_units:
         if s.score < floor:
             break
         u = s.unit
-        for span in find_spans(target, u.passage.text, u.sent_start, u.sent_end):
+        found = _enumerated(u.passage.text, u.sent_start, u.sent_end, head) if target == "thing" else find_spans(target, u.passage.text, u.sent_start, u.sent_end)
+        for span in found:
             if role is not None and span.roles and not any(_same_role(role, r) for r in span.roles):
                 continue
             key = _key(span.text, target)
@@ -82,6 +112,31 @@ def collect(question: str, target: Target, scored: list[Scored]) -> list[Item]:
             if len(items) >= MAX_ITEMS:
                 return items
     return items
+
+
+def _enumerated(text: str, start: int, end: int, head: list[str]) -> list[Span]:
+    """The items a sentence enumerates after the head noun: from the first ":" after it, else the
+    first "như", "gồm", "về" a few words after it, else right after it ("… kỹ thuật mới như: phẫu
+    thuật robot …, thay van …, phẫu thuật nội soi …" → three items); none when fewer than two."""
+    sentence = text[start:end]
+    folded = fold(sentence).lower()  # folding keeps offsets
+    m = re.search(rf"(?<![\w]){re.escape(' '.join(head))}(?![\w])", folded) if head else None
+    if m is None:
+        return []
+    pos = m.end()
+    colon = folded.find(":", pos)
+    cue = _ENUMERATION.search(folded, pos, pos + ENUMERATION_REACH)
+    pos = colon + 1 if colon >= 0 else cue.end() if cue else pos
+    spans = []
+    cursor = pos
+    for piece in _ITEM_SPLIT.split(sentence[pos:].rstrip(" .…")):
+        item = piece.strip(" :")
+        offset = sentence.find(item, cursor) if item else -1
+        if offset < 0 or not 1 <= len(item.split()) <= MAX_ITEM_WORDS:
+            continue
+        cursor = offset + len(item)
+        spans.append(Span("thing", start + offset, start + offset + len(item), item))
+    return spans if len(spans) >= 2 else []
 
 
 def _same_role(q: tuple[bool, str, str | None], r: tuple[bool, str, str | None]) -> bool:
@@ -98,7 +153,9 @@ def _key(name: str, target: Target) -> str:
     if target == "person":
         name = _TITLE.sub("", name.strip())
         return " ".join(canon_tokens(name))
+    if target == "thing":
+        return " ".join(canon_tokens(name))
     return " ".join(w for t in canon_tokens(name) for w in ABBREVIATIONS.get(t, (t,)))
 
 
-__all__ = ["Item", "MAX_ITEMS", "Target", "collect", "list_target"]
+__all__ = ["Item", "MAX_ITEMS", "MAX_ITEM_WORDS", "Target", "collect", "head_noun", "list_target"]

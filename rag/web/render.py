@@ -198,7 +198,7 @@ def _render_inline(text: str, turn: int, titles: Mapping[int, str], allow_bold: 
 
 def render_answer_text(text: str, citations: Iterable[Any] = (), turn: int = 0) -> str:
     """Answer text → escaped HTML with ``**bold**`` as ``<strong>`` and cited ``[n]`` as links."""
-    titles = {int(_get(c, "n")): str(_get(c, "title") or "") for c in citations}
+    titles = _titles(citations)
     paragraphs = re.split(r"\n\s*\n", (text or "").strip())
     return "".join(f'<p class="hdyt-p">{_render_inline(p, turn, titles)}</p>' for p in paragraphs if p.strip())
 
@@ -285,7 +285,10 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
     if understood:
         parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(understood)}</em></div>')
     text = _get(answer, "answer") or ""
-    if _get(answer, "backend") == SMALLTALK:
+    answer_parts = list(_get(answer, "parts") or [])
+    if answer_parts and _get(answer, "backend") != "llm":  # an LLM answer is its own text, not the parts'
+        parts.append(render_parts(answer_parts, citations, turn))
+    elif _get(answer, "backend") == SMALLTALK:
         parts.append(f'<div class="hdyt-help">{render_answer_text(text, (), turn)}</div>')
     elif abstained:
         parts.append(
@@ -318,6 +321,45 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
         parts.append(f'<div class="hdyt-meta-row"><span class="hdyt-latency">{latency / 1000:.1f} giây</span></div>')
     parts.append("</div>")
     return "".join(parts)
+
+
+PART_NOT_FOUND = "không tìm thấy"
+COMPUTED_BADGE = "đã tính"
+
+
+def render_parts(answer_parts: Sequence[Any], citations: Iterable[Any] = (), turn: int = 0) -> str:
+    """The parts of a compound question or a computed comparison, each its own small block: the
+    part's question, its answer (or "không tìm thấy") with its ``[n]`` links, and for a computed
+    part its arithmetic marked "đã tính". Everything escaped."""
+    citations = list(citations)
+    blocks = []
+    for part in sorted(answer_parts, key=lambda q: not _get(q, "computed")):  # the computed result first, as in the text
+        question = str(_get(part, "question") or "")
+        text = str(_get(part, "answer") or "").strip()
+        computed = _get(part, "computed")
+        abstained = bool(_get(part, "abstained"))
+        kind = " hdyt-part-computed" if computed else " hdyt-part-notfound" if abstained else ""
+        lines = [re.sub(r"^-\s+", "", line) for line in text.splitlines() if line.strip()]
+        if abstained and not computed and (not lines or lines[0].endswith(NOT_FOUND_PART_SUFFIX)):
+            body = f'<p class="hdyt-p hdyt-part-a hdyt-part-none">{esc(PART_NOT_FOUND)}</p>'
+        else:
+            # .hdyt-p: the page's "copy answer" gathers these paragraphs
+            body = "".join(f'<p class="hdyt-p hdyt-part-a">{_render_inline(line, turn, _titles(citations))}</p>' for line in lines)
+        badge = (
+            f'<div class="hdyt-part-arith"><span class="hdyt-part-badge">{esc(COMPUTED_BADGE)}</span>'
+            f'<code class="hdyt-part-expr">{esc(computed)}</code></div>'
+            if computed
+            else ""
+        )
+        blocks.append(f'<div class="hdyt-part{kind}"><div class="hdyt-part-q">{esc_md(question)}</div>{body}{badge}</div>')
+    return '<div class="hdyt-parts">' + "".join(blocks) + "</div>"
+
+
+NOT_FOUND_PART_SUFFIX = "trong các báo cáo hiện có."  # the end of rag.answer's NOT_FOUND line
+
+
+def _titles(citations: Iterable[Any]) -> dict[int, str]:
+    return {int(_get(c, "n")): str(_get(c, "title") or "") for c in citations}
 
 
 def chip_labels(items: Sequence[Any], dates: Mapping[str, Sequence[str]] | None = None) -> list[str]:

@@ -118,7 +118,8 @@ DEPUTIES = _docs(
         ("Những người nào được tặng Bằng khen?", None),  # "những người nào" is no "những … là ai" of a role: the answerer's own
         ("Dịch bùng phát ở những xã nào?", "place"),
         ("Các bệnh viện nào triển khai kỹ thuật mới?", "place"),
-        ("Bệnh viện triển khai những kỹ thuật nào?", None),  # things one sentence lists
+        ("Bệnh viện triển khai những kỹ thuật nào?", "thing"),  # things, gathered from every sentence that lists them
+        ("Các thiết bị được trang bị gồm những gì?", "thing"),
         ("Ai là Giám đốc Sở Y tế?", None),
     ],
 )

@@ -1,0 +1,67 @@
+"""Lists of things across reports ("những kỹ thuật nào", "các thiết bị gồm những gì"): the head
+noun, the enumeration each sentence gives after it, deduplicated across sentences, each cited.
+Every sentence is written for these tests."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.documents import Document
+
+from rag.answer import lists
+from rag.answer.compose import answer_extractive
+
+
+@pytest.mark.parametrize(
+    ("question", "head"),
+    [
+        ("Bệnh viện A đã triển khai những kỹ thuật mới nào?", "ky thuat moi"),
+        ("Trạm được trang bị những thiết bị gồm những gì?", "thiet bi"),
+        ("Học viên được học quản lý những bệnh nào?", "benh"),
+        ("Những người nào được tặng Bằng khen?", ""),
+        ("Bệnh viện A có bao nhiêu giường?", ""),
+        ("Nhà khoa học tìm ra những thay đổi xảy ra trong tế bào của cây vào thời gian nào?", ""),  # a date is asked
+    ],
+)
+def test_the_head_noun_of_a_list_of_things(question, head):
+    assert lists.head_noun(question) == head
+
+
+def _items(sentence: str, head: str) -> list[str]:
+    return [s.text for s in lists._enumerated(sentence, 0, len(sentence), head.split())]
+
+
+def test_the_enumeration_after_the_colon_of_the_head_noun():
+    sentence = "Bệnh viện triển khai 12 kỹ thuật mới, nhiều kỹ thuật trước đây chỉ làm ở tuyến trên như: ghép gan, thay khớp háng (TKH), đặt stent mạch vành."
+    assert _items(sentence, "ky thuat moi") == ["ghép gan", "thay khớp háng (TKH)", "đặt stent mạch vành"]
+
+
+def test_the_enumeration_opened_by_a_cue_after_the_head_noun():
+    sentence = "Học viên học quản lý bệnh tăng huyết áp, đái tháo đường và hen phế quản."
+    assert _items(sentence, "benh") == ["tăng huyết áp", "đái tháo đường", "hen phế quản"]
+
+
+def test_no_enumeration_no_items():
+    assert _items("Năm 2024 bệnh viện có 500 giường bệnh.", "giuong") == []
+    assert _items("Bệnh viện điều trị bệnh tăng huyết áp.", "benh") == []  # one item is no list
+
+
+DOCS = [
+    Document(page_content=text, metadata={"doc_id": f"d{i}", "title": title, "start": 0, "end": len(text), "ranks": {"dense": i + 1}})
+    for i, (title, text) in enumerate(
+        [
+            ("Bệnh viện Đa khoa huyện Cây Gạo năm 2024", "Năm 2024, Bệnh viện Đa khoa huyện Cây Gạo triển khai các kỹ thuật mới như: ghép gan, thay khớp háng, đặt stent mạch vành."),
+            ("Bệnh viện Đa khoa huyện Cây Gạo hội nghị", "Tại hội nghị, Bệnh viện Đa khoa huyện Cây Gạo cho biết các kỹ thuật mới gồm: thay khớp háng, lọc máu liên tục."),
+        ]
+    )
+]
+
+
+def test_a_list_of_things_gathers_every_sentence_deduplicated_and_cites_each():
+    result = answer_extractive("Bệnh viện Đa khoa huyện Cây Gạo đã triển khai những kỹ thuật mới nào?", docs=DOCS)
+    assert not result.abstained
+    lines = result.text.splitlines()
+    items = [line.split("**")[1] for line in lines]
+    assert sorted(items) == sorted(["ghép gan", "thay khớp háng", "đặt stent mạch vành", "lọc máu liên tục"])
+    assert all(line.rstrip().endswith("]") for line in lines)
+    cited = {c.doc.metadata["doc_id"] for c in result.citations}
+    assert cited == {"d0", "d1"}
