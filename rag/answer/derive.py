@@ -17,7 +17,10 @@ from collections.abc import Callable, Sequence
 from langchain_core.documents import Document
 
 from rag.answer import compute
-from rag.answer.extractive import MAX_PASSAGES, QUOTE_MAX_CHARS, Fact, Lookup, Span, Unit, best_fact, find_spans, render_fact
+from rag.answer.candidates import MAX_PASSAGES, Lookup, Unit
+from rag.answer.extractive import best_fact
+from rag.answer.rendering import QUOTE_MAX_CHARS, Fact, render_fact
+from rag.answer.typed_spans import Span, find_spans
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer
 from rag.answer.scoring import Scorer
 from rag.text import fold

@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from rag.answer.extractive import Scored, Span, find_spans, question_role
+from rag.answer.features import Scored
+from rag.answer.typed_spans import Span, find_spans, question_role
 from rag.lang import alternation, load_lexicon
 from rag.query.analysis import ABBREVIATIONS, analyze, canon_tokens
 from rag.text import fold

@@ -19,7 +19,11 @@ from dataclasses import dataclass
 from langchain_core.documents import Document
 
 from rag.answer import compute
-from rag.answer.extractive import QUOTE_MAX_CHARS, Fact, Lookup, Scored, Span, Unit, best_fact, find_spans
+from rag.answer.candidates import Lookup, Unit
+from rag.answer.extractive import best_fact
+from rag.answer.features import Scored
+from rag.answer.rendering import QUOTE_MAX_CHARS, Fact
+from rag.answer.typed_spans import Span, find_spans
 from rag.answer.scoring import Scorer, default_scorer
 from rag.lang import alternation, load_lexicon
 from rag.query.analysis import analyze, extract_entities, match_tokens

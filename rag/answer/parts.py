@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rag.answer.extractive import ExtractiveAnswer, Fact, QuoteRef, Scored
+from rag.answer.features import Scored
+from rag.answer.rendering import ExtractiveAnswer, Fact, QuoteRef
 
 
 @dataclass
