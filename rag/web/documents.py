@@ -11,7 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from rag.web.render import esc, format_date, source_names
+from rag.web.render import esc, format_date
+from rag.web.sources import source_names
 
 __all__ = ["documents_router", "render_document"]
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import PurePath
 from typing import Any
-from urllib.parse import quote as url_quote, urlencode
 
 __all__ = [
     "esc",
     "esc_md",
+    "field",
+    "shorten",
     "format_date",
     "highlight_span",
     "render_passage",
@@ -34,14 +34,10 @@ __all__ = [
     "render_answer_message",
     "render_streaming_message",
     "render_pending_message",
-    "doc_href",
     "render_user_message",
     "render_error_message",
-    "render_sources",
-    "render_turn_sources",
     "provenance_note",
     "understood_query",
-    "EMPTY_SOURCES_HTML",
     "PROVISIONAL_NOTE",
     "STOPPED_NOTE",
     "STOPPED_REASON",
@@ -86,7 +82,8 @@ def _newlines(escaped: str) -> str:
     return re.sub(r"\n", "<br>", escaped.strip("\n"))
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
+def field(obj: Any, name: str, default: Any = None) -> Any:
+    """``obj.name`` of a pydantic object or ``obj[name]`` of its JSON dict."""
     if isinstance(obj, Mapping):
         return obj.get(name, default)
     return getattr(obj, name, default)
@@ -251,11 +248,11 @@ def provenance_note(answer: Any) -> str:
     """A small note saying who wrote the answer: the extractive answer while the LLM's is awaited
     (``provisional``), the verified LLM answer, or the extractive one with why the LLM's is not shown;
     nothing when no LLM is configured. The technical reason stays in the tooltip (escaped)."""
-    if _get(answer, "provisional"):
+    if field(answer, "provisional"):
         return PROVISIONAL_NOTE
-    if _get(answer, "backend") == "llm":
+    if field(answer, "backend") == "llm":
         return _LLM_NOTE
-    reason = _get(answer, "fallback_reason")
+    reason = field(answer, "fallback_reason")
     if not reason:
         return ""
     why = next((text for key, text in _FALLBACK_WHY if key in reason), "LLM không phản hồi")
@@ -269,26 +266,26 @@ def understood_query(answer: Any) -> str | None:
     """The question as the assistant searched it, when that differs from what was typed: an accent-less
     question with its accents restored (``restored_query``, itself made from a rewrite when there was
     one), else a follow-up rewritten to stand alone (``rewritten_query``)."""
-    return _get(answer, "restored_query") or _get(answer, "rewritten_query") or None
+    return field(answer, "restored_query") or field(answer, "rewritten_query") or None
 NOT_FOUND_TEXT = "Không tìm thấy thông tin trả lời câu hỏi này trong các báo cáo hiện có."
 
 
 def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[str]] | None = None) -> str:
     """A complete answer for the Chatbot: rewritten query, text with links, source chips (``dates`` tell apart
     chips of documents with the same title)."""
-    citations = list(_get(answer, "citations") or [])
-    related = list(_get(answer, "related") or [])
-    abstained = bool(_get(answer, "abstained"))
+    citations = list(field(answer, "citations") or [])
+    related = list(field(answer, "related") or [])
+    abstained = bool(field(answer, "abstained"))
     # the turn also as a class: the Chatbot's sanitiser drops data-* attributes on a <div>
     parts: list[str] = [f'<div class="hdyt-msg hdyt-bot hdyt-answer hdyt-turn-{turn}" data-turn="{turn}">']
     understood = understood_query(answer)
     if understood:
         parts.append(f'<div class="hdyt-rewritten">Đã hiểu câu hỏi là: <em>{esc_md(understood)}</em></div>')
-    text = _get(answer, "answer") or ""
-    answer_parts = list(_get(answer, "parts") or [])
-    if answer_parts and _get(answer, "backend") != "llm":  # an LLM answer is its own text, not the parts'
+    text = field(answer, "answer") or ""
+    answer_parts = list(field(answer, "parts") or [])
+    if answer_parts and field(answer, "backend") != "llm":  # an LLM answer is its own text, not the parts'
         parts.append(render_parts(answer_parts, citations, turn))
-    elif _get(answer, "backend") == SMALLTALK:
+    elif field(answer, "backend") == SMALLTALK:
         parts.append(f'<div class="hdyt-help">{render_answer_text(text, (), turn)}</div>')
     elif abstained:
         parts.append(
@@ -299,8 +296,8 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
         parts.append(render_answer_text(text, citations, turn))
     if citations:
         chips = "".join(
-            f'<a class="hdyt-cite hdyt-chip" href="#hdyt-src-{turn}-{int(_get(c, "n"))}" data-turn="{turn}" '
-            f'data-n="{int(_get(c, "n"))}" title="{esc(_get(c, "title") or "")}"><span class="hdyt-chip-n">{int(_get(c, "n"))}</span>'
+            f'<a class="hdyt-cite hdyt-chip" href="#hdyt-src-{turn}-{int(field(c, "n"))}" data-turn="{turn}" '
+            f'data-n="{int(field(c, "n"))}" title="{esc(field(c, "title") or "")}"><span class="hdyt-chip-n">{int(field(c, "n"))}</span>'
             f"{esc_md(label)}</a>"
             for c, label in zip(citations, chip_labels(citations, dates))
         )
@@ -308,7 +305,7 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
     if related and not citations:
         chips = "".join(
             f'<a class="hdyt-rel-link hdyt-chip hdyt-chip-related" href="#hdyt-rel-{turn}-{i}" '
-            f'data-turn="{turn}" data-rel="{i}" title="{esc(_get(c, "title") or "")}">{esc_md(label)}</a>'
+            f'data-turn="{turn}" data-rel="{i}" title="{esc(field(c, "title") or "")}">{esc_md(label)}</a>'
             for i, (c, label) in enumerate(zip(related, chip_labels(related, dates)), start=1)
         )
         parts.append(
@@ -316,7 +313,7 @@ def render_answer_message(answer: Any, turn: int, dates: Mapping[str, Sequence[s
             f"Có thể liên quan (không phải trích dẫn):</span>{chips}</div>"
         )
     parts.append(provenance_note(answer))
-    latency = _get(answer, "latency_ms")
+    latency = field(answer, "latency_ms")
     if isinstance(latency, (int, float)):
         parts.append(f'<div class="hdyt-meta-row"><span class="hdyt-latency">{latency / 1000:.1f} giây</span></div>')
     parts.append("</div>")
@@ -333,11 +330,11 @@ def render_parts(answer_parts: Sequence[Any], citations: Iterable[Any] = (), tur
     part its arithmetic marked "đã tính". Everything escaped."""
     citations = list(citations)
     blocks = []
-    for part in sorted(answer_parts, key=lambda q: not _get(q, "computed")):  # the computed result first, as in the text
-        question = str(_get(part, "question") or "")
-        text = str(_get(part, "answer") or "").strip()
-        computed = _get(part, "computed")
-        abstained = bool(_get(part, "abstained"))
+    for part in sorted(answer_parts, key=lambda q: not field(q, "computed")):  # the computed result first, as in the text
+        question = str(field(part, "question") or "")
+        text = str(field(part, "answer") or "").strip()
+        computed = field(part, "computed")
+        abstained = bool(field(part, "abstained"))
         kind = " hdyt-part-computed" if computed else " hdyt-part-notfound" if abstained else ""
         lines = [re.sub(r"^-\s+", "", line) for line in text.splitlines() if line.strip()]
         if abstained and not computed and (not lines or lines[0].endswith(NOT_FOUND_PART_SUFFIX)):
@@ -359,158 +356,23 @@ NOT_FOUND_PART_SUFFIX = "trong các báo cáo hiện có."  # the end of rag.ans
 
 
 def _titles(citations: Iterable[Any]) -> dict[int, str]:
-    return {int(_get(c, "n")): str(_get(c, "title") or "") for c in citations}
+    return {int(field(c, "n")): str(field(c, "title") or "") for c in citations}
 
 
 def chip_labels(items: Sequence[Any], dates: Mapping[str, Sequence[str]] | None = None) -> list[str]:
     """Short titles for source chips; titles that read the same once shortened get the date, then the quote's start."""
     dates = dates or {}
-    labels = [_short(_get(c, "title") or _get(c, "doc_id") or "", 48) for c in items]
+    labels = [shorten(field(c, "title") or field(c, "doc_id") or "", 48) for c in items]
     for extra in (
-        lambda c: format_date((list(dates.get(str(_get(c, "doc_id"))) or [""]))[0]),
-        lambda c: "“" + _short(_get(c, "quote") or _get(c, "text") or "", 28) + "”",
+        lambda c: format_date((list(dates.get(str(field(c, "doc_id"))) or [""]))[0]),
+        lambda c: "“" + shorten(field(c, "quote") or field(c, "text") or "", 28) + "”",
     ):
         dup = {x for x in labels if labels.count(x) > 1}
         labels = [f"{lab} · {extra(c)}" if lab in dup and extra(c) else lab for lab, c in zip(labels, items)]
     return labels
 
 
-def _short(title: str, limit: int = 60) -> str:
+def shorten(title: str, limit: int = 60) -> str:
+    """One line of at most ``limit`` characters, an ellipsis where it was cut."""
     title = " ".join(str(title).split())
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
-
-
-# -- sources panel (gr.HTML) ------------------------------------------------------------------------
-
-ICON_DOC = (
-    '<svg viewBox="0 0 24 24" width="34" height="34" fill="none" stroke="currentColor" stroke-width="1.6" '
-    'stroke-linecap="round" stroke-linejoin="round" aria-hidden="true"><path d="M14 3H7a2 2 0 0 0-2 2v14a2 2 0 0 0 2 2h10a2 2 0 0 0 '
-    '2-2V8z"/><path d="M14 3v5h5M9 13h6M9 17h6M9 9h2"/></svg>'
-)
-ICON_CAL = (
-    '<svg class="hdyt-ico" viewBox="0 0 24 24" width="12" height="12" fill="none" stroke="currentColor" stroke-width="2" '
-    'aria-hidden="true"><rect x="3" y="5" width="18" height="16" rx="2"/><path d="M3 10h18M8 3v4M16 3v4"/></svg>'
-)
-
-EMPTY_SOURCES_HTML = (
-    '<div class="hdyt-sources hdyt-sources-empty">'
-    f'<div class="hdyt-empty-icon">{ICON_DOC}</div>'
-    "<p>Các đoạn trích dẫn sẽ hiển thị ở đây: tên báo cáo, ngày, đoạn văn gốc và câu làm căn cứ được tô sáng.</p>"
-    "</div>"
-)
-
-
-def _source_card(
-    c: Any, turn: int, dates: Mapping[str, Sequence[str]], related_index: int | None = None, names: Mapping[str, str] | None = None
-) -> str:
-    doc_id = str(_get(c, "doc_id") or "")
-    title = _get(c, "title") or doc_id
-    doc_dates = list(dates.get(doc_id) or [])
-    date = format_date(doc_dates[0]) if doc_dates else ""
-    start, end = _get(c, "start"), _get(c, "end")
-    if related_index is None:
-        n = int(_get(c, "n"))
-        anchor = f"hdyt-src-{turn}-{n}"
-        badge = f'<span class="hdyt-badge">{n}</span>'
-        body = render_passage(_get(c, "text") or "", _get(c, "quote"), _get(c, "quote_start"), _get(c, "quote_end"), start)
-        cls = "hdyt-src"
-    else:
-        anchor = f"hdyt-rel-{turn}-{related_index}"
-        badge = '<span class="hdyt-badge hdyt-badge-related">?</span>'
-        body = render_passage(_get(c, "text") or "")
-        cls = "hdyt-src hdyt-related"
-    meta = []
-    if date:
-        meta.append(f'<span class="hdyt-date" title="Ngày trong báo cáo">{ICON_CAL}{esc(date)}</span>')
-    name = (names or {}).get(doc_id)
-    if name:
-        meta.append(f'<span class="hdyt-srcname" title="Tệp nguồn">{esc(name)}</span>')
-    # ids and offsets stay in data attributes (and the JSON), not in front of the reader
-    offsets = f' data-start="{start}" data-end="{end}"' if isinstance(start, int) and isinstance(end, int) else ""
-    href = doc_href(doc_id, start, end, _get(c, "quote_start") if related_index is None else None,
-                    _get(c, "quote_end") if related_index is None else None)
-    return (
-        f'<article class="{cls}" id="{anchor}" data-doc="{esc(doc_id)}"{offsets}>'
-        f'<div class="hdyt-src-head">{badge}<div class="hdyt-src-headtext">'
-        f'<div class="hdyt-src-title">{esc(title)}</div>'
-        f'<div class="hdyt-src-meta">{" · ".join(meta)}</div></div></div>'
-        f'<blockquote class="hdyt-passage">{body}</blockquote>'
-        f'<a class="hdyt-src-open" href="{esc(href)}" target="_blank" rel="noopener">Xem toàn văn</a>'
-        "</article>"
-    )
-
-
-def doc_href(doc_id: str, start: Any = None, end: Any = None, qs: Any = None, qe: Any = None) -> str:
-    """The document view's link (:mod:`rag.web.documents`): passage ``start``–``end``, quote ``qs``–``qe``."""
-    params = {k: v for k, v in {"start": start, "end": end, "qs": qs, "qe": qe}.items() if isinstance(v, int)}
-    return f"/doc/{url_quote(doc_id, safe='')}" + (f"?{urlencode(params)}" if params else "")
-
-
-_MACHINE_NAME = re.compile(r"(?:\d+_)?[0-9a-f]{12,}", re.I)  # e.g. 001_74a51137ac984768: an id, not a name
-
-
-def source_names(sources: Mapping[str, str]) -> dict[str, str]:
-    """doc_id → the file name shown on cards, from doc_id → stored source path (machine-made names left out)."""
-    names = {d: PurePath(str(s).replace("\\", "/")) for d, s in sources.items() if s}
-    return {d: p.name for d, p in names.items() if not _MACHINE_NAME.fullmatch(p.stem)}
-
-
-def render_turn_sources(
-    answer: Any, question: str, turn: int, dates: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None
-) -> str:
-    """The sources of one answer: cited passage cards, or the related passages when none were cited."""
-    dates = dates or {}
-    if _get(answer, "backend") == SMALLTALK:
-        return (
-            f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>'
-            '<div class="hdyt-help"><p>Đây là lời chào hoặc câu hỏi về cách dùng: không cần tra cứu nguồn. '
-            "Hãy đặt một câu hỏi về các báo cáo y tế.</p></div>"
-        )
-    citations = list(_get(answer, "citations") or [])
-    related = list(_get(answer, "related") or [])
-    parts = [f'<div class="hdyt-turn-q"><span class="hdyt-turn-q-label">Câu hỏi</span>{esc(question)}</div>']
-    rewritten, restored = _get(answer, "rewritten_query"), _get(answer, "restored_query")
-    if rewritten:
-        parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi viết lại: <em>{esc(rewritten)}</em></div>')
-    if restored:
-        parts.append(f'<div class="hdyt-rewritten">Tìm kiếm với câu hỏi đã thêm dấu: <em>{esc(restored)}</em></div>')
-    if citations:
-        parts.append(f'<div class="hdyt-section-label">Trích dẫn ({len(citations)})</div>')
-        parts.extend(_source_card(c, turn, dates, names=names) for c in citations)
-    if _get(answer, "abstained") or not citations:
-        parts.append(
-            '<div class="hdyt-notfound hdyt-notfound-panel"><div class="hdyt-notfound-title">Không tìm thấy</div>'
-            "<p>Không có đoạn văn nào trong thư viện trả lời được câu hỏi này.</p></div>"
-        )
-        if related:
-            parts.append(
-                '<div class="hdyt-section-label hdyt-section-related">Có thể liên quan '
-                "<small>(không phải trích dẫn, chỉ để tham khảo)</small></div>"
-            )
-            parts.extend(_source_card(c, turn, dates, i, names) for i, c in enumerate(related, start=1))
-    return "".join(parts)
-
-
-def render_sources(
-    turns: Sequence[Mapping[str, Any]], dates: Mapping[str, Sequence[str]] | None = None, names: Mapping[str, str] | None = None
-) -> str:
-    """The whole panel: the latest answer's sources open, earlier turns folded below.
-
-    ``turns`` holds dicts ``{"turn", "question", "answer"}`` (answer = ``Answer`` or its JSON dict).
-    """
-    if not turns:
-        return EMPTY_SOURCES_HTML
-    *older, latest = turns
-    parts = ['<div class="hdyt-sources">']
-    parts.append(
-        f'<section class="hdyt-turn hdyt-turn-latest" data-turn="{int(latest["turn"])}">'
-        f"{render_turn_sources(latest['answer'], latest['question'], int(latest['turn']), dates, names)}</section>"
-    )
-    for t in reversed(older):
-        n = int(t["turn"])
-        parts.append(
-            f'<details class="hdyt-turn hdyt-turn-old" data-turn="{n}"><summary>Lượt {n}: {esc(_short(t["question"], 80))}</summary>'
-            f"{render_turn_sources(t['answer'], t['question'], n, dates, names)}</details>"
-        )
-    parts.append("</div>")
-    return "".join(parts)

@@ -17,6 +17,7 @@ from rag.config import Settings
 from rag.errors import QueryError, RagError
 from rag.retrieval.filters import SearchFilter
 from rag.web import render
+from rag.web import sources as cards
 from rag.web.assets import LOGO_SVG
 from rag.web.library import DOC_HEADERS, Library, status_box
 from rag.web.security import ADMIN_LOGIN_JS, FailureThrottle, SlidingWindowLimiter
@@ -56,7 +57,7 @@ _ANSWER_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hdyt-an
 _END = object()
 
 PLACEHOLDER = (
-    '<div class="hdyt-placeholder"><div class="hdyt-placeholder-icon">' + render.ICON_DOC + "</div>"
+    '<div class="hdyt-placeholder"><div class="hdyt-placeholder-icon">' + cards.ICON_DOC + "</div>"
     "<h2>Hỏi về các báo cáo của ngành y tế</h2>"
     "<p>Mỗi câu trả lời đều dẫn nguồn: bấm vào <b>[1]</b>, <b>[2]</b>… để xem đoạn văn gốc và câu làm căn cứ.</p></div>"
 )
@@ -80,16 +81,17 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
     library = Library(assistant, settings, throttle, writes)
     admin_enabled = bool(library.token)
 
-    def doc_meta() -> tuple[dict[str, list[str]], dict[str, str]]:
-        """doc_id → dates, doc_id → file name (for the source cards)."""
+    def doc_meta() -> tuple[dict[str, list[str]], dict[str, str], set[str]]:
+        """doc_id → dates, doc_id → file name, the ids of OCR'd documents (for the source cards)."""
         try:
             docs = assistant.documents()
         except Exception:  # pragma: no cover - the panel still renders without them
-            return {}, {}
-        return {d.doc_id: d.dates for d in docs}, render.source_names({d.doc_id: d.source for d in docs})
+            return {}, {}, set()
+        names = cards.source_names({d.doc_id: d.source for d in docs})
+        return {d.doc_id: d.dates for d in docs}, names, {d.doc_id for d in docs if d.ocr_pages}
 
     def panel(turns: list) -> str:
-        return render.render_sources(turns, *doc_meta()) if turns else render.EMPTY_SOURCES_HTML
+        return cards.render_sources(turns, *doc_meta()) if turns else cards.EMPTY_SOURCES_HTML
 
     # -- chat ----------------------------------------------------------------------------------
 
@@ -141,7 +143,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
             return
         turn = len(turns) + 1
         data = _turn_data(final)
-        dates, _ = doc_meta()
+        dates = doc_meta()[0]
         chat[-1] = {"role": "assistant", "content": render.render_answer_message(data, turn, dates)}
         turns = list(turns) + [{"turn": turn, "question": question, "answer": data, "history": [list(p) for p in history]}]
         pairs = list(pairs) + [[question, data.get("answer", "")]]
@@ -179,7 +181,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
             turns = []
         if not turns:  # nothing saved, or the user already asked on this page: leave the page as it is
             return (gr.skip(),) * 5
-        dates, _ = doc_meta()
+        dates = doc_meta()[0]
         chat, pairs = [], []
         for i, t in enumerate(turns, start=1):
             t["turn"] = i
@@ -191,7 +193,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         return chat, pairs, turns, panel(turns), gr.skip()
 
     def start_over():
-        return [], [], [], render.EMPTY_SOURCES_HTML, ""
+        return [], [], [], cards.EMPTY_SOURCES_HTML, ""
 
     def use_example(evt: gr.SelectData):
         value = evt.value
@@ -264,7 +266,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                         restore_btn = gr.Button("restore", visible="hidden", elem_id="hdyt-restore")
                     with gr.Column(scale=2, min_width=300, elem_id="hdyt-sources-col"):
                         gr.HTML('<h2 class="hdyt-panel-title">Nguồn trích dẫn</h2>')
-                        sources = gr.HTML(render.EMPTY_SOURCES_HTML, elem_id="hdyt-sources-panel")
+                        sources = gr.HTML(cards.EMPTY_SOURCES_HTML, elem_id="hdyt-sources-panel")
 
             with gr.Tab("Thư viện tài liệu", id="library", elem_id="hdyt-tab-library"):
                 stats = gr.HTML(elem_id="hdyt-libstats")
