@@ -240,8 +240,17 @@ class Impacts:
         ids, owner = self.tokens.read(chunks)
         lengths = self.tokens.lengths[chunks]
         out = np.zeros(len(chunks), dtype=np.float32)
-        for t, r in zip(query.terms.tolist(), query.repeats.tolist()):
-            tf = np.bincount(owner[ids == t], minlength=len(chunks)).astype(np.int64)
+        n_terms = len(query.terms)
+        if not n_terms or not len(chunks):
+            return out
+        # every candidate's frequency of every query term in one pass over their tokens
+        order = np.argsort(query.terms)
+        ranked = query.terms[order]
+        at = np.minimum(np.searchsorted(ranked, ids), n_terms - 1)
+        hit = ranked[at] == ids
+        counts = np.bincount(owner[hit] * n_terms + order[at[hit]], minlength=len(chunks) * n_terms).reshape(len(chunks), n_terms)
+        for j, (t, r) in enumerate(zip(query.terms.tolist(), query.repeats.tolist())):  # the CSC path's order
+            tf = counts[:, j].astype(np.int64)
             contribution = term_scores(self.idf[t], tf, lengths, self.avg_len)
             contribution[tf == 0] = 0
             out += contribution if r == 1 else contribution * np.float32(r)
