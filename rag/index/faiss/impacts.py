@@ -74,14 +74,21 @@ class TokenRows:
             self.offset = fh.tell()
         if dtype != np.int32 or len(shape) != 1:
             raise ValueError(f"{path}: expected int32 token ids, got {dtype} {shape}")
-        self.offsets = np.load(directory / TOKEN_OFFSETS, allow_pickle=False).astype(np.int64)
-        if int(self.offsets[-1]) != shape[0]:
+        # memory-mapped: opening reads nothing, a query touches two pages per candidate
+        self.offsets = np.asarray(np.load(directory / TOKEN_OFFSETS, mmap_mode="r", allow_pickle=False))
+        if self.offsets.dtype != np.int64 or int(self.offsets[-1]) != shape[0]:
             raise ValueError(f"{path}: {shape[0]} token ids, offsets announce {int(self.offsets[-1])}")
-        self._fd = os.open(path, os.O_RDONLY)
+        self._file = open(path, "rb", buffering=0)  # a file object: closed when the index is dropped
+        self._fd = self._file.fileno()
 
     @property
     def lengths(self) -> np.ndarray:
+        """Every chunk's length in tokens."""
         return np.diff(self.offsets)
+
+    def lengths_of(self, chunks: np.ndarray) -> np.ndarray:
+        chunks = np.asarray(chunks, dtype=np.int64)
+        return self.offsets[chunks + 1] - self.offsets[chunks]
 
     def read(self, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(token ids of ``chunks`` end to end, the position in ``chunks`` each comes from)."""
@@ -94,7 +101,7 @@ class TokenRows:
         return ids, np.repeat(np.arange(len(parts)), lengths)
 
     def close(self) -> None:
-        os.close(self._fd)
+        self._file.close()
 
 
 def write_impacts(directory: Path, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, weights: np.ndarray) -> bool:
@@ -186,7 +193,7 @@ def _formula_holds(tokens: TokenRows, data, indices, indptr, weights: np.ndarray
     chunks = np.asarray(indices[picks]).astype(np.int64)
     ids, owner = tokens.read(chunks)
     tf = np.bincount(owner[ids == terms[owner]], minlength=len(picks)).astype(np.int64)
-    lengths = tokens.lengths[chunks]
+    lengths = tokens.lengths_of(chunks)
     expected = np.array([term_scores(weights[t], tf[i : i + 1], lengths[i : i + 1], avg_len)[0] for i, t in enumerate(terms.tolist())], dtype=np.float32)
     return bool(np.array_equal(expected, np.asarray(data[picks], dtype=np.float32)))
 
@@ -238,7 +245,7 @@ class Impacts:
     def exact(self, query: Query, chunks: np.ndarray) -> np.ndarray:
         """The CSC scores of ``chunks``, bit for bit: build formula, float32 sums in term order."""
         ids, owner = self.tokens.read(chunks)
-        lengths = self.tokens.lengths[chunks]
+        lengths = self.tokens.lengths_of(chunks)
         out = np.zeros(len(chunks), dtype=np.float32)
         n_terms = len(query.terms)
         if not n_terms or not len(chunks):
