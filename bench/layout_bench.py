@@ -1,9 +1,10 @@
 """The index layouts at scale, one index, one run: ``python -m bench.layout_bench --n N [--index DIR]``.
 
 The generation is probed (``bench.scale_bench probe``: open time, resident memory, dense/BM25/
-hybrid latency, recall) as the previous layout wrote it (BM25 vocabularies in bm25s's JSON only,
-per-document entries inline in manifest.json), then upgraded in place
-(:func:`rag.index.faiss.writer.upgrade_generation`: binary vocabularies, documents.sqlite) and
+hybrid latency, recall) as the previous layout wrote it (BM25 vocabularies in bm25s's JSON only, postings in its CSC
+arrays only, per-document entries inline in manifest.json), then upgraded in place
+(:func:`rag.index.faiss.writer.upgrade_generation`: binary vocabularies, compact BM25 postings,
+documents.sqlite) and
 probed again, each probe in a fresh process. ``--index`` takes an index built by
 ``bench.scale_bench build`` (kept); without it one of ``--n`` chunks is built and removed.
 """
@@ -23,16 +24,20 @@ from .scale_bench import real_vectors
 
 def previous_layout(generation: Path) -> None:
     """Rewrite a generation as the previous layout wrote it: per-document entries inline in
-    manifest.json, no documents.sqlite, BM25 vocabularies in bm25s's JSON only."""
+    manifest.json, no documents.sqlite, BM25 vocabularies in bm25s's JSON only, postings in
+    bm25s's CSC arrays only."""
     from rag.index.faiss.generations import DOCUMENTS, LEXICAL, MANIFEST, read_manifest
-    from rag.index.faiss.vocab import FILES
+    from rag.index.faiss.impacts import FILES as IMPACT_FILES
+    from rag.index.faiss.vocab import FILES as VOCAB_FILES
+
+    files = VOCAB_FILES + IMPACT_FILES
 
     manifest = read_manifest(generation)
     (generation / MANIFEST).write_text(manifest.model_dump_json(indent=1), encoding="utf-8")
     (generation / DOCUMENTS).unlink(missing_ok=True)
     for segment in (generation, generation / "delta"):
         for name in LEXICAL:
-            for file in FILES:
+            for file in files:
                 (segment / name / file).unlink(missing_ok=True)
 
 

@@ -48,7 +48,7 @@ def test_auto_choice_uses_the_configured_threshold(make_settings):
 
 
 def test_ivf_parameters_grow_with_the_index():
-    assert ivf_lists(1_000_000) == 4096 and ivf_probes(4096) == 1366  # a third of the lists
+    assert ivf_lists(1_000_000) == 4096 and ivf_probes(4096) == 1024  # a quarter of the lists
     lists = [ivf_lists(n) for n in (10_000, 100_000, 1_000_000, 10**8)]
     assert lists == sorted(lists) and all(n & (n - 1) == 0 for n in lists)  # powers of two
     assert lists[-1] == dense_module.IVF_MAX_LISTS

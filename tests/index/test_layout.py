@@ -4,7 +4,8 @@ Both replace JSON that was parsed whole on every open (the BM25 vocabularies, th
 per-document entries). Checked here: the binary vocabulary holds exactly what bm25s's JSON one
 holds; the documents table answers like the dict it replaces; and an index written before either
 existed (JSON vocabularies, entries inline in manifest.json) still opens, searches the same, and
-gains the new files on its next write or an explicit upgrade.
+gains the new files (and the compact BM25 postings, tests/index/test_impacts.py) on its next write
+or an explicit upgrade.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 import pytest
 
 from rag.errors import IndexStoreError
+from rag.index.faiss.impacts import FILES as IMPACT_FILES
+from rag.index.faiss.impacts import has_impacts
 from rag.index.faiss.generations import DOCUMENTS, LEXICAL, MANIFEST, DocumentTable, live_generation, read_manifest, write_lock
 from rag.index.faiss.sparse import VOCAB, TokenizedCorpus, bm25_top_k, build_bm25, load_bm25, load_tokens, read_vocabulary, save_bm25
 from rag.index.faiss.store import open_index
@@ -34,9 +37,9 @@ def _texts(n: int, seed: int = 0) -> list[list[str]]:
 
 
 def _make_old(directory: Path) -> None:
-    """Turn a BM25 directory into what was written before the binary vocabulary."""
-    for name in VOCAB_FILES:
-        (directory / name).unlink()
+    """Turn a BM25 directory into what was written before the binary vocabulary and the compact postings."""
+    for name in VOCAB_FILES + IMPACT_FILES:
+        (directory / name).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,6 +191,7 @@ def test_an_index_in_the_previous_layout_opens_and_answers_the_same(tmp_path):
         upgraded = upgrade_generation(old, before)
     assert live_generation(old) == upgraded != before and not before.exists()  # swapped atomically
     assert (upgraded / DOCUMENTS).is_file() and all(has_vocabulary(upgraded / name) for name in LEXICAL)
+    assert all(has_impacts(upgraded / name) for name in LEXICAL)
     assert _answers(old, vectors, queries) == expected
 
 
@@ -215,7 +219,8 @@ def test_a_delta_over_an_old_base_gains_the_binary_vocabularies(tmp_path):
         with write_lock(index_dir):
             generation = write_delta_generation(index_dir, store.path, _data(2, seed=9, prefix="x"), deleted, collections, manifest)
         store.close()
-        assert all(has_vocabulary(generation / name) for name in LEXICAL)
+        assert all(has_vocabulary(generation / name) and has_impacts(generation / name) for name in LEXICAL)
+        assert not any(has_impacts(generation / "delta" / name) for name in LEXICAL)  # a delta reads its CSC arrays
         answers.append(_answers(index_dir, extra.vectors[:2], [["bệnh", "mã1"], ["y", "tế", "mã0"]]))
     assert answers[0] == answers[1]
     assert "d000" not in dict(answers[0][-2])

@@ -10,6 +10,10 @@ pickle), loadable with ``bm25s.BM25.load``, plus ours beside them:
 ``vocab.*``
     the vocabulary as memory-mapped arrays (:mod:`rag.index.faiss.vocab`), read instead of the
     JSON one; an index written before them is read through its JSON vocabulary.
+``impacts.*``
+    a base segment's postings again, compact (uint8 codes + uint32 chunk ids, common terms as
+    dense rows: :mod:`rag.index.faiss.impacts`): queries read these instead of the CSC arrays
+    and get the same top k; an index without them (older, or a delta segment) reads the CSC ones.
 
 Queries read the files with :class:`BM25Index` (numpy memory maps), so bm25s and scipy are
 imported only when an index is built, not when the app starts.
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.index.faiss.impacts import Impacts, Query, best_of, has_impacts, write_impacts
 from rag.index.faiss.vocab import Vocabulary, has_vocabulary, save_vocabulary
 from rag.text import tokenize, tokenize_folded
 
@@ -189,6 +194,7 @@ def build_bm25_from_ids(corpus: TokenizedCorpus, collection: Collection | None =
     model.unique_token_ids_set = set(model.vocab_dict.values())
     model.nonoccurrence_array = None
     model.hdyt_tokens = TokenizedCorpus(vocab, compact_ids, np.asarray(corpus.offsets, dtype=np.int64))
+    model.hdyt_idf = weights if collection is None else None  # a delta is scored from its CSC arrays
     return model
 
 
@@ -199,6 +205,26 @@ def save_bm25(model, directory: Path) -> None:
     if tokens is not None:
         np.save(directory / TOKEN_IDS, np.asarray(tokens.ids, dtype=np.int32))
         np.save(directory / TOKEN_OFFSETS, np.asarray(tokens.offsets, dtype=np.int64))
+        weights = getattr(model, "hdyt_idf", None)
+        if weights is not None:
+            write_impacts(directory, model.scores["data"], model.scores["indices"], model.scores["indptr"], weights)
+
+
+def add_impacts(directory: Path) -> bool:
+    """Write the compact postings of a base segment saved before them (:mod:`rag.index.faiss.impacts`);
+    False if it has them, or cannot have them (no token cache, scores not from our builder).
+
+    ``directory`` must be the new generation's own (its other files may be links to the old).
+    """
+    if has_impacts(directory):
+        return False
+    params = json.loads((directory / "params.index.json").read_text(encoding="utf-8"))
+    if params.get("method", "lucene") != "lucene":
+        return False
+    arrays = {name: np.load(directory / f"{name}.csc.index.npy", mmap_mode="r", allow_pickle=False) for name in ("data", "indices", "indptr")}
+    indptr = np.asarray(arrays["indptr"], dtype=np.int64)
+    weights = idf(int(params["num_docs"]), np.diff(indptr)).astype(np.float32)  # as the build computed them
+    return write_impacts(directory, arrays["data"], arrays["indices"], indptr, weights)
 
 
 class BM25Index:
@@ -222,6 +248,8 @@ class BM25Index:
         }
         self.vocab_dict: Mapping[str, int] = read_vocabulary(directory)
         self.params = params
+        # compact postings where the index has them (a base segment written or upgraded since)
+        self.impacts = Impacts(directory) if params.get("method", "lucene") == "lucene" and has_impacts(directory) else None
 
     def get_scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk for the tokens (repeats count, unknown tokens are ignored)."""
@@ -363,7 +391,9 @@ def bm25_top_k(model, query_tokens: list[str], k: int, allowed: np.ndarray | Non
     ``allowed`` (chunk ids) restricts the ranking to those rows (a filtered search): the top ``k``
     is chosen among their scores, not cut from the whole index's.
 
-    Exact, like ranking ``model.get_scores(query_tokens)``. Scoring is a float32 scatter-add over
+    Exact, like ranking ``model.get_scores(query_tokens)``. A segment with compact postings
+    ranks through them (:meth:`rag.index.faiss.impacts.Impacts.top_k`, the same ids and scores);
+    otherwise scoring is a float32 scatter-add over
     the query terms' posting lists (``np.add.at``: 3x faster than ``np.bincount`` on the long
     lists of common syllables); the top k is then chosen among the chunks scoring at least the
     k-th best score of a 1/16 slice of the index, a bound that only a few chunks pass, instead of
@@ -377,10 +407,14 @@ def bm25_top_k(model, query_tokens: list[str], k: int, allowed: np.ndarray | Non
         counts = _term_counts(model.vocab_dict, query_tokens)
         if not counts:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+        impacts = getattr(model, "impacts", None)
+        if impacts is not None:
+            terms = np.array([model.vocab_dict[t] for t in counts], dtype=np.int64)
+            return impacts.top_k(Query(terms, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))), k, allowed)
         scores = _scores(model, counts)
     if allowed is not None:
         allowed = np.asarray(allowed, dtype=np.int64)
-        return _best(scores[allowed], allowed, k)
+        return best_of(scores[allowed], allowed, k)
     return _top_k(scores, k)
 
 
@@ -403,23 +437,5 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         part = scores[: n // _SLICE]
         bound = np.partition(part, len(part) - k)[len(part) - k]  # k-th largest of the slice
         cand = np.flatnonzero(scores >= bound)
-        return _best(scores[cand], cand, k)
-    return _best(scores, None, k)
-
-
-def _best(scores: np.ndarray, ids: np.ndarray | None, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` by score (ties by id, positive scores only) of ``scores`` for ``ids`` (None: 0..n-1)."""
-    k = min(k, len(scores))
-    if k == 0:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    kth = scores[top].min()
-    if kth > 0 and k < len(scores):  # argpartition picks arbitrary ones among ties at the cut
-        tied = np.flatnonzero(scores == kth)
-        if len(tied) > 1:
-            top = np.union1d(top[scores[top] > kth], tied)
-    top_ids = top if ids is None else ids[top]
-    order = np.lexsort((top_ids, -scores[top]))[:k]
-    top, top_ids = top[order], top_ids[order]
-    keep = scores[top] > 0
-    return top_ids[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+        return best_of(scores[cand], cand, k)
+    return best_of(scores, None, k)

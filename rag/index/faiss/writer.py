@@ -24,7 +24,7 @@ import numpy as np
 from rag.config import Settings
 from rag.index.faiss.dense import build_dense_index, choose_kind, load_dense, save_dense, update_dense_index
 from rag.index.faiss.generations import CURRENT, DELETED, DELTA, DOCUMENTS, LEXICAL, MANIFEST, SEGMENT_STATS, read_manifest, write_manifest
-from rag.index.faiss.sparse import TOKENIZERS, add_binary_vocabulary, build_bm25, load_tokens, save_bm25, tokenize_corpus
+from rag.index.faiss.sparse import TOKENIZERS, add_binary_vocabulary, add_impacts, build_bm25, load_tokens, save_bm25, tokenize_corpus
 from rag.index.faiss.store import VectorRows
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, Manifest, indexed_text
 from rag.query.restore import FILENAME as RESTORER_FILE
@@ -183,7 +183,8 @@ def upgrade_generation(index_dir: Path, generation: Path) -> Path:
     """The same generation again in the current layout, made live atomically (callers hold the write lock).
 
     Every file is linked from ``generation``; what an index written before the binary BM25
-    vocabularies and the documents table lacks is added (:func:`write_delta_generation` does the
+    vocabularies, the compact BM25 postings (:mod:`rag.index.faiss.impacts`) and the documents
+    table lacks is added (:func:`write_delta_generation` does the
     same for the base it keeps), so a user's existing index opens fast without re-indexing.
     """
     manifest = read_manifest(generation)
@@ -207,8 +208,9 @@ def _link_base(source: Path, target: Path) -> None:
         if relative.parts[0] in (DELTA, DELETED, SEGMENT_STATS, MANIFEST, DOCUMENTS) or not path.is_file():
             continue
         _link_tree(path, target / relative)
-    for name in LEXICAL:  # a base written before the binary vocabularies gains them here, once
+    for name in LEXICAL:  # a base written before the binary vocabularies or compact postings gains them here, once
         add_binary_vocabulary(target / name)
+        add_impacts(target / name)
 
 
 def _link_tree(source: Path, destination: Path) -> None:
