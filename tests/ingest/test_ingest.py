@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 
 import numpy as np
 import pytest
@@ -227,3 +228,76 @@ def test_format_version_constant_is_recorded(library, make_settings, embeddings)
     assert manifest["format_version"] == records_module.FORMAT_VERSION
     entries = read_manifest(live_generation(settings.index_dir)).documents  # in documents.sqlite, beside the header
     assert set(entries["bv_a"].model_dump()) >= {"title", "source", "content_hash", "dates", "n_chunks"}
+
+
+class _Watched:
+    """The real embedder, noting for each call which passages it encoded and whether the parser thread was still running."""
+
+    def __init__(self, inner) -> None:
+        self.model_id, self.dim, self._inner = inner.model_id, inner.dim, inner
+        self.calls: list[tuple[list[str], bool]] = []
+
+    def encode_passages(self, texts, **kwargs):
+        parsing = any(t.name == "ingest-parse" and t.is_alive() for t in threading.enumerate())
+        self.calls.append((list(texts), parsing))
+        return self._inner.encode_passages(texts)
+
+
+def _report_folder(folder, n: int, bad_at: int | None = None):
+    folder.mkdir()
+    for i in range(n):
+        path = folder / f"bc_{i:02d}.txt"
+        if i == bad_at:
+            path.write_bytes(b"\x00\x01\x02binary\x00" * 8)  # fails to parse
+        else:
+            body = [f"Trung tâm y tế số {i} đã khám {1000 + 37 * i} lượt người bệnh.", "Ghi chú. " * (1 + i % 5) * 30]
+            f.write_txt(path, f"Báo cáo số {i} năm 2024", body)
+    return folder
+
+
+def test_parsing_overlaps_embedding_and_the_index_equals_a_sequential_build(make_settings, embeddings, tmp_path, monkeypatch):
+    from rag.config import Settings
+    from rag.index.records import indexed_text
+    from rag.ingest.chunking import chunk_document
+    from rag.ingest.loaders import load_document
+
+    monkeypatch.setattr("rag.ingest.local.EMBED_GROUP", 3)  # several groups from a small folder
+    monkeypatch.setattr("rag.ingest.plan.PARSE_AHEAD", 1)  # the parser can be at most two files ahead
+    folder = _report_folder(tmp_path / "bao_cao", 14, bad_at=6)
+    settings = make_settings()
+    watched = _Watched(embeddings)
+    report = ingest([folder], settings, embeddings=watched)
+
+    bad = str(folder / "bc_06.txt")
+    assert [p for p, _ in report.errors] == [bad] and not report.skipped
+    good = [f"bc_{i:02d}" for i in range(14) if i != 6]
+    assert sorted(report.added) == good and report.embedded_chunks == report.n_chunks
+    assert len(watched.calls) > 2 and watched.calls[0][1]  # embedding began while files were still being parsed
+    # the reference: each file loaded and cut on its own, all passages embedded in one call
+    s = Settings()
+    docs = {doc_id: load_document(folder / f"{doc_id}.txt") for doc_id in good}
+    expected = [
+        indexed_text(c.title, c.text, s.title_prefix)
+        for doc_id in good
+        for c in chunk_document(doc_id, docs[doc_id].title, docs[doc_id].text, s.chunk_chars, s.overlap_chars)
+    ]
+    store = open_index(settings.index_dir)
+    records = list(store.all_chunks())
+    assert [indexed_text(r.title, r.text, s.title_prefix) for r in records] == expected
+    reference = embeddings.encode_passages(expected)
+    vectors = np.asarray(store.vectors()[[r.chunk_id for r in records]])
+    assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999  # batch padding changes float rounding only
+    assert sorted(t for texts, _ in watched.calls for t in texts) == sorted(set(expected))  # each distinct passage once
+
+
+def test_only_changed_documents_are_embedded_ahead(make_settings, embeddings, tmp_path):
+    folder = _report_folder(tmp_path / "bao_cao", 5)
+    settings = make_settings()
+    ingest([folder], settings, embeddings=embeddings)
+    title, line = "Báo cáo số 3 năm 2024 (sửa)", "Trung tâm y tế số 3 đã khám 4.321 lượt người bệnh."
+    f.write_txt(folder / "bc_03.txt", title, [line])
+    watched = _Watched(embeddings)
+    report = ingest([folder], settings, embeddings=watched)
+    assert report.updated == ["bc_03"] and report.embedded_chunks == 1
+    assert [texts for texts, _ in watched.calls] == [[f"{title}\n{title}\n{line}"]]  # title prefix, then the file's text
+    assert "4.321" in " ".join(r.text for r in open_index(settings.index_dir).all_chunks())
