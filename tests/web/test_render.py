@@ -8,6 +8,7 @@ import re
 import pytest
 
 from rag.web import render
+from rag.web import sources
 
 XSS_IMG = "<img src=x onerror=alert(1)>"
 XSS_SCRIPT = "<script>alert(1)</script>"
@@ -79,7 +80,7 @@ def test_user_question_is_shown_as_text(payload):
 def test_passage_text_title_and_doc_id_are_escaped_in_sources_panel():
     text = f"Đoạn có {XSS_IMG} và {XSS_SCRIPT}. Giám đốc là BS Trần Văn Thử."
     c = citation(text=text, title=f"Tiêu đề {XSS_SCRIPT}", doc_id='x"><img src=y>')
-    out = render.render_sources([{"turn": 1, "question": f"hỏi {XSS_IMG}", "answer": answer(citations=[c])}])
+    out = sources.render_sources([{"turn": 1, "question": f"hỏi {XSS_IMG}", "answer": answer(citations=[c])}])
     assert "<img" not in out and "<script" not in out
     assert "&lt;img src=x onerror=alert(1)&gt;" in out
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in out
@@ -140,7 +141,7 @@ def test_markers_link_to_the_cards_of_their_turn():
     assert out.count('href="#hdyt-src-4-1"') == 2
     assert out.count('href="#hdyt-src-4-2"') == 2
     assert 'class="hdyt-cite"' in out
-    panel = render.render_turn_sources(answer(citations=cits), "q", 4)
+    panel = sources.render_turn_sources(answer(citations=cits), "q", 4)
     assert 'id="hdyt-src-4-1"' in panel and 'id="hdyt-src-4-2"' in panel
 
 
@@ -172,7 +173,7 @@ def test_abstained_answer_shows_not_found_and_related_never_as_citations():
     assert "Không tìm thấy" in msg
     assert "hdyt-cite" not in msg  # related passages are not citations
     assert "Có thể liên quan" in msg and "hdyt-rel-link" in msg
-    panel = render.render_turn_sources(data, "q", 1)
+    panel = sources.render_turn_sources(data, "q", 1)
     assert "Không tìm thấy" in panel and "Có thể liên quan" in panel
     assert "hdyt-src-1-" not in panel  # no numbered source cards
     assert 'id="hdyt-rel-1-1"' in panel and "<mark" not in panel
@@ -180,14 +181,14 @@ def test_abstained_answer_shows_not_found_and_related_never_as_citations():
 
 def test_sources_panel_keeps_earlier_turns_folded():
     turns = [{"turn": i, "question": f"câu {i}", "answer": answer()} for i in (1, 2, 3)]
-    out = render.render_sources(turns, {"doc_a": ["2024-01-05"]})
+    out = sources.render_sources(turns, {"doc_a": ["2024-01-05"]})
     assert out.index('data-turn="3"') < out.index('data-turn="2"') < out.index('data-turn="1"')
     assert out.count("<details") == 2
     assert "05/01/2024" in out
 
 
 def test_empty_panel():
-    assert render.render_sources([]) == render.EMPTY_SOURCES_HTML
+    assert sources.render_sources([]) == sources.EMPTY_SOURCES_HTML
 
 
 @pytest.mark.parametrize(
@@ -205,26 +206,26 @@ def test_accepts_pydantic_like_objects():
     c = Obj(**citation())
     a = Obj(**{**answer(), "citations": [c]})
     assert 'href="#hdyt-src-1-1"' in render.render_answer_message(a, 1)
-    assert "<mark" in render.render_turn_sources(a, "q", 1)
+    assert "<mark" in sources.render_turn_sources(a, "q", 1)
 
 
 def test_cards_show_title_date_and_name_not_ids_or_offsets():
     c = citation(doc_id="001_74a51137ac984768", start=4929)
-    html_out = render.render_sources(
+    html_out = sources.render_sources(
         [{"turn": 1, "question": "q", "answer": answer(citations=[c])}],
         {"001_74a51137ac984768": ["2024-01-05"]},
-        render.source_names({"001_74a51137ac984768": "/corpus/001_74a51137ac984768.txt"}),
+        sources.source_names({"001_74a51137ac984768": "/corpus/001_74a51137ac984768.txt"}),
     )
     text = re.sub(r"<[^>]+>", " ", html_out)
     assert "05/01/2024" in text and "Báo cáo A" in text
     assert "001_74a51137ac984768" not in text and "ký tự" not in text and "4929" not in text
     assert 'data-doc="001_74a51137ac984768"' in html_out and 'data-start="4929"' in html_out  # kept for scripts
-    assert render.source_names({"d": "/up/bao_cao_quy_1.pdf"}) == {"d": "bao_cao_quy_1.pdf"}
+    assert sources.source_names({"d": "/up/bao_cao_quy_1.pdf"}) == {"d": "bao_cao_quy_1.pdf"}
 
 
 def test_card_links_to_the_document_view_at_the_quote():
     c = citation(doc_id="doc a&b", start=100)
-    html_out = render.render_sources([{"turn": 1, "question": "q", "answer": answer(citations=[c])}])
+    html_out = sources.render_sources([{"turn": 1, "question": "q", "answer": answer(citations=[c])}])
     m = re.search(r'<a class="hdyt-src-open" href="([^"]+)"', html_out)
     assert m and html.unescape(m.group(1)) == f"/doc/doc%20a%26b?start=100&end={c['end']}&qs={c['quote_start']}&qe={c['quote_end']}"
 
@@ -242,7 +243,7 @@ def test_small_talk_is_shown_as_help_not_as_not_found():
     data = {"answer": "Xin chào! Bạn có thể hỏi:\n• Giám đốc là ai?", "abstained": False, "citations": [], "related": [],
             "backend": "smalltalk"}
     msg = render.render_answer_message(data, 1)
-    panel = render.render_sources([{"turn": 1, "question": "xin chào", "answer": data}])
+    panel = sources.render_sources([{"turn": 1, "question": "xin chào", "answer": data}])
     assert "hdyt-help" in msg and "Không tìm thấy" not in msg + panel
 
 
@@ -257,7 +258,7 @@ def test_restored_question_is_shown_escaped_in_message_and_panel():
     data = answer(restored_query=f"bệnh viện bãi cháy {XSS_IMG}")
     msg = render.render_answer_message(data, 1)
     assert "Đã hiểu câu hỏi là: <em>bệnh viện bãi cháy &lt;img" in msg and "<img" not in msg
-    panel = render.render_sources([{"turn": 1, "question": "benh vien bai chay", "answer": data}])
+    panel = sources.render_sources([{"turn": 1, "question": "benh vien bai chay", "answer": data}])
     assert "câu hỏi đã thêm dấu: <em>bệnh viện bãi cháy &lt;img" in panel and "<img" not in panel
 
 
