@@ -57,7 +57,7 @@ def shoot(url: str, out: Path) -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         for name, question in SHOTS.items():
-            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(url, wait_until="load")
             box = page.get_by_label("Câu hỏi", exact=False).first
             box.fill(question)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 from rag.answer.candidates import Unit, contains_run, lookup_text
+from rag.answer.cells import cell_fit
 from rag.answer.qualifiers import preference_doubt
 from rag.answer.typed_spans import NUMBER, Span, folded_lower, person_spans, place_spans, role_matches
 from rag.lang import alternation, load_lexicon
@@ -276,6 +277,11 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
                 pref -= 0.6
             if span.change:
                 pref -= 0.4
+        if span.header:
+            fit = cell_fit(question, span.header, unit.passage.text)
+            if fit is None:
+                return False, 0.0  # a table cell of another column than the one asked
+            pref += 0.3 * fit
         number = NUMBER.search(span.text)
         if number and re.fullmatch(r"\d+/\d{1,2}", number.group()) and qk != "percent":
             a, b = (int(x) for x in number.group().split("/"))

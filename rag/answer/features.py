@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rag.answer.candidates import Unit, contains_run
+from rag.answer.cells import missing_column, other_row
 from rag.answer.checks import check_entities, check_period, is_conflict, span_ok
 from rag.answer.keywords import keyword_groups, make_idf, topic_coverage
 from rag.answer.qualifiers import doubts
@@ -69,6 +70,10 @@ def score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Scor
         entity_issue = check_entities(qt, question, u)
         period_issue = check_period(question, u)
         rejected = entity_issue if entity_issue and is_conflict(entity_issue) else None
+        if rejected is None:  # a table row answers for its own label and its own columns only
+            rejected = other_row([e.tokens for e in qt.entities if e.kind != "year"], u.sentence, p.text)
+        if rejected is None and qt.kind == "quantity":
+            rejected = missing_column(question, u.sentence, p.text)
         span: Span | None = None
         in_prev = False
         pref = 0.0

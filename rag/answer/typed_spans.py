@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from rag.answer import spans as generic
+from rag.answer.cells import cell_header
 from rag.answer.spans import Found
 from rag.lang import alternation, both_cases, load_lexicon
 from rag.query.analysis import MEASURE_UNITS, PROVINCES, SURNAMES, canon, words
@@ -33,6 +34,7 @@ class Span:
     in_parens: bool = False
     comparison: bool = False  # followed by "so với …"
     roles: tuple[tuple[bool, str, str | None], ...] = ()  # (deputy, role, organisation) of a person
+    header: str = ""  # the column header of a table cell's figure ("Giường bệnh thực kê")
 
 
 _LEX = load_lexicon()
@@ -170,8 +172,12 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         paren_open = text.rfind("(", start, s)
         in_parens = paren_open >= 0 and text.find(")", paren_open, s) < 0
         comparison = bool(re.match(r"\s*(?:\S+\s+){0,3}?so với", text[new_end : new_end + 40]))
+        header = cell_header(text, s)
+        if header and not unit:
+            unit = " ".join(canon(t) for t, _, _ in words(header))  # a bare cell counts what its column names
         spans.append(
-            Span("quantity", s2, new_end, text[s2:new_end], unit, words_before(text, s2, 8), change, in_parens, comparison)
+            Span("quantity", s2, new_end, text[s2:new_end], unit, words_before(text, s2, 8), change, in_parens, comparison,
+                 header=header)
         )
     for rx in (_ROMAN, _WORD_NUMBER):
         for m in rx.finditer(region):
