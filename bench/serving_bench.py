@@ -211,8 +211,8 @@ def run(quick: bool = False) -> dict:
         result["load_before"] = os.getloadavg()
         with AppServer(index_dir, CONFIGS["in-process"]) as before, AppServer(index_dir, CONFIGS["workers"]) as after:
             servers = {"in-process": before, "workers": after}
-            for server in servers.values():
-                load(server.url, questions[:5], 1, 5)  # warm-up
+            for server in servers.values():  # every question through every worker: each process has its own caches
+                load(server.url, questions, 8, len(questions) * (2 if quick else 3))
             runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in LEVELS} for name in servers}
             for clients in LEVELS:
                 for r in range(rounds):

@@ -79,7 +79,7 @@ class Assistant:
     def start_workers(self, count: int | None = None) -> int:
         """Serve extractive answers and searches from ``count`` worker processes (default the
         ``serve_workers`` setting; 0 = in this process). Milvus stays in-process. How many started."""
-        count = self.settings.resolved_serve_workers() if count is None else count
+        count = self.settings.serve_workers if count is None else count
         if count <= 0 or self.settings.store != "faiss" or self._workers is not None:
             return 0 if self._workers is None else self._workers.size
         self.chain  # noqa: B018 - this process answers the LLM stage and the library: loaded, its generation known
@@ -379,15 +379,18 @@ _DELTA = re.compile(r"\S+\s*|\s+")  # AnswerChain.stream's word pieces: joined, 
 def worker_handler(settings: Settings) -> Callable[..., Any]:
     """Run in each answer worker (:mod:`rag.answer_workers`): an in-process ``Assistant`` over the live index,
     loaded now, and the handler of the requests :meth:`Assistant.ask` and ``search_json`` send it."""
-    assistant = Assistant(settings)
+    from rag.embeddings import get_embeddings
+
     cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    if cpus:  # ONNX Runtime sizes its intra-op pool by the CPUs allowed at load: one thread per worker
+    if cpus:  # ONNX Runtime sizes its intra-op pool by the CPUs allowed when the model loads: one thread
         os.sched_setaffinity(0, {sorted(cpus)[os.getpid() % len(cpus)]})
     try:
-        assistant.chain  # noqa: B018 - the index and the model, loaded before the first request
+        get_embeddings(settings.model, backend=settings.embed_backend)  # loaded once per process: the index reuses it
     finally:
         if cpus:
             os.sched_setaffinity(0, cpus)
+    assistant = Assistant(settings)
+    assistant.chain  # noqa: B018 - the index, loaded before the first request
 
     def handle(op: str, generation: str | None, *args: Any) -> Any:
         assistant._catch_up(generation)

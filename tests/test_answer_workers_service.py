@@ -155,4 +155,5 @@ def test_a_worker_killed_mid_request_fails_that_request_clearly(assistants):
     assert "restarted" in str(outcome[0])
     question = "Bệnh viện Bãi Cháy khám bao nhiêu lượt người?"
     assert pooled.ask(question).answer == alone.ask(question).answer
+    assert pooled.workers.each("generation", pooled.generation) == [pooled.generation] * 2  # the other dead one: replaced when taken
     assert not set(pids) & set(pooled.workers.pids())
