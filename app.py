@@ -117,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
             f"Chỉ mục: {health['documents']} tài liệu, {health['chunks']} đoạn; mô hình {health['model_id']}",
             flush=True,
         )
+        workers = assistant.start_workers()  # settings.serve_workers processes answer; 0 = this one
+        if workers:
+            print(f"{workers} tiến trình trả lời / answer worker processes", flush=True)
     except RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -130,15 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Hỏi Đáp Y Tế: http://{shown}:{settings.port}/  (API: /api/ask, /api/docs; widget: /widget.js)", flush=True)
     if not settings.admin_token:
         print("note: HDYT_ADMIN_TOKEN is not set: upload/delete in the library tab are off", flush=True)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=args.log_level,
-        # X-Forwarded-For is believed only from the configured proxies (rate limiting is per client)
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=args.log_level,
+            # X-Forwarded-For is believed only from the configured proxies (rate limiting is per client)
+            proxy_headers=bool(settings.forwarded_allow_ips),
+            forwarded_allow_ips=settings.forwarded_allow_ips,
+        )
+    finally:
+        assistant.stop_workers()
     return 0
 
 

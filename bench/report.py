@@ -403,7 +403,8 @@ def _stages(stages: dict) -> str:
 
 
 def _serving_section(serving: dict | None) -> list[str]:
-    """/api/ask under 1, 8, 32 concurrent HTTP clients, micro-batching off and on (bench/serving_bench.py)."""
+    """/api/ask under 1, 8, 32 concurrent HTTP clients, answers in the server process or in 2 worker processes
+    (bench/serving_bench.py)."""
     if not serving or "configs" not in serving:
         return []
     emb = serving.get("embedding", {})
@@ -413,10 +414,12 @@ def _serving_section(serving: dict | None) -> list[str]:
         f"Two `python app.py` over the corpus index (rate limit lifted), taking turns for {serving.get('rounds', 1)} rounds per level; "
         f"each client its own connection, asking the gold questions in turn; percentiles of the median round. "
         f"Query embedding alone in the same run: p50 {_fmt(emb.get('p50'), 1)} ms, "
-        f"p95 {_fmt(emb.get('p95'), 1)} ms. `unbatched` = `--query-batch-max 1` (every request its own model call, as "
-        "before micro-batching), `batched` = the default.",
+        f"p95 {_fmt(emb.get('p95'), 1)} ms; load average {_fmt((serving.get('load_before') or [None])[0], 1)} before, "
+        f"{_fmt((serving.get('load_after') or [None])[0], 1)} after. `in-process` = `--serve-workers 0` (answers in the "
+        "server's one process), `workers` = `--serve-workers 2` (answer worker processes); memory: the server and its "
+        "workers together (PSS counts the shared, memory-mapped pages once).",
         "",
-        "| configuration | clients | requests | req/s | × 1 client | p50 ms | p95 ms | p99 ms | p50 / embedding p50 | errors | server RSS / peak MB |",
+        "| configuration | clients | requests | req/s | × 1 client | p50 ms | p95 ms | p99 ms | p50 / embedding p50 | errors | RSS / peak / PSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, config in serving["configs"].items():
@@ -425,10 +428,10 @@ def _serving_section(serving: dict | None) -> list[str]:
             lines.append(
                 f"| {name} | {lv['clients']} | {lv['requests']} | {lv['req_per_s']:.1f} | ×{_fmt(lv.get('throughput_vs_1_client'), 2)} | "
                 f"{lv['p50_ms']:.0f} | {lv['p95_ms']:.0f} | {lv['p99_ms']:.0f} | ×{_fmt(ratio, 1)} | {lv['errors']} | "
-                f"{_fmt(lv.get('rss_mb'), 0)} / {_fmt(lv.get('peak_rss_mb'), 0)} |"
+                f"{_fmt(lv.get('rss_mb'), 0)} / {_fmt(lv.get('peak_rss_mb'), 0)} / {_fmt(lv.get('pss_mb'), 0)} |"
             )
-    ratios = serving.get("batched_vs_unbatched", [])
+    ratios = serving.get("workers_vs_in_process", [])
     if ratios:
-        lines += ["", "Batched / unbatched, same run (median of the per-round ratios): " + ", ".join(
+        lines += ["", "Workers / in-process, same run (median of the per-round ratios): " + ", ".join(
             f"{r['clients']} clients throughput ×{r['throughput']:.2f}, p95 ×{r['p95']:.2f}" for r in ratios) + "."]
     return lines + [""]

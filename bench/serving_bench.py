@@ -1,13 +1,15 @@
 """Serving under concurrency: ``/api/ask`` over HTTP against the real app, 1, 8 and 32 clients.
 
-Two ``python app.py`` processes serve the shipped corpus's index (rate limit lifted): one with
-micro-batching of concurrent query embeddings off (``--query-batch-max 1``: every request its own
-model call, the behaviour before it existed), one with it on (the default). They take turns,
-round after round at each level of concurrency: ``clients`` threads, each with its own HTTP
-connection, asking the gold questions in turn until the round's request count is reached.
-Reported: requests/s, p50/p95/p99 latency (median round), errors, the server's resident and peak
-memory, and batched/unbatched ratios (median of the per-round ratios). The query-embedding p50 (one question,
-this process, same model) is measured in the same run, so every figure can be read as a ratio.
+Two ``python app.py`` processes serve the shipped corpus's index (rate limit lifted): one answering
+in its own process (``--serve-workers 0``: one process, the GIL), one with two answer worker
+processes (``--serve-workers 2``, :mod:`rag.answer_workers`). They take turns, round after round at
+each level of concurrency: ``clients`` threads, each with its own HTTP connection, asking the gold
+questions in turn until the round's request count is reached. Reported: requests/s, p50/p95/p99
+latency (median round), errors, the memory of the server and its workers together (resident, peak
+resident, and proportional: shared pages of the mapped index and libraries counted once), and
+workers/in-process ratios (median of the per-round ratios). The query-embedding p50 (one question,
+this process, same model) and the machine's load are recorded in the same run, so every figure can
+be read as a ratio.
 
 Run alone: ``python -m bench.run --only serving [--quick]``.
 """
@@ -32,7 +34,7 @@ from .latency_bench import build_corpus_index
 from .synthetic import gold_questions
 
 LEVELS = (1, 8, 32)
-CONFIGS = {"unbatched": 1, "batched": 16}  # --query-batch-max of each app run
+CONFIGS = {"in-process": 0, "workers": 2}  # --serve-workers of each app run
 
 
 def _free_port() -> int:
@@ -41,27 +43,46 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _family(pid: int) -> list[int]:
+    """``pid`` and its child processes (the answer workers)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                children.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return [pid, *sorted(children)]
+
+
 def _server_memory_mb(pid: int) -> dict:
-    """Resident and peak resident (VmHWM) memory of the server process."""
-    out = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(("VmRSS:", "VmHWM:")):
-                out["rss_mb" if line.startswith("VmRSS") else "peak_rss_mb"] = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return out
+    """Memory of the server and its workers, summed: resident, peak resident (VmHWM), proportional (Pss)."""
+    totals = {"rss_mb": 0.0, "peak_rss_mb": 0.0, "pss_mb": 0.0}
+    fields = {"VmRSS:": "rss_mb", "VmHWM:": "peak_rss_mb"}
+    family = _family(pid)
+    for p in family:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                key = fields.get(line.split(":", 1)[0] + ":")
+                if key:
+                    totals[key] += int(line.split()[1]) / 1024
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    totals["pss_mb"] += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return {**{k: round(v, 1) for k, v in totals.items()}, "processes": len(family)}
 
 
 class AppServer:
     """``python app.py`` on a free port over ``index_dir``; stopped on exit."""
 
-    def __init__(self, index_dir: Path, batch_max: int) -> None:
+    def __init__(self, index_dir: Path, workers: int) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = [
             sys.executable, "app.py", "--index-dir", str(index_dir), "--no-build", "--port", str(self.port),
-            "--rate-limit-per-minute", "10000000", "--query-batch-max", str(batch_max), "--log-level", "warning",
+            "--rate-limit-per-minute", "10000000", "--serve-workers", str(workers), "--log-level", "warning",
         ]
         self._log = tempfile.TemporaryFile()
         self.proc: subprocess.Popen | None = None
@@ -187,10 +208,11 @@ def run(quick: bool = False) -> dict:
         result["embedding"] = embedding_p50(questions)
         # both servers up at once, taking turns round after round: a burst of load from elsewhere on a
         # shared machine hits both, and each ratio is the median of the per-round ratios
-        with AppServer(index_dir, CONFIGS["unbatched"]) as before, AppServer(index_dir, CONFIGS["batched"]) as after:
-            servers = {"unbatched": before, "batched": after}
-            for server in servers.values():
-                load(server.url, questions[:5], 1, 5)  # warm-up
+        result["load_before"] = os.getloadavg()
+        with AppServer(index_dir, CONFIGS["in-process"]) as before, AppServer(index_dir, CONFIGS["workers"]) as after:
+            servers = {"in-process": before, "workers": after}
+            for server in servers.values():  # every question through every worker: each process has its own caches
+                load(server.url, questions, 8, len(questions) * (2 if quick else 3))
             runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in LEVELS} for name in servers}
             for clients in LEVELS:
                 for r in range(rounds):
@@ -204,17 +226,18 @@ def run(quick: bool = False) -> dict:
             levels = []
             for clients, samples in per_level.items():
                 level = _merge(samples)
-                level.update({k: samples[-1][k] for k in ("rss_mb", "peak_rss_mb") if k in samples[-1]})
+                level.update({k: samples[-1][k] for k in ("rss_mb", "peak_rss_mb", "pss_mb", "processes") if k in samples[-1]})
                 levels.append(level)
             one = levels[0]["req_per_s"]
             for level in levels:
                 level["throughput_vs_1_client"] = round(level["req_per_s"] / one, 2) if one else None
-            result["configs"][name] = {"query_batch_max": CONFIGS[name], "levels": levels}
-        result["batched_vs_unbatched"] = [
+            result["configs"][name] = {"serve_workers": CONFIGS[name], "levels": levels}
+        result["load_after"] = os.getloadavg()
+        result["workers_vs_in_process"] = [
             {
                 "clients": c,
-                "throughput": round(float(np.median([a["req_per_s"] / b["req_per_s"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
-                "p95": round(float(np.median([a["p95_ms"] / b["p95_ms"] for b, a in zip(runs["unbatched"][c], runs["batched"][c])])), 2),
+                "throughput": round(float(np.median([a["req_per_s"] / b["req_per_s"] for b, a in zip(runs["in-process"][c], runs["workers"][c])])), 2),
+                "p95": round(float(np.median([a["p95_ms"] / b["p95_ms"] for b, a in zip(runs["in-process"][c], runs["workers"][c])])), 2),
             }
             for c in LEVELS
         ]

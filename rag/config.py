@@ -83,6 +83,15 @@ class Settings(BaseSettings):
     )
     query_batch_max: int = Field(16, ge=1, le=256, description="Most concurrent questions embedded in one model call by the app server (ONNX backends); 1 = no micro-batching, each request its own call")
     query_batch_window_ms: float = Field(2.0, ge=0, le=50, description="Milliseconds a query batch waits for more questions when several are already queued (a lone question never waits)")
+    serve_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Answer worker processes of the app server: extractive answers and searches run in them, "
+        "each over the same memory-mapped index, while HTTP, the UI, security, writes and the LLM stage stay in "
+        "the main process (FAISS store only); 0 = answer in the main process (the default: on the shared 2-core "
+        "benchmark machine 2 workers did not beat it, see README Performance)",
+    )
     forwarded_allow_ips: str | None = Field(
         None,
         description="Reverse proxies trusted for X-Forwarded-For (comma-separated IPs, e.g. 127.0.0.1): "

@@ -5,6 +5,12 @@ an upload or a delete the new index generation is swapped in atomically; questio
 finish on the generation they started with. A generation made live by another process (``python -m
 rag ingest`` into the app's index) is noticed within :data:`FOLLOW_SECONDS`: each request looks at
 the live pointer at most that often (one small file read) and a background thread swaps it in.
+
+With :meth:`Assistant.start_workers` (the app, ``serve_workers``) extractive answers and searches run
+in answer worker processes (:mod:`rag.answer_workers`), each its own ``Assistant`` over the same
+memory-mapped index; this process keeps HTTP, the UI, security, writes and the LLM stage. Each
+request carries the generation this process answers from: a worker on an older one loads the live
+generation before answering, so after a write here every worker answers from the new generation.
 """
 
 from __future__ import annotations
@@ -12,14 +18,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rag.answer.llm import llm_health
+from rag.answer_workers import AnswerWorkers
 from rag.backend import clean_orphans, delete_any, index_exists, ingest_any, live_marker, load_retriever, open_library
 from rag.config import Settings
 from rag.ingest.report import IngestReport
@@ -28,6 +36,8 @@ from rag.retrieval.hybrid import HybridRetriever, Mode, SearchResult
 
 log = logging.getLogger(__name__)
 FOLLOW_SECONDS = 1.0  # how often a request may look for a generation written by another process
+# in each answer worker: native libraries sized for one request at a time (the workers are the parallelism)
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ class Assistant:
         self._marker: str | None = None  # the live generation the loaded chain answers from
         self._next_look = 0.0
         self._following = threading.Lock()  # held by the one background reload at a time
+        self._workers: AnswerWorkers | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -64,6 +75,36 @@ class Assistant:
         if index_exists(self.settings):
             return None
         return ingest_any([self.settings.corpus_dir], self.settings, progress=progress)
+
+    def start_workers(self, count: int | None = None) -> int:
+        """Serve extractive answers and searches from ``count`` worker processes (default the
+        ``serve_workers`` setting; 0 = in this process). Milvus stays in-process. How many started."""
+        count = self.settings.serve_workers if count is None else count
+        if count <= 0 or self.settings.store != "faiss" or self._workers is not None:
+            return 0 if self._workers is None else self._workers.size
+        self.chain  # noqa: B018 - this process answers the LLM stage and the library: loaded, its generation known
+        self._workers = AnswerWorkers(count, "rag.service:worker_handler", (self.settings,), env=WORKER_ENV)
+        return count
+
+    def stop_workers(self) -> None:
+        """Back to answering in this process (the workers exit)."""
+        workers, self._workers = self._workers, None
+        if workers is not None:
+            workers.close()
+
+    @property
+    def workers(self) -> AnswerWorkers | None:
+        """The answer worker processes, when started."""
+        return self._workers
+
+    def _catch_up(self, generation: str | None) -> None:
+        """In a worker: answer from ``generation`` or a newer live one, loading it now when it is not loaded
+        (a worker serves one request at a time: the request waits for the load, never gets the old index)."""
+        self.chain  # noqa: B018 - loads on first use
+        if generation is not None and generation != self._marker and live_marker(self.settings) != self._marker:
+            with self._write_lock:
+                if live_marker(self.settings) != self._marker:
+                    self.reload()
 
     @property
     def chain(self):
@@ -138,12 +179,34 @@ class Assistant:
         ``search_filter`` restricts the passages searched (and so cited) to some documents
         (:class:`~rag.retrieval.filters.SearchFilter`; a ``FilterError`` when it names an unknown one).
         """
+        if self._pooled(wait_for_llm):
+            from rag.answer.chain import Answer
+
+            data = self._pool_call("ask", question, [list(t) for t in history], wait_for_llm, search_filter)
+            return Answer.model_validate(data)
         chain = self._restricted(self.chain, search_filter)
         chain = chain if wait_for_llm else chain.without_llm()
         return chain.answer(question, list(history))
 
     def stream(self, question: str, history: Sequence[Sequence[str]] = (), search_filter: SearchFilter | None = None) -> Iterator[Any]:
+        """Text deltas, then the :class:`~rag.answer.chain.Answer` (see ``AnswerChain.stream``)."""
+        if self._pooled(wait_for_llm=True):  # extractive only: the whole answer, then its words (as the chain does)
+            return self._stream_pooled(question, history, search_filter)
         return self._restricted(self.chain, search_filter).stream({"question": question, "history": list(history)})
+
+    def _stream_pooled(self, question: str, history: Sequence[Sequence[str]], search_filter: SearchFilter | None) -> Iterator[Any]:
+        answer = self.ask(question, history, search_filter=search_filter)
+        yield from (m.group() for m in _DELTA.finditer(answer.answer))
+        yield answer
+
+    def _pooled(self, wait_for_llm: bool) -> bool:
+        """Whether this request goes to the workers: not when an LLM is asked (its stage is I/O: it stays here)."""
+        return self._workers is not None and (not wait_for_llm or self.settings.answer_backend == "extractive")
+
+    def _pool_call(self, op: str, *args: Any) -> Any:
+        assert self._workers is not None
+        self.chain  # noqa: B018 - follows another process's new generation, as in-process answers do
+        return self._workers.call(op, self._marker, *args)
 
     def _restricted(self, chain, search_filter: SearchFilter | None):
         """``chain`` answering from the documents ``search_filter`` allows (validated here, before any search)."""
@@ -170,6 +233,8 @@ class Assistant:
     ) -> dict[str, Any]:
         """The public ``search --json`` shape: ``{"query", "results": [{"rank", "doc_id", "title",
         "text", "start", "end", "score"}]}`` (the CLI, the API and the MCP server)."""
+        if self._workers is not None:
+            return self._pool_call("search_json", query, k, mode, search_filter)
         results = [
             {
                 "rank": h.rank,
@@ -306,6 +371,38 @@ class Assistant:
             if self._chain is not None:
                 self.reload()
             return report
+
+
+_DELTA = re.compile(r"\S+\s*|\s+")  # AnswerChain.stream's word pieces: joined, they give the text back
+
+
+def worker_handler(settings: Settings) -> Callable[..., Any]:
+    """Run in each answer worker (:mod:`rag.answer_workers`): an in-process ``Assistant`` over the live index,
+    loaded now, and the handler of the requests :meth:`Assistant.ask` and ``search_json`` send it."""
+    from rag.embeddings import get_embeddings
+
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if cpus:  # ONNX Runtime sizes its intra-op pool by the CPUs allowed when the model loads: one thread
+        os.sched_setaffinity(0, {sorted(cpus)[os.getpid() % len(cpus)]})
+    try:
+        get_embeddings(settings.model, backend=settings.embed_backend)  # loaded once per process: the index reuses it
+    finally:
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    assistant = Assistant(settings)
+    assistant.chain  # noqa: B018 - the index, loaded before the first request
+
+    def handle(op: str, generation: str | None, *args: Any) -> Any:
+        assistant._catch_up(generation)
+        if op == "ask":
+            return assistant.ask(*args).model_dump()
+        if op == "search_json":
+            return assistant.search_json(*args)
+        if op == "generation":
+            return assistant.generation
+        raise ValueError(f"unknown answer worker request {op!r}")
+
+    return handle
 
 
 def _sha256(path: Path) -> str:

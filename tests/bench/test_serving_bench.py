@@ -45,10 +45,31 @@ def test_load_issues_exactly_n_requests_and_counts_errors():
 
 def test_report_section_shows_each_level_and_the_ratios():
     level = {"clients": 8, "requests": 160, "req_per_s": 24.0, "throughput_vs_1_client": 1.6, "p50_ms": 300.0,
-             "p95_ms": 450.0, "p99_ms": 600.0, "errors": 0, "rss_mb": 700.0, "peak_rss_mb": 750.0}
-    data = {"embedding": {"p50": 15.0, "p95": 20.0}, "configs": {"batched": {"levels": [level]}},
-            "batched_vs_unbatched": [{"clients": 8, "throughput": 1.45, "p95": 0.62}]}
+             "p95_ms": 450.0, "p99_ms": 600.0, "errors": 0, "rss_mb": 700.0, "peak_rss_mb": 750.0, "pss_mb": 520.0}
+    data = {"embedding": {"p50": 15.0, "p95": 20.0}, "configs": {"workers": {"levels": [level]}},
+            "load_before": [3.5, 2.0, 1.0], "workers_vs_in_process": [{"clients": 8, "throughput": 1.45, "p95": 0.62}]}
     text = "\n".join(_serving_section(data))
-    assert "| batched | 8 | 160 | 24.0 | ×1.60 | 300 | 450 | 600 | ×20.0 | 0 | 700 / 750 |" in text
-    assert "8 clients throughput ×1.45, p95 ×0.62" in text
+    assert "| workers | 8 | 160 | 24.0 | ×1.60 | 300 | 450 | 600 | ×20.0 | 0 | 700 / 750 / 520 |" in text
+    assert "8 clients throughput ×1.45, p95 ×0.62" in text and "load average 3.5 before" in text
     assert _serving_section(None) == []
+
+
+def test_server_memory_counts_the_server_and_its_workers():
+    import os
+    import subprocess
+    import sys
+
+    from bench.serving_bench import _family, _server_memory_mb
+
+    before = _family(os.getpid())  # other children may exist (multiprocessing's resource tracker…)
+    alone = _server_memory_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        family = _family(os.getpid())
+        both = _server_memory_mb(os.getpid())
+    finally:
+        child.kill()
+        child.wait()
+    assert family[0] == os.getpid() and sorted(family) == sorted([*before, child.pid])
+    assert alone["processes"] == len(before) and both["processes"] == len(before) + 1
+    assert both["rss_mb"] > alone["rss_mb"] > 0 and both["pss_mb"] > 0 and both["peak_rss_mb"] >= both["rss_mb"]
