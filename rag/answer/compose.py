@@ -35,6 +35,7 @@ from rag.answer.extractive import (
     best_fact,
     render_fact,
 )
+from rag.answer.rendering import quote_around
 from rag.answer import compute, derive, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
@@ -245,22 +246,9 @@ def _list_answer(items: list[lists.Item], reasons: list[str], confidence: float)
     lines = []
     for item in items:
         s = item.scored
-        fact = Fact(s.unit, item.span, [_around(s.unit.passage.text, s.unit.sent_start, s.unit.sent_end, item.span)], s.score, s.coverage, confidence, True)
+        fact = Fact(s.unit, item.span, [quote_around(s.unit.passage.text, s.unit.sent_start, s.unit.sent_end, item.span)], s.score, s.coverage, confidence, True)
         lines.append(render_fact(fact, citer.cite(fact)))
     return ComposedAnswer("\n".join(f"- {line}" for line in lines), False, citer.refs, [], reasons, confidence)
-
-
-def _around(text: str, start: int, end: int, span: Span) -> tuple[int, int]:
-    """The sentence, or for a long one the words around the span (cut at spaces)."""
-    if end - start <= QUOTE_MAX_CHARS:
-        return start, end
-    half = (QUOTE_MAX_CHARS - (span.end - span.start)) // 2
-    a, b = max(start, span.start - half), min(end, span.end + half)
-    while a > start and not text[a - 1].isspace():
-        a += 1
-    while b < end and not text[b].isspace():
-        b -= 1
-    return a, max(b, span.end)
 
 
 def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None:

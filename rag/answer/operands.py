@@ -22,7 +22,7 @@ from rag.answer import compute
 from rag.answer.candidates import Lookup, Unit
 from rag.answer.extractive import best_fact
 from rag.answer.features import Scored
-from rag.answer.rendering import QUOTE_MAX_CHARS, Fact
+from rag.answer.rendering import Fact, quote_around
 from rag.answer.typed_spans import Span, find_spans
 from rag.answer.scoring import Scorer, default_scorer
 from rag.lang import alternation, load_lexicon
@@ -123,7 +123,7 @@ def find(
     op = compute.operand(span.text, span.unit, unit.sentence, unit.passage.title, question)
     if op is None:
         return None, scored
-    found = Fact(unit, span, [_quote(unit, span)], confidence, 1.0, confidence, True)
+    found = Fact(unit, span, [quote_around(unit.passage.text, unit.sent_start, unit.sent_end, span)], confidence, 1.0, confidence, True)
     return Found(found, op, confidence, confidence < scorer.threshold), scored
 
 
@@ -163,21 +163,6 @@ def _near(unit: Unit, span: Span, anchors: list[str]) -> float:
         if i >= 0 and span.start - (i + len(a)) <= NEAR_CHARS and not re.search(r"\d", text[i + len(a) : span.start]):
             return NEAR_BONUS
     return 0.0
-
-
-def _quote(unit: Unit, span: Span) -> tuple[int, int]:
-    """The sentence, or for a long one the words around the figure (cut at spaces)."""
-    start, end = unit.sent_start, unit.sent_end
-    if end - start <= QUOTE_MAX_CHARS:
-        return start, end
-    text = unit.passage.text
-    half = (QUOTE_MAX_CHARS - (span.end - span.start)) // 2
-    a, b = max(start, span.start - half), min(end, span.end + half)
-    while a > start and not text[a - 1].isspace():
-        a += 1
-    while b < end and not text[b].isspace():
-        b -= 1
-    return a, max(b, span.end)
 
 
 __all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of"]

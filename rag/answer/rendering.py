@@ -138,3 +138,15 @@ def sure_lead(scored: Scored, qt: QuestionType, question: str) -> bool:
         return unit_satisfies(span.unit, span.before, qt.units) and bool(span.unit)
     return True
 
+
+def quote_around(text: str, start: int, end: int, span: Span) -> tuple[int, int]:
+    """The sentence ``text[start:end]``, or for a long one the words around the span (cut at spaces)."""
+    if end - start <= QUOTE_MAX_CHARS:
+        return start, end
+    half = (QUOTE_MAX_CHARS - (span.end - span.start)) // 2
+    a, b = max(start, span.start - half), min(end, span.end + half)
+    while a > start and not text[a - 1].isspace():
+        a += 1
+    while b < end and not text[b].isspace():
+        b -= 1
+    return a, max(b, span.end)
