@@ -55,5 +55,14 @@ def test_ask_answers_with_the_figure_from_the_row(table_index, tmp_path):
     for key, (_, figure) in QUESTIONS.items():
         answer = answers[key]
         assert not answer["abstained"], answer
-        assert figure in answer["answer"]
+        assert answer["answer"].startswith(f"**{figure}**"), answer["answer"]  # the asked column's cell, in bold
         assert any(figure in c["text"] and c["doc_id"].startswith("bang_") for c in answer["citations"])
+
+
+def test_ask_a_row_that_leaves_the_asked_column_empty_abstains(table_index):
+    # huyện C's row has no "Giường bệnh thực kê" cell: its other cells are no answer, nor are other rows'
+    result = run_cli("ask", "Trung tâm Y tế huyện C có bao nhiêu giường bệnh thực kê?", "--json", "--index", str(table_index))
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["abstained"], answer["answer"]
+    assert not any(fig in answer["answer"] for fig in ("60", "87,5%", "92", "1.410"))
