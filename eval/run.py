@@ -4,7 +4,7 @@ Usage::
 
     python -m eval.run --gold eval/gold.jsonl [--split dev|test] [--corpus corpus] [--index DIR]
                        [--json OUT] [--report DIR] [--baseline] [--ablations] [--k 5] [--fold-questions]
-    python -m eval.run --suite [--sets dev,test,extra,viquad,train] [--report DIR] [--json OUT]
+    python -m eval.run --suite [--sets dev,test,extra,viquad,train,compare] [--report DIR] [--json OUT]
 
 ``--suite`` evaluates every set side by side, each over its own temporary index
 (:mod:`eval.suite`); ``--split`` keeps the dev or test half of the gold file (:mod:`eval.split`);

@@ -8,7 +8,9 @@ share the index of ``corpus/``):
 * ``extra``: ``eval/extra/`` (held-out test set over 12 new reports);
 * ``viquad``: ``<repo>/../shared/benchmarks/viquad-train`` (public, out-of-domain check),
   skipped with a message when the folder is missing;
-* ``train``: ``eval/train/`` (the fitting set: optimistic by construction).
+* ``train``: ``eval/train/`` (the fitting set: optimistic by construction);
+* ``compare``: ``eval/train/compare.jsonl`` over ``eval/train/corpus`` (computed comparisons: a
+  dev set to fit on, sharing train's index).
 
 One table (set, n, hit@k, accuracy, lead accuracy, abstention P/R, citation P, number
 faithfulness, latency) is printed; ``--report`` adds per-set and per-kind tables and the
@@ -34,7 +36,7 @@ from eval.split import split_items
 __all__ = ["SET_NAMES", "EvalSet", "default_sets", "find_shared_dir", "run_suite"]
 
 ROOT = Path(__file__).resolve().parent.parent
-SET_NAMES: tuple[str, ...] = ("dev", "test", "extra", "viquad", "train")
+SET_NAMES: tuple[str, ...] = ("dev", "test", "extra", "viquad", "train", "compare")
 VIQUAD_SUBDIR = Path("benchmarks") / "viquad-train"
 
 
@@ -73,6 +75,8 @@ def default_sets(root: Path = ROOT, viquad: Path | None = None) -> dict[str, Eva
                          root / "eval" / "extra" / "corpus"),
         "train": EvalSet("train", "train (fitting set)", "tune", root / "eval" / "train" / "gold.jsonl",
                          root / "eval" / "train" / "corpus"),
+        "compare": EvalSet("compare", "compare (dev, comparisons)", "tune", root / "eval" / "train" / "compare.jsonl",
+                           root / "eval" / "train" / "corpus"),
     }
     if viquad is None:
         shared = find_shared_dir(root)

@@ -122,8 +122,9 @@ def write_suite_report(summary: dict[str, Any], records_by_set: dict[str, Sequen
         f"Run {summary['created_at']}, k = {k}. Sets: "
         + "; ".join(f"**{n}** = `{s['gold']}`" + (f" ({s['split']} half)" if s["split"] else "") + f" over `{s['corpus']}`"
                     for n, s in summary["sets"].items()) + ".",
-        ("Roles: gold dev and train are fitted and tuned on; gold test, extra and viquad are reported only "
-         "(never add a rule because one of their questions failed). train is the fitting set, so its figures are optimistic."),
+        ("Roles: gold dev, train and compare are fitted and tuned on; gold test, extra and viquad are reported only "
+         "(never add a rule because one of their questions failed). train is the fitting set, so its figures are optimistic; "
+         "compare (computed comparisons over train's corpus) is a dev set."),
         "## Summary", format_suite_table(summary),
         "## Per kind (accuracy, n)",
         ("compound = multi_hop; comparison/list = cross_doc + computed; accent-less = Vietnamese questions without any "

@@ -102,3 +102,31 @@ def test_folded_questions_and_a_missing_set_file(tmp_path, embeddings, capsys):
     assert summary["folded_questions"] is True
     first = json.loads((tmp_path / "rep" / "per_question_dev.jsonl").read_text(encoding="utf-8").splitlines()[0])
     assert first["question"] == "Benh vien Chan thuong Chinh hinh co bao nhieu CBCNV?"
+
+
+COMPARE = [{"id": "c1", **FACT, "category": "computed", "question": "Bệnh viện Chấn thương Chỉnh hình có bao nhiêu CBCNV, tính cả hai khoa?"}]
+
+
+def test_compare_is_a_dev_set_over_train_corpus_sharing_its_index(tmp_path, embeddings):
+    from eval.suite import SET_NAMES, default_sets
+
+    args = parse_args(["--suite"])
+    assert "compare" in SET_NAMES and "compare" in args.sets  # in the default --sets
+    root = tmp_path / "checkout"
+    _jsonl(root / "eval" / "train" / "gold.jsonl", GOLD[:2])
+    _jsonl(root / "eval" / "train" / "compare.jsonl", COMPARE)
+    _corpus(root / "eval" / "train" / "corpus")
+    spec = default_sets(root)["compare"]
+    assert (spec.gold, spec.corpus, spec.role) == (root / "eval" / "train" / "compare.jsonl", root / "eval" / "train" / "corpus", "tune")
+    out = tmp_path / "out"
+    args = parse_args(["--suite", "--sets", "train,compare", "--report", str(out / "rep"), "--json", str(out / "s.json"), "--quiet"])
+    assert run_suite(args, root=root) == 0
+    summary = json.loads((out / "s.json").read_text(encoding="utf-8"))
+    assert list(summary["sets"]) == ["train", "compare"]
+    compare = summary["sets"]["compare"]
+    assert compare["overall"]["n"] == 1 and compare["info"]["shared_index_with"] == ["train"]
+    assert compare["per_kind"]["comparison/list"]["n"] == 1  # a computed question counts as a comparison
+    report = (out / "rep" / "report.md").read_text(encoding="utf-8")
+    kind_header = next(line for line in report.splitlines() if line.startswith("| kind |"))
+    assert kind_header.split("|")[2:4] == [" train (fitting set) ", " compare (dev, comparisons) "]
+    assert "## compare (dev, comparisons): questions answered wrongly" in report  # a set one may tune on

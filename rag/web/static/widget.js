@@ -61,6 +61,16 @@
     ".msg.error{border-color:#fca5a5;background:#fef2f2;color:#991b1b}",
     ".msg.notfound{border-color:#fcd34d;background:#fffbeb;color:#78350f}",
     ".nf-title{font-weight:700;display:block;margin-bottom:2px}",
+    ".parts{display:flex;flex-direction:column;gap:6px;white-space:normal}",
+    ".part{border:1px solid #e2e8f0;border-left:3px solid #0f766e;border-radius:8px;padding:5px 8px;background:#fff}",
+    ".part.notfound{border-left-color:#f59e0b;background:#fffbeb}",
+    ".part.computed{border-left-color:#1d4ed8}",
+    ".part-q{font-size:12px;font-weight:600;color:#475569;margin-bottom:2px}",
+    ".part-a{white-space:pre-wrap}",
+    ".part-none{font-style:italic;color:#78350f}",
+    ".part-arith{display:flex;gap:6px;align-items:center;margin-top:3px;font-size:12px}",
+    ".part-badge{border-radius:999px;background:#dbeafe;color:#1e3a8a;font-weight:700;padding:0 6px}",
+    ".part-expr{font-family:ui-monospace,monospace}",
     ".rewritten{display:block;font-size:12px;color:#475569;margin-bottom:4px;white-space:normal}",
     ".prov{display:block;font-size:11.5px;color:#475569;margin-top:6px;white-space:normal}",
     ".cite{display:inline-block;border:1px solid #99f6e4;background:#ccfbf1;color:#0f766e;font-weight:700;font-size:11px;line-height:1.5;font-family:inherit;border-radius:999px;padding:0 6px;margin:0 1px;cursor:pointer;vertical-align:super}",
@@ -200,6 +210,40 @@
     }
     frag.appendChild(document.createTextNode(text.slice(pos)));
     return frag;
+  }
+
+  // A compound question's parts (or a computed comparison's operands and result), each its own block,
+  // as rag.web.render.render_parts shows them on the chat page: the computed result first, a part
+  // the reports do not answer marked "không tìm thấy" instead of its long not-found line.
+  var NOT_FOUND_PART_SUFFIX = "trong các báo cáo hiện có."; // the end of rag.answer's not-found line
+  function partsNode(answerParts, byN, onCite) {
+    var box = el("div", "parts");
+    var ordered = answerParts.filter(function (p) { return p.computed; })
+      .concat(answerParts.filter(function (p) { return !p.computed; }));
+    ordered.forEach(function (part) {
+      var block = el("div", "part" + (part.computed ? " computed" : part.abstained ? " notfound" : ""));
+      block.appendChild(el("div", "part-q", part.question || ""));
+      var lines = String(part.answer || "").split("\n")
+        .filter(function (l) { return l.trim(); })
+        .map(function (l) { return l.replace(/^-\s+/, "").trim(); });
+      if (part.abstained && !part.computed && (!lines.length || lines[0].slice(-NOT_FOUND_PART_SUFFIX.length) === NOT_FOUND_PART_SUFFIX)) {
+        block.appendChild(el("div", "part-a part-none", "không tìm thấy"));
+      } else {
+        lines.forEach(function (line) {
+          var a = el("div", "part-a");
+          a.appendChild(answerNodes(line, byN, onCite));
+          block.appendChild(a);
+        });
+      }
+      if (part.computed) {
+        var arith = el("div", "part-arith");
+        arith.appendChild(el("span", "part-badge", "đã tính"));
+        arith.appendChild(el("code", "part-expr", part.computed));
+        block.appendChild(arith);
+      }
+      box.appendChild(block);
+    });
+    return box;
   }
 
   function sourceItem(c, label, related, docs) {
@@ -368,7 +412,7 @@
       bubble.appendChild(el("span", "nf-title", "Không tìm thấy"));
     }
     var items = {};
-    bubble.appendChild(answerNodes(data.answer || "", byN, function (n, btn) {
+    function onCite(n, btn) {
       var d = items[n];
       if (!d) return;
       d.open = !d.open || btn.getAttribute("aria-expanded") !== "true";
@@ -377,7 +421,10 @@
       void d.offsetWidth;
       d.classList.add("flash");
       d.scrollIntoView({ block: "nearest", behavior: "smooth" });
-    }));
+    }
+    var answerParts = data.parts || [];
+    if (answerParts.length && data.backend !== "llm") bubble.appendChild(partsNode(answerParts, byN, onCite)); // an LLM answer is its own text
+    else bubble.appendChild(answerNodes(data.answer || "", byN, onCite));
     if (citations.length) {
       var box = el("div", "srcs");
       box.appendChild(el("div", "srcs-label", "Nguồn"));
