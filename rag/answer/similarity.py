@@ -2,10 +2,11 @@
 
 The lexical features of :mod:`rag.answer.extractive` miss paraphrases ("nằm viện" for "nội trú")
 and out-of-domain wordings; the embedding model that ranked the passages does not. A
-:class:`UnitEmbedder` embeds the question as the retriever did (e5 ``query:`` prefix, accents
-restored when the retriever restored them) and each unit in its context (``passage:`` + the
-document title + the unit's sentence, :func:`rag.index.records.indexed_text`), batched, and keeps
-the unit vectors in an LRU by text so a sentence seen by an earlier question costs nothing.
+:class:`UnitEmbedder` takes the question's vector as the retriever embedded it (e5 ``query:`` prefix,
+accents restored when the retriever restored them: the same cached vector,
+:mod:`rag.embeddings.query_cache`) and embeds each unit in its context (``passage:`` + the document
+title + the unit's sentence, :func:`rag.index.records.indexed_text`), batched, keeping the unit
+vectors in an LRU by text so a sentence seen by an earlier question costs nothing.
 
 :func:`scorer_for` gives the shipped scorer wired to a retriever's embedder (or the plain scorer
 when the retriever has none: a callable, a test double).
@@ -21,9 +22,9 @@ from typing import Any
 import numpy as np
 
 from rag.answer.scoring import Scorer, default_scorer
+from rag.embeddings.query_cache import query_vector
 
 UNIT_CACHE = 8192  # unit vectors kept (384 float32 each: ~12 MiB)
-QUERY_CACHE = 256
 
 
 class _LRU:
@@ -56,17 +57,13 @@ class UnitEmbedder:
     def __init__(self, embeddings: Any, unit_cache: int = UNIT_CACHE) -> None:
         self.embeddings = embeddings
         self._units = _LRU(unit_cache)
-        self._queries = _LRU(QUERY_CACHE)
         self.encoded = 0  # unit texts actually sent to the model (the rest came from the cache)
 
     def similarities(self, question: str, texts: Sequence[str]) -> list[float]:
         """cos(question, text) for each text, in order; each distinct text embedded at most once."""
         if not texts:
             return []
-        query = self._queries.get(question)
-        if query is None:
-            query = np.asarray(self.embeddings.encode_queries([question])[0], dtype=np.float32)
-            self._queries.put(question, query)
+        query = query_vector(self.embeddings, question)  # the retriever's vector when it embedded the same text
         found = {t: self._units.get(t) for t in dict.fromkeys(texts)}
         missing = [t for t, v in found.items() if v is None]
         if missing:

@@ -30,6 +30,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, PrivateAttr
 
 from rag.config import Settings
+from rag.embeddings.query_cache import query_vector
 from rag.errors import QueryError
 from rag.index.faiss.sparse import bm25_top_k
 from rag.index.records import ChunkRecord
@@ -212,7 +213,7 @@ class HybridRetriever(BaseRetriever):
         try:
             if self.mode in ("hybrid", "dense"):
                 t = time.perf_counter()
-                vector = self.embeddings.encode_queries([restored or query])[0]
+                vector = query_vector(self.embeddings, restored or query)
                 timings["embed"] = elapsed_ms(t)
                 t = time.perf_counter()
                 dense_ids, dense_scores = self.store.dense_search(vector, fetch, allowed)

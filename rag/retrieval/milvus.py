@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, PrivateAttr
 
+from rag.embeddings.query_cache import query_vector
 from rag.index.milvus.schema import bm25_text, in_filter
 from rag.retrieval.filters import SearchFilter
 from rag.index.records import ChunkRecord
@@ -52,7 +53,7 @@ class MilvusRetriever(HybridRetriever):
         vector = None
         if self.mode in ("hybrid", "dense"):
             t = time.perf_counter()
-            vector = self.embeddings.encode_queries([query])[0]
+            vector = query_vector(self.embeddings, query)
             timings["embed"] = elapsed_ms(t)
         tokens = folded = ""
         if self.mode in ("hybrid", "bm25"):
