@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .common import ROOT, last_json_line, log, run_python, summary_ms
+from .profile_ask import profile
 from .synthetic import gold_questions
 
 BACKENDS = ("torch", "onnx")
@@ -163,6 +164,9 @@ def run(quick: bool = False) -> dict:
             qs, n_passes, n_runs = plan[backend]
             log(f"latency: warm, backend {backend}, {len(qs)} questions x {n_passes}")
             result[backend] = {"warm": warm(index_dir, backend, qs, n_passes)}
+            if backend == "onnx":
+                log("latency: profile of a warm ask (cProfile, questions seen for the first time)")
+                result[backend]["profile"] = profile(index_dir, qs)
             log(f"latency: cold start x{n_runs}, backend {backend}")
             result[backend]["cold"] = cold(index_dir, backend, n_runs)
         return result

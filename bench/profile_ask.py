@@ -52,7 +52,7 @@ def stages_ms(stats: pstats.Stats, n: int) -> dict[str, float]:
         "unit embedding (model, sentences not seen before)": round(c["unit_embedding"], 2),
         "candidate features (spans, checks, coverage)": round(c["scoring"] - c["similarity"], 2),
         "composition (units, parts, rendering)": round(c["ask"] - c["search"] - c["scoring"] - (c["unit_embedding"] - min(c["unit_embedding"], c["similarity"])), 2),
-        "JSON of the answer": round(c["json"], 2),
+        "the answer as a JSON dict": round(c["json"], 2),
         "ask (total, under the profiler)": round(c["ask"] + c["json"], 2),
     }
 

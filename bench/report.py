@@ -288,6 +288,7 @@ def _latency_section(lat: dict | None, plots: dict) -> list[str]:
             lines.append(f"| {b} | ask | {ask.get('skipped') or ask.get('error')} | |")
     if "latency" in plots:
         lines += ["", f"![latency per stage]({plots['latency']})"]
+    lines += _profile_lines((lat.get("onnx") or {}).get("profile") if isinstance(lat.get("onnx"), dict) else None)
     lines += ["", "### Cold start (process spawn → first answer, existing index)", "", "| backend | total s | interpreter start | import app modules | load model + index (+ their lazy imports) | first answer | runs |", "|---|---|---|---|---|---|---|"]
     for b in ("torch", "onnx"):
         cold = (lat.get(b) or {}).get("cold") if isinstance(lat.get(b), dict) else None
@@ -301,6 +302,17 @@ def _latency_section(lat: dict | None, plots: dict) -> list[str]:
             top = ", ".join(f"{t['package']} {t['seconds']:.2f} s" for t in cold["top_imports"][:8])
             lines.append(f"\nSlowest imports ({b}, `python -X importtime`, cumulative): {top}. Heavy modules loaded: {', '.join(cold.get('modules_loaded', []))}.")
     return lines + [""]
+
+
+def _profile_lines(prof: dict | None) -> list[str]:
+    """Where a warm ask's milliseconds go (bench.profile_ask), by stage and by function."""
+    if not prof or "stages_ms" not in prof:
+        return []
+    lines = ["", f"### Where an ask's milliseconds go (ONNX, cProfile, {prof['questions']} questions seen for the first time, {prof['wall_ms_per_ask']:.1f} ms per ask under the profiler)", "", "| stage | ms per ask |", "|---|---|"]
+    lines += [f"| {stage} | {ms:.2f} |" for stage, ms in prof["stages_ms"].items()]
+    lines += ["", "| function (most own time) | own ms per ask | calls per ask |", "|---|---|---|"]
+    lines += [f"| `{row['function']}` | {row['own_ms']:.2f} | {row['calls_per_ask']:g} |" for row in prof.get("top_functions", [])[:8]]
+    return lines
 
 
 def _scale_section(scale: dict | None, plots: dict) -> list[str]:
