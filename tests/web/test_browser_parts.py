@@ -4,23 +4,13 @@ Chromium driven by Playwright against the real app over the corpus index plus tw
 from __future__ import annotations
 
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium): apt-get install -y chromium", allow_module_level=True)
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
-]
 REPORTS = {
     "bv_cay_gao": "Bệnh viện Đa khoa huyện Cây Gạo tổng kết năm 2024\n"
     "Năm 2024, Bệnh viện Đa khoa huyện Cây Gạo đã khám cho 250.000 lượt người bệnh, điều trị nội trú 31.000 lượt.",
@@ -32,57 +22,44 @@ FINAL_BOT = "#hdyt-chat .hdyt-msg.hdyt-bot:not(.hdyt-streaming):not(.hdyt-pendin
 
 
 @pytest.fixture(scope="module")
-def parts_server(web_server, corpus_settings, tmp_path_factory):
-    index = tmp_path_factory.mktemp("parts-index") / "index"
-    shutil.copytree(corpus_settings.index_dir, index)
-    server = web_server(ui=True, index_dir=index, uploads_dir=index.parent / "uploads", rate_limit_per_minute=100_000)
-    uploads = index.parent / "uploads"
-    uploads.mkdir()
-    files = []
-    for name, text in REPORTS.items():
-        (uploads / f"{name}.txt").write_text(text, encoding="utf-8")
-        files.append(uploads / f"{name}.txt")
-    report = server.assistant.add_files(files)
-    assert sorted(report.added) == sorted(REPORTS), report
-    return server
+def parts_server(server_with_reports):
+    return server_with_reports(REPORTS)
 
 
-def test_a_computed_comparison_shows_each_part_as_its_own_block(parts_server):
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="vi-VN")
-            page.set_default_timeout(60_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(parts_server.url, wait_until="load")
-            page.wait_for_selector("#hdyt-question textarea")
-            page.fill("#hdyt-question textarea", QUESTION)
-            page.press("#hdyt-question textarea", "Enter")
-            page.wait_for_selector(f"{FINAL_BOT} .hdyt-parts", timeout=90_000)
-            bot = page.locator(FINAL_BOT).last
-            blocks = bot.locator(".hdyt-parts > .hdyt-part")
-            playwright_sync.expect(blocks).to_have_count(3)
-            computed = blocks.nth(0)
-            assert "hdyt-part-computed" in (computed.get_attribute("class") or "")
-            playwright_sync.expect(computed.locator(".hdyt-part-badge")).to_have_text("đã tính")
-            playwright_sync.expect(computed.locator(".hdyt-part-expr")).to_have_text("250.000 − 212.480 = 37.520")
-            playwright_sync.expect(computed.locator("strong")).to_have_text("37.520")
-            assert computed.locator("a.hdyt-cite").count() == 2
-            texts = [blocks.nth(i).inner_text() for i in (1, 2)]
-            assert "250.000" in texts[0] and "212.480" in texts[1]
-            for i in (1, 2):  # each operand its own question and its own citation link
-                block = blocks.nth(i)
-                assert block.locator(".hdyt-part-q").inner_text().strip()
-                assert block.locator("a.hdyt-cite").count() == 1 and block.locator(".hdyt-part-badge").count() == 0
-            link = blocks.nth(2).locator("a.hdyt-cite").first
-            n = re.search(r"\d+", link.inner_text()).group()
-            link.click()
-            card = page.locator(f"#hdyt-src-1-{n}")
-            playwright_sync.expect(card).to_be_visible()
-            assert "212.480" in card.locator("mark.hdyt-quote").inner_text()
-            (ROOT / "tests" / "artifacts").mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(ROOT / "tests" / "artifacts" / "parts_blocks.png"))
-            assert errors == []
-        finally:
-            browser.close()
+def test_a_computed_comparison_shows_each_part_as_its_own_block(parts_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="vi-VN")
+    try:
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(parts_server.url, wait_until="load")
+        page.wait_for_selector("#hdyt-question textarea")
+        page.fill("#hdyt-question textarea", QUESTION)
+        page.press("#hdyt-question textarea", "Enter")
+        page.wait_for_selector(f"{FINAL_BOT} .hdyt-parts", timeout=90_000)
+        bot = page.locator(FINAL_BOT).last
+        blocks = bot.locator(".hdyt-parts > .hdyt-part")
+        playwright_sync.expect(blocks).to_have_count(3)
+        computed = blocks.nth(0)
+        assert "hdyt-part-computed" in (computed.get_attribute("class") or "")
+        playwright_sync.expect(computed.locator(".hdyt-part-badge")).to_have_text("đã tính")
+        playwright_sync.expect(computed.locator(".hdyt-part-expr")).to_have_text("250.000 − 212.480 = 37.520")
+        playwright_sync.expect(computed.locator("strong")).to_have_text("37.520")
+        assert computed.locator("a.hdyt-cite").count() == 2
+        texts = [blocks.nth(i).inner_text() for i in (1, 2)]
+        assert "250.000" in texts[0] and "212.480" in texts[1]
+        for i in (1, 2):  # each operand its own question and its own citation link
+            block = blocks.nth(i)
+            assert block.locator(".hdyt-part-q").inner_text().strip()
+            assert block.locator("a.hdyt-cite").count() == 1 and block.locator(".hdyt-part-badge").count() == 0
+        link = blocks.nth(2).locator("a.hdyt-cite").first
+        n = re.search(r"\d+", link.inner_text()).group()
+        link.click()
+        card = page.locator(f"#hdyt-src-1-{n}")
+        playwright_sync.expect(card).to_be_visible()
+        assert "212.480" in card.locator("mark.hdyt-quote").inner_text()
+        (ROOT / "tests" / "artifacts").mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ROOT / "tests" / "artifacts" / "parts_blocks.png"))
+        assert errors == []
+    finally:
+        page.close()

@@ -4,22 +4,11 @@ reports written for this test)."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import httpx
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists():
-    pytest.skip("Debian's Chromium is not installed (/usr/bin/chromium): apt-get install -y chromium", allow_module_level=True)
 playwright_sync = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
 
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
-]
 REPORTS = {
     "bv_phoi_ben_lac": "Bệnh viện Phổi tỉnh Bến Lạc tổng kết năm 2024\n"
     "Năm 2024, Bệnh viện Phổi tỉnh Bến Lạc có 86 bác sĩ và 240 giường bệnh kế hoạch.",
@@ -31,19 +20,8 @@ WITH_A_MISSING_PART = "Bệnh viện Phổi tỉnh Bến Lạc có bao nhiêu b�
 
 
 @pytest.fixture(scope="module")
-def widget_parts_server(web_server, corpus_settings, tmp_path_factory):
-    index = tmp_path_factory.mktemp("widget-parts-index") / "index"
-    shutil.copytree(corpus_settings.index_dir, index)
-    server = web_server(ui=True, index_dir=index, uploads_dir=index.parent / "uploads", rate_limit_per_minute=100_000)
-    uploads = index.parent / "uploads"
-    uploads.mkdir()
-    files = []
-    for name, text in REPORTS.items():
-        (uploads / f"{name}.txt").write_text(text, encoding="utf-8")
-        files.append(uploads / f"{name}.txt")
-    report = server.assistant.add_files(files)
-    assert sorted(report.added) == sorted(REPORTS), report
-    return server
+def widget_parts_server(server_with_reports):
+    return server_with_reports(REPORTS)
 
 
 def _ask_widget(page, question: str, turn: int):
@@ -54,49 +32,47 @@ def _ask_widget(page, question: str, turn: int):
     return bubble
 
 
-def test_widget_shows_each_part_in_order_and_marks_the_missing_one(widget_parts_server):
+def test_widget_shows_each_part_in_order_and_marks_the_missing_one(widget_parts_server, browser):
     api = httpx.post(widget_parts_server.url + "/api/ask", json={"question": QUESTION}, timeout=90).json()
     assert len(api["parts"]) == 2 and not any(p["abstained"] for p in api["parts"]), api
     missing = httpx.post(widget_parts_server.url + "/api/ask", json={"question": WITH_A_MISSING_PART}, timeout=90).json()
     assert len(missing["parts"]) == 2 and missing["parts"][1]["abstained"], missing
-    with playwright_sync.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="vi-VN")
-            page.set_default_timeout(60_000)
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(widget_parts_server.url + "/widget-demo", wait_until="load")
-            page.locator("#hdyt-widget .fab").click()
-            bubble = _ask_widget(page, QUESTION, 1)
-            blocks = bubble.locator(".parts > .part")
-            playwright_sync.expect(blocks).to_have_count(2)
-            doctors, nurses = blocks.nth(0), blocks.nth(1)
-            assert doctors.locator(".part-q").inner_text() == api["parts"][0]["question"]
-            assert nurses.locator(".part-q").inner_text() == api["parts"][1]["question"]
-            assert "86" in doctors.locator(".part-a").inner_text() and "190" not in doctors.inner_text()
-            assert "190" in nurses.locator(".part-a").inner_text()
-            for block in (doctors, nurses):  # each part its own [n] button, opening a cited passage
-                assert "notfound" not in (block.get_attribute("class") or "")
-                assert block.locator("button.cite").count() >= 1
-            nurses.locator("button.cite").first.click()
-            n = nurses.locator("button.cite").first.get_attribute("data-n")
-            opened = bubble.locator("details.src").nth(int(n) - 1)
-            playwright_sync.expect(opened).to_have_attribute("open", "")
-            assert "190" in opened.locator("mark").inner_text()
-            assert "<b>chính thức</b>" in opened.inner_text() and page.locator("#hdyt-widget .passage b").count() == 0
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="vi-VN")
+    try:
+        page.set_default_timeout(60_000)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(widget_parts_server.url + "/widget-demo", wait_until="load")
+        page.locator("#hdyt-widget .fab").click()
+        bubble = _ask_widget(page, QUESTION, 1)
+        blocks = bubble.locator(".parts > .part")
+        playwright_sync.expect(blocks).to_have_count(2)
+        doctors, nurses = blocks.nth(0), blocks.nth(1)
+        assert doctors.locator(".part-q").inner_text() == api["parts"][0]["question"]
+        assert nurses.locator(".part-q").inner_text() == api["parts"][1]["question"]
+        assert "86" in doctors.locator(".part-a").inner_text() and "190" not in doctors.inner_text()
+        assert "190" in nurses.locator(".part-a").inner_text()
+        for block in (doctors, nurses):  # each part its own [n] button, opening a cited passage
+            assert "notfound" not in (block.get_attribute("class") or "")
+            assert block.locator("button.cite").count() >= 1
+        nurses.locator("button.cite").first.click()
+        n = nurses.locator("button.cite").first.get_attribute("data-n")
+        opened = bubble.locator("details.src").nth(int(n) - 1)
+        playwright_sync.expect(opened).to_have_attribute("open", "")
+        assert "190" in opened.locator("mark").inner_text()
+        assert "<b>chính thức</b>" in opened.inner_text() and page.locator("#hdyt-widget .passage b").count() == 0
 
-            bubble = _ask_widget(page, WITH_A_MISSING_PART, 2)
-            blocks = bubble.locator(".parts > .part")
-            playwright_sync.expect(blocks).to_have_count(2)
-            for i, part in enumerate(missing["parts"]):  # a part the reports do not answer: marked, never dropped
-                block = blocks.nth(i)
-                assert block.locator(".part-q").inner_text() == part["question"]
-                marked = "notfound" in (block.get_attribute("class") or "")
-                assert marked == part["abstained"]
-                if marked:
-                    assert block.locator(".part-a").inner_text() == "không tìm thấy" and block.locator("button.cite").count() == 0
-            assert "86" in blocks.nth(0).inner_text()
-            assert errors == []
-        finally:
-            browser.close()
+        bubble = _ask_widget(page, WITH_A_MISSING_PART, 2)
+        blocks = bubble.locator(".parts > .part")
+        playwright_sync.expect(blocks).to_have_count(2)
+        for i, part in enumerate(missing["parts"]):  # a part the reports do not answer: marked, never dropped
+            block = blocks.nth(i)
+            assert block.locator(".part-q").inner_text() == part["question"]
+            marked = "notfound" in (block.get_attribute("class") or "")
+            assert marked == part["abstained"]
+            if marked:
+                assert block.locator(".part-a").inner_text() == "không tìm thấy" and block.locator("button.cite").count() == 0
+        assert "86" in blocks.nth(0).inner_text()
+        assert errors == []
+    finally:
+        page.close()
