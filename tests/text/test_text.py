@@ -43,6 +43,29 @@ def test_fold(text, folded):
     assert len(fold(text)) == len(text)
 
 
+def _fold_reference(text: str) -> str:
+    """Folding as the Unicode definition reads: decompose, drop every combining mark, recompose."""
+    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
+    return unicodedata.normalize("NFC", "".join(c for c in decomposed if not unicodedata.combining(c)))
+
+
+VIETNAMESE_LETTERS = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵđ"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        VIETNAMESE_LETTERS + VIETNAMESE_LETTERS.upper(),
+        unicodedata.normalize("NFD", "Trạm y tế xã Hòa Khánh, quý IV/2024"),  # decomposed input: marks dropped
+        "Ç ñ ø ß — 東京 ε\u0301",  # other scripts: the same rule, letter by letter
+        "\u1100\u1161 \u1112\u1161\u11ab",  # Hangul jamo compose across the joins, as NFC does
+        "",
+    ],
+)
+def test_fold_equals_the_reference_definition(text):
+    assert fold(text) == _fold_reference(text)
+
+
 def test_has_diacritics():
     assert has_diacritics("bệnh viện")
     assert not has_diacritics("benh vien bai chay")
