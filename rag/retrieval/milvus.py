@@ -18,7 +18,7 @@ from rag.embeddings.query_cache import query_vector
 from rag.index.milvus.schema import bm25_text, in_filter
 from rag.retrieval.filters import SearchFilter
 from rag.index.records import ChunkRecord
-from rag.retrieval.hybrid import Hit, HybridRetriever, SearchResult, elapsed_ms, reciprocal_rank_fusion, retriever_weights
+from rag.retrieval.hybrid import Hit, HybridRetriever, SearchResult, elapsed_ms, reciprocal_rank_fusion, report_words, retriever_weights
 from rag.retrieval.period import asked_years, newest_year
 from rag.text import tokenize, tokenize_folded
 
@@ -57,7 +57,7 @@ class MilvusRetriever(HybridRetriever):
             timings["embed"] = elapsed_ms(t)
         tokens = folded = ""
         if self.mode in ("hybrid", "bm25"):
-            tokens, folded = bm25_text(tokenize(query)), bm25_text(tokenize_folded(query))
+            tokens, folded = bm25_text(tokenize(query)), bm25_text(tokenize_folded(report_words(query)))
         # The same per-query weights as the FAISS retriever; a weight of 0 leaves a retriever out.
         weights = retriever_weights(query) if self.mode == "hybrid" else {}
         if weights.get("bm25", 1.0) <= 0:

@@ -70,3 +70,19 @@ def test_accentless_question_leans_on_folded_bm25(retriever):
     assert any("383.605 lượt người" in h.chunk.text for h in hits)
     assert all(h.ranks["bm25"] is None for h in hits)  # the accented list is not even computed
     assert any("383.605 lượt người" in h.chunk.text for h in retriever.search("Benh vien Bai Chay kham bao nhieu luot nguoi?", k=5).hits)
+
+
+def test_an_english_question_is_matched_by_its_report_words(retriever):
+    """Accented BM25 is off for English; folded BM25 reads the glossary's Vietnamese words and the names."""
+    from rag.retrieval.hybrid import report_words, retriever_weights
+
+    question = "Who is the director of Bai Chay Hospital?"
+    weights = retriever_weights(question)
+    assert weights["bm25"] == 0 and weights["bm25_folded"] > 0 and weights["dense"] > 0
+    words = report_words(question).split()
+    assert {"bai", "chay", "giam", "doc"} <= set(" ".join(words).split()) and "director" not in words
+    assert report_words("Ai là giám đốc Bệnh viện Bãi Cháy?") == "Ai là giám đốc Bệnh viện Bãi Cháy?"
+    lexical_only = retriever.model_copy(update={"mode": "bm25"})
+    hits = lexical_only.search(question, k=5).hits
+    assert any("Lê Ngọc Dũng - Giám đốc Bệnh viện Bãi Cháy" in h.chunk.text for h in hits)
+    assert all(h.ranks["bm25_folded"] is not None for h in hits)
