@@ -39,7 +39,7 @@ from rag.answer.rendering import quote_around
 from rag.answer import compute, derive, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
-from rag.query.analysis import analyze, canon, extract_entities, match_tokens, words
+from rag.query.analysis import canon, extract_entities, match_tokens, words
 from rag.query.question import Question, analyse_question, as_question
 from rag.text import fold, sentence_spans
 
@@ -61,18 +61,24 @@ def standalone_parts(question: Question) -> list[Question]:
     parts = question.parts
     if len(parts) < 2:
         return [question]
-    return [analyse_question(_standalone(parts, i)) for i in range(len(parts))]
+    known = {part.text: part for part in parts}
+
+    def ask(text: str) -> Question:
+        """The question of ``text``, one per text: each part's stripped topic is read by every other part."""
+        return known.setdefault(text, analyse_question(text))
+
+    return [ask(_standalone(parts, i, ask)) for i in range(len(parts))]
 
 
-def _standalone(parts: Sequence[Question], i: int) -> str:
+def _standalone(parts: Sequence[Question], i: int, ask: Callable[[str], Question]) -> str:
     """Part ``i`` with what it lacks borrowed from the nearest other part (the next one first)."""
     mine = parts[i].text
     order = sorted((j for j in range(len(parts)) if j != i), key=lambda j: (abs(j - i), j < i))
     added: list[str] = []
     ents_mine = parts[i].entities
-    topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
+    topic = [k for k in ask(_strip_entities(mine)).type.keywords_folded if k not in _TIME_WORDS]
     if len(topic) <= 1:
-        donor = next((parts[j] for j in order if len(analyze(_strip_entities(parts[j].text)).keywords_folded) > 1), parts[order[0]])
+        donor = next((parts[j] for j in order if len(ask(_strip_entities(parts[j].text)).type.keywords_folded) > 1), parts[order[0]])
         qword = _qword_text(donor) if parts[i].type.qwords else ""
         added.append(_strip_entities(donor.text.replace(qword, " ")) if qword else _strip_entities(donor.text))
     elif not parts[i].type.qwords:
