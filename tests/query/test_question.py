@@ -94,3 +94,43 @@ def test_the_answerer_takes_a_question_or_its_text_alike():
     by_question = answer_extractive(Question(text), docs=docs)
     assert "41.230" in by_question.text
     assert (by_question.text, by_question.abstained, by_question.confidence) == (by_text.text, by_text.abstained, by_text.confidence)
+
+
+class _Library:
+    """A plain retriever (a callable over two passages) that records what each search was given."""
+
+    def __init__(self, accepts_question: bool) -> None:
+        self.accepts_question = accepts_question
+        self.given: list[object] = []
+
+    def __call__(self, query: object) -> list[Document]:
+        self.given.append(query)
+        text = "Năm 2024, Trung tâm Y tế huyện Đồi Thông đã tiêm chủng cho 3.412 trẻ em dưới 1 tuổi."
+        return [Document(page_content=text, metadata={"doc_id": "dt", "title": "Báo cáo Đồi Thông", "start": 0, "end": len(text)})]
+
+
+@pytest.mark.parametrize("accepts", [True, False])
+def test_the_chain_analyses_once_and_hands_a_question_only_to_a_retriever_that_takes_one(accepts):
+    from rag.answer.chain import AnswerChain
+
+    library = _Library(accepts)
+    answer = AnswerChain(library).invoke("Năm 2024 Trung tâm Y tế huyện Đồi Thông tiêm chủng cho bao nhiêu trẻ em?")
+    assert "3.412" in answer.answer
+    (given,) = library.given  # one search for a one-part question
+    if accepts:
+        assert given == Question("Năm 2024 Trung tâm Y tế huyện Đồi Thông tiêm chủng cho bao nhiêu trẻ em?")
+    else:
+        assert given == "Năm 2024 Trung tâm Y tế huyện Đồi Thông tiêm chủng cho bao nhiêu trẻ em?"
+
+
+def test_the_retriever_takes_a_question_and_reuses_its_restored_form(retriever):
+    text = "trung tam y te huyen tien du co bao nhieu giuong benh"
+    restored = retriever.restore_query(text)
+    assert restored is not None and restored != text
+    assert retriever.restore_query(Question(text, restored=restored)) == restored
+    assert retriever.restore_query(Question(text, restored="trung tâm y tế")) == "trung tâm y tế"  # given, not recomputed
+    assert retriever.restore_query(Question(text)) == restored  # none given: restored here
+    by_text, by_question = retriever.search(text), retriever.search(Question(text, restored=restored))
+    assert by_question.restored_query == by_text.restored_query == restored
+    assert [h.chunk.chunk_id for h in by_question.hits] == [h.chunk.chunk_id for h in by_text.hits]
+    assert [d.id for d in retriever.invoke(Question(text, restored=restored))] == [d.id for d in retriever.invoke(text)]
