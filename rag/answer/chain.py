@@ -3,8 +3,10 @@
 :class:`AnswerChain` ties the pieces together and is a LangChain ``Runnable``:
 
 * input validation (empty, too long, control characters, malformed history → :class:`QueryError`);
-* follow-up rewriting (:func:`rag.followup.rewrite`);
-* retrieval through any injected ``str -> list[Document]`` callable or Runnable;
+* follow-up rewriting (:func:`rag.followup.rewrite`) and accent restoration (the retriever's);
+* the question analysed once into a :class:`rag.query.question.Question` that every stage reads;
+* retrieval through any injected ``str -> list[Document]`` callable or Runnable (one that sets
+  ``accepts_question`` is given the turn's :class:`Question`, whose restored form it reuses);
 * the extractive answerer (:mod:`rag.answer.compose`), always computed: it is the answer when no
   LLM is configured and the fallback when the LLM's answer fails verification, errors or times out;
 * optionally an LLM answer, shown only when :func:`rag.answer.verify.verify` accepts it
@@ -41,6 +43,7 @@ from rag.answer.extractive import NOT_FOUND, ExtractiveAnswer, QuoteRef
 from rag.answer.similarity import scorer_for
 from rag.answer.smalltalk import SMALLTALK_BACKEND, smalltalk_reply
 from rag.query.followup import rewrite
+from rag.query.question import Question, analyse_question
 from rag.query.validate import HISTORY_TURNS_USED, validate_history, validate_question
 from rag.text import sentence_spans
 
@@ -191,13 +194,14 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         rewritten = rewrite(question, turns) if turns else None
         if rewritten and len(rewritten) > self.settings.max_question_chars:
             rewritten = None  # the retriever would refuse it; search with the question as asked
-        query = rewritten or question
-        staged = _Staged(query=query, turns=turns, t0=t0, retrieve_fn=self._retrieve)
-        extractive = answer_extractive(query, retrieve=staged.retrieve, lookup=self._lookup(), scorer=scorer_for(self.retriever))
-        result = self._from_extractive(extractive)
         restore = getattr(self.retriever, "restore_query", None)  # HybridRetriever's; None for a plain callable
+        restored = restore(rewritten or question) if callable(restore) else None
+        asked = analyse_question(question, rewritten, restored)  # analysed once: every stage reads it
+        staged = _Staged(asked, turns=turns, t0=t0, retrieve_fn=self._retrieve)
+        extractive = answer_extractive(asked, retrieve=staged.retrieve, lookup=self._lookup(), scorer=scorer_for(self.retriever))
+        result = self._from_extractive(extractive)
         result.rewritten_query = rewritten
-        result.restored_query = restore(query) if callable(restore) else None
+        result.restored_query = asked.restored
         staged.extractive, staged.result = extractive, result
         staged.stamp(result)
         return staged
@@ -214,8 +218,10 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
         staged.stamp(result)
         return result
 
-    def _retrieve(self, query: str) -> Sequence[Document]:
+    def _retrieve(self, query: str | Question) -> Sequence[Document]:
         r = self.retriever
+        if isinstance(query, Question) and not getattr(r, "accepts_question", False):
+            query = query.text  # the LangChain contract: invoke(str)
         if hasattr(r, "invoke"):
             return r.invoke(query)
         if callable(r):
@@ -292,10 +298,13 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
 
 
 class _Staged:
-    """The extractive stage's work, kept for the LLM stage: the query, its searches (cached) and the answer."""
+    """The extractive stage's work, kept for the LLM stage: the question, its searches (cached) and the answer."""
 
-    def __init__(self, query: str, turns: list[tuple[str, str]], t0: float, retrieve_fn: Callable[[str], Sequence[Document]]) -> None:
-        self.query, self.turns, self.t0 = query, turns, t0
+    def __init__(
+        self, question: Question, turns: list[tuple[str, str]], t0: float, retrieve_fn: Callable[[str | Question], Sequence[Document]]
+    ) -> None:
+        self.question, self.turns, self.t0 = question, turns, t0
+        self.query = question.text  # what is searched and answered
         self._retrieve_fn = retrieve_fn
         self.cache: dict[str, list[Document]] = {}
         self.searched_s = 0.0
@@ -305,7 +314,8 @@ class _Staged:
     def retrieve(self, q: str) -> list[Document]:
         if q not in self.cache:
             t = time.perf_counter()
-            self.cache[q] = list(self._retrieve_fn(q))
+            # the turn's own question goes as its Question: a retriever that takes one reuses its restored form
+            self.cache[q] = list(self._retrieve_fn(self.question if q == self.query else q))
             self.searched_s += time.perf_counter() - t
         return self.cache[q]
 

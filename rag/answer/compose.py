@@ -39,12 +39,12 @@ from rag.answer.rendering import quote_around
 from rag.answer import compute, derive, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
-from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
-from rag.lang.english import looks_english
+from rag.query.analysis import canon, extract_entities, match_tokens, words
+from rag.query.question import Question, analyse_question, as_question
 from rag.text import fold, sentence_spans
 
 
-def sub_questions(question: str) -> list[str]:
+def sub_questions(question: str | Question) -> list[str]:
     """Standalone parts of a compound question, in the order asked; each borrows what it lacks
     (topic, question word, named unit, year) from the nearest other part that has it.
 
@@ -52,37 +52,49 @@ def sub_questions(question: str) -> list[str]:
     ["Số lượt khám bệnh bao nhiêu Quảng Ninh năm 2023", "số lượt điều trị nội trú của Quảng Ninh
     năm 2023 là bao nhiêu?"]; "Bãi Cháy và Tiên Du khám bao nhiêu lượt?" gives each name the topic.
     """
-    parts = split_question(question)
+    return [part.text for part in standalone_parts(as_question(question))]
+
+
+def standalone_parts(question: Question) -> list[Question]:
+    """:func:`sub_questions` as questions: ``[question]`` itself when it asks one thing, else each
+    standalone part a :class:`Question` of its own (analysed once, where it is first read)."""
+    parts = question.parts
     if len(parts) < 2:
         return [question]
-    return [_standalone(parts, i) for i in range(len(parts))]
+    known = {part.text: part for part in parts}
+
+    def ask(text: str) -> Question:
+        """The question of ``text``, one per text: each part's stripped topic is read by every other part."""
+        return known.setdefault(text, analyse_question(text))
+
+    return [ask(_standalone(parts, i, ask)) for i in range(len(parts))]
 
 
-def _standalone(parts: list[str], i: int) -> str:
+def _standalone(parts: Sequence[Question], i: int, ask: Callable[[str], Question]) -> str:
     """Part ``i`` with what it lacks borrowed from the nearest other part (the next one first)."""
-    mine = parts[i]
+    mine = parts[i].text
     order = sorted((j for j in range(len(parts)) if j != i), key=lambda j: (abs(j - i), j < i))
     added: list[str] = []
-    ents_mine = extract_entities(mine)
-    topic = [k for k in analyze(_strip_entities(mine)).keywords_folded if k not in _TIME_WORDS]
+    ents_mine = parts[i].entities
+    topic = [k for k in ask(_strip_entities(mine)).type.keywords_folded if k not in _TIME_WORDS]
     if len(topic) <= 1:
-        donor = next((parts[j] for j in order if len(analyze(_strip_entities(parts[j])).keywords_folded) > 1), parts[order[0]])
-        qword = _qword_text(donor) if analyze(mine).qwords else ""
-        added.append(_strip_entities(donor.replace(qword, " ")) if qword else _strip_entities(donor))
-    elif not analyze(mine).qwords:
+        donor = next((parts[j] for j in order if len(ask(_strip_entities(parts[j].text)).type.keywords_folded) > 1), parts[order[0]])
+        qword = _qword_text(donor) if parts[i].type.qwords else ""
+        added.append(_strip_entities(donor.text.replace(qword, " ")) if qword else _strip_entities(donor.text))
+    elif not parts[i].type.qwords:
         added.append(next((q for q in (_qword_text(parts[j]) for j in order) if q), ""))
     named = [e for e in ents_mine if e.kind in ("facility", "place", "name", "person")]
     scope = re.search(r"\b(toan nganh|toan tinh|toan quoc|ca nuoc|nationwide|whole province)\b", fold(mine).lower())
     if not named and not scope:
         for j in order:
-            found = [_entity_phrase(parts[j], e) for e in extract_entities(parts[j]) if e.kind in ("facility", "place", "name")]
+            found = [_entity_phrase(parts[j].text, e) for e in parts[j].entities if e.kind in ("facility", "place", "name")]
             found = [f for f in found if not any(f != g and f in g for g in found)]  # "Bệnh viện Phổi" in "Bệnh viện Phổi tỉnh …"
             if found:
                 added.extend(found)
                 break
     if not any(e.kind == "year" for e in ents_mine) and not scope and not re.search(r"(?<!\d)(?:19|20)\d{2}(?!\d)", mine):
         for j in order:
-            years = [e.text for e in extract_entities(parts[j]) if e.kind == "year"]
+            years = [e.text for e in parts[j].entities if e.kind == "year"]
             if years:
                 added.extend(years)
                 break
@@ -115,14 +127,15 @@ def _entity_phrase(text: str, ent) -> str:
     return text[m.start() : idx + len(ent.text)] if m else ent.text
 
 
-def _qword_text(text: str) -> str:
-    """The question-word phrase of ``text`` as typed: "bao nhiêu", "xếp hạng mấy", "diễn ra trước",
+def _qword_text(question: Question) -> str:
+    """The question-word phrase of ``question`` as typed: "bao nhiêu", "xếp hạng mấy", "diễn ra trước",
     or for "nào" the noun phrase it closes ("Lãnh đạo Sở Y tế nào phát biểu")."""
+    text = question.text
     toks = words(text)
     if not toks:
         return ""
     folded = [canon(t) for t, _, _ in toks]
-    for phrase in analyze(text).qwords:
+    for phrase in question.type.qwords:
         p = phrase.split()
         for i in range(len(folded) - len(p) + 1):
             if folded[i : i + len(p)] != p:
@@ -148,27 +161,29 @@ ENGLISH_NOTE = "(The answer quotes the Vietnamese reports verbatim.)"
 
 
 def answer_extractive(
-    question: str,
+    question: str | Question,
     retrieve: Callable[[str], Sequence[Document]] | None = None,
     docs: Sequence[Document] | None = None,
     lookup: Lookup | None = None,
     scorer: Scorer | None = None,
 ) -> ComposedAnswer:
-    """Answer ``question`` from passages: either ``docs`` already retrieved, or ``retrieve(query)``.
+    """Answer ``question`` (its analysed :class:`Question`, or the text) from passages: either
+    ``docs`` already retrieved, or ``retrieve(query)``.
 
     With ``retrieve``, each part of a compound question retrieves on its own, so each fact can
     come from its own document.
     """
     if docs is None and retrieve is None:
         raise ValueError("give docs or retrieve")
-    result = _compose(question, retrieve, docs, lookup, scorer)
-    if not result.abstained and looks_english(question):
+    asked = as_question(question)
+    result = _compose(asked, retrieve, docs, lookup, scorer)
+    if not result.abstained and asked.english:
         result.text = f"{result.text}\n{ENGLISH_NOTE}"
     return result
 
 
 def _compose(
-    question: str,
+    question: Question,
     retrieve: Callable[[str], Sequence[Document]] | None,
     docs: Sequence[Document] | None,
     lookup: Lookup | None,
@@ -177,21 +192,21 @@ def _compose(
     def search(q: str) -> list[Document]:
         return list(retrieve(q)) if retrieve is not None else list(docs or [])
 
-    derived = derive.answer_previous(question, search, lookup, scorer)
+    derived = derive.answer_previous(question.text, search, lookup, scorer)
     if derived is not None:
         return derived
-    computation = compute.plan(question)
+    computation = compute.plan(question.text)
     if computation is not None:
         computed = _answer_computed(question, computation, search, lookup, scorer)
         if computed is not None:
             return computed
-    parts = sub_questions(question)
+    parts = standalone_parts(question)
     part_docs: list[list[Document]] = []
     if len(parts) == 1:
-        base_docs = search(question) if docs is None else list(docs)
+        base_docs = search(question.text) if docs is None else list(docs)
         part_docs = [base_docs]
     else:
-        part_docs = [search(part) for part in parts]
+        part_docs = [search(part.text) for part in parts]
         # every part's passages stay candidates for the other parts (after its own)
         base_docs = _interleave(part_docs)
         part_docs = [
@@ -205,7 +220,7 @@ def _compose(
         fact, scored = best_fact(part, pdocs, lookup, scorer=scorer)
         if fact is None:
             why, confidence = why_not(scored)
-            reasons.append(f"{part}: {why}")
+            reasons.append(f"{part.text}: {why}")
             if confidence is not None:
                 seen_confidence.append(confidence)
         facts.append(fact)
@@ -226,12 +241,12 @@ def _compose(
     answered: list[PartAnswer] = []
     for part, fact in zip(parts, facts):
         if fact is None:
-            line = f"{part.rstrip('?').strip()}: {NOT_FOUND}"
-            answered.append(PartAnswer(part, line, True))
+            line = f"{part.text.rstrip('?').strip()}: {NOT_FOUND}"
+            answered.append(PartAnswer(part.text, line, True))
         else:
             numbers = citer.cite(fact)
             line = render_fact(fact, numbers)
-            answered.append(PartAnswer(part, line, False, numbers))
+            answered.append(PartAnswer(part.text, line, False, numbers))
         if line not in lines:  # two parts answered by the same quote: the line once
             lines.append(line)
     text = lines[0] if len(lines) == 1 else "\n".join(f"- {line}" for line in lines)
@@ -251,7 +266,7 @@ def _list_answer(items: list[lists.Item], reasons: list[str], confidence: float)
     return ComposedAnswer("\n".join(f"- {line}" for line in lines), False, citer.refs, [], reasons, confidence)
 
 
-def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None:
+def _operand_questions(p: compute.Plan) -> tuple[Question, Question] | None:
     """The two operands' standalone questions: "A cao hơn B bao nhiêu giường" → ("A bao nhiêu giường",
     "<A's measure> B bao nhiêu giường"); "chênh lệch … giữa A và B" → the two parts of "… A và B"."""
     if p.op == "change":
@@ -260,13 +275,13 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
         mine = re.findall(r"(?:19|20)\d{2}", base)
         if not years or not mine:
             return None  # "so với cùng kỳ": no stated baseline period to look up
-        return base, base.replace(mine[0], years[0])
+        return analyse_question(base), analyse_question(base.replace(mine[0], years[0]))
     if not p.right:
-        parts = sub_questions(p.left)
+        parts = standalone_parts(analyse_question(p.left))
         if len(parts) != 2 or _named(parts[0]) == _named(parts[1]):
             return None  # "… năm 2023, và tổng cộng từ 2019": one unit's two figures, not two operands
         return parts[0], parts[1]
-    qword = _qword_text(p.right) or "bao nhiêu"
+    qword = _qword_text(analyse_question(p.right)) or "bao nhiêu"
     # "… bao nhiêu ca tay chân miệng": the measure asked after the question word is both sides'
     at = p.right.find(qword)
     asked = p.right[at + len(qword) :].strip(" ,?.") if at >= 0 else ""
@@ -274,13 +289,13 @@ def _operand_questions(question: str, p: compute.Plan) -> tuple[str, str] | None
     measure = _measure_of(p.left)
     if p.op == "share":  # "A chiếm bao nhiêu phần trăm số ca toàn tỉnh": A's figure is of B's measure
         left = p.left if re.search(r"(?<![\w])(so|ty le|ti le)(?![\w])", fold(p.left).lower()) else f"{_measure_of(p.right)} {p.left}"
-        return " ".join(f"{left} bao nhiêu".split()), f"{p.right} bao nhiêu"
+        return analyse_question(" ".join(f"{left} bao nhiêu".split())), analyse_question(f"{p.right} bao nhiêu")
     qa = f"{p.left} {qword} {asked}"
     qb = f"{measure} {subject_b} {qword} {asked}"
     years = [e.text for e in extract_entities(p.left) if e.kind == "year"]
     if years and not any(e.kind == "year" for e in extract_entities(qb)):
         qb = f"{qb} {years[0]}"
-    return " ".join(qa.split()), " ".join(qb.split())
+    return analyse_question(" ".join(qa.split())), analyse_question(" ".join(qb.split()))
 
 
 def _measure_of(text: str) -> str:
@@ -289,13 +304,13 @@ def _measure_of(text: str) -> str:
     return operands.measure_of(text) or _strip_entities(text)
 
 
-def _named(part: str) -> frozenset[tuple[str, ...]]:
+def _named(part: Question) -> frozenset[tuple[str, ...]]:
     """The units and years a part names (two operands of one comparison name different ones)."""
-    return frozenset(e.tokens for e in extract_entities(part) if e.kind in ("facility", "place", "name", "year"))
+    return frozenset(e.tokens for e in part.entities if e.kind in ("facility", "place", "name", "year"))
 
 
 def _answer_computed(
-    question: str, p: compute.Plan, search: Callable[[str], list[Document]], lookup: Lookup | None, scorer: Scorer | None
+    question: Question, p: compute.Plan, search: Callable[[str], list[Document]], lookup: Lookup | None, scorer: Scorer | None
 ) -> ComposedAnswer | None:
     """Both operands answered as cited parts and the computation shown, or declined with its reason.
 
@@ -304,16 +319,16 @@ def _answer_computed(
     operands this question's wording does not yield."""
     direct = None
     if p.op in ("change", "share", "ratio"):  # the report may state the figure itself
-        direct, _ = best_fact(question, search(question), lookup, scorer=scorer)
+        direct, _ = best_fact(question, search(question.text), lookup, scorer=scorer)
         if direct is not None and direct.span is not None and _states(p.op, direct.span):
             return None
-    questions = _operand_questions(question, p)
+    questions = _operand_questions(p)
     if questions is None:
         return None
-    docs = [search(q) for q in questions]
+    docs = [search(q.text) for q in questions]
     pool = _interleave(docs)
     # both operands' unit: the one the question asks (a share or a change in per cent: each part's own)
-    want = "" if p.op == "share" or p.op == "change" and p.percent else operands.asked_unit(question)
+    want = "" if p.op == "share" or p.op == "change" and p.percent else operands.asked_unit(question.text)
     found: list[operands.Found | None] = []
     reasons: list[str] = []
     avoid = None
@@ -321,7 +336,7 @@ def _answer_computed(
         head = own[: MAX_PASSAGES - 2]
         got, scored = operands.find(q, (head + [d for d in pool if d not in head])[:MAX_PASSAGES], lookup, scorer, avoid, want or None)
         if got is None:
-            reasons.append(f"{q}: {why_not(scored)[0]}")
+            reasons.append(f"{q.text}: {why_not(scored)[0]}")
         else:  # one sentence may hold both figures: B is then its other figure
             f = got.fact
             avoid = (f.unit.passage.doc_id, f.unit.passage.start + f.span.start, f.unit.passage.start + f.span.end) if f.span else None
@@ -335,18 +350,18 @@ def _answer_computed(
     parts: list[PartAnswer] = []
     for q, got in zip(questions, (first, second)):
         if got is None:
-            parts.append(PartAnswer(q, f"{q.rstrip('?').strip()}: {NOT_FOUND}", True))
+            parts.append(PartAnswer(q.text, f"{q.text.rstrip('?').strip()}: {NOT_FOUND}", True))
         else:
             numbers = citer.cite(got.fact)
-            parts.append(PartAnswer(q, render_fact(got.fact, numbers), False, numbers))
+            parts.append(PartAnswer(q.text, render_fact(got.fact, numbers), False, numbers))
     weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]
-        head = f"Không tính được: thiếu số liệu “{missing.rstrip('?').strip()}”."
-        computed = PartAnswer(question, head, True)
+        head = f"Không tính được: thiếu số liệu “{missing.text.rstrip('?').strip()}”."
+        computed = PartAnswer(question.text, head, True)
     elif len(weak) == 2:
         head = "Không tính: cả hai số liệu tìm được đều chưa đủ chắc chắn để tính."
-        computed = PartAnswer(question, head, True)
+        computed = PartAnswer(question.text, head, True)
     else:
         (a, b), fa = _one_report_period(first, second), first.fact
         unit_text = "điểm phần trăm" if a.unit == "%" else _unit_text(fa.span, a.written) if fa.span else ""
@@ -356,10 +371,10 @@ def _answer_computed(
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
             if weak:
                 head += f"\n- {_weak_note(*weak[0])}"
-            computed = PartAnswer(question, head, False, cites, result.computed)
+            computed = PartAnswer(question.text, head, False, cites, result.computed)
         else:
             head = f"Không tính: {result.reason}."
-            computed = PartAnswer(question, head, True)
+            computed = PartAnswer(question.text, head, True)
     lines = [computed.text] + [pa.text for pa in parts]
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f.confidence for f in (first, second) if f is not None)
@@ -390,10 +405,10 @@ def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Op
     return a, b
 
 
-def _weak_note(q: str, got: operands.Found) -> str:
+def _weak_note(q: Question, got: operands.Found) -> str:
     """Which operand is the least sure, and why it is used anyway."""
     return (
-        f"Lưu ý: số liệu “{q.rstrip('?').strip()}” kém chắc chắn nhất (độ tin cậy {got.confidence:.2f}".replace(".", ",")
+        f"Lưu ý: số liệu “{q.text.rstrip('?').strip()}” kém chắc chắn nhất (độ tin cậy {got.confidence:.2f}".replace(".", ",")
         + "), được dùng vì đúng đơn vị và kỳ với số liệu kia."
     )
 
@@ -425,9 +440,9 @@ def _doc_key(doc: Document) -> tuple[str, int, int]:
     return (str(md.get("doc_id")), int(md.get("start", 0) or 0), int(md.get("end", 0) or 0))
 
 
-def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> list[QuoteRef]:
+def _related(docs: Sequence[Document], question: Question, lookup: Lookup | None) -> list[QuoteRef]:
     """Up to RELATED_MAX nearest passages, each with its best-matching sentence as the quote."""
-    qt = analyze(question)
+    qt = question.type
     kws = set(qt.keywords_folded)
     out: list[QuoteRef] = []
     for doc in docs[:RELATED_MAX]:
@@ -449,4 +464,4 @@ def _related(docs: Sequence[Document], question: str, lookup: Lookup | None) -> 
     return out
 
 
-__all__ = ["ENGLISH_NOTE", "ComposedAnswer", "PartAnswer", "answer_extractive", "sub_questions"]
+__all__ = ["ENGLISH_NOTE", "ComposedAnswer", "PartAnswer", "answer_extractive", "standalone_parts", "sub_questions"]

@@ -53,13 +53,14 @@ from rag.answer.rendering import (
 )
 from rag.answer.scoring import Scorer, default_scorer
 from rag.answer.typed_spans import Span, date_spans, find_spans, person_spans, place_spans, quantity_spans, question_role
-from rag.query.analysis import QuestionType, analyze
+from rag.query.analysis import QuestionType
+from rag.query.question import Question, as_question
 
 NOT_FOUND = "Không tìm thấy thông tin này trong các báo cáo hiện có."
 
 
 def best_fact(
-    question: str,
+    question: str | Question,
     docs: Sequence[Document],
     lookup: Lookup | None = None,
     qt: QuestionType | None = None,
@@ -67,14 +68,16 @@ def best_fact(
 ) -> tuple[Fact | None, list[Scored]]:
     """The best answering fact for one (sub-)question, or None with the ranked candidates.
 
+    ``question``: its analysed :class:`Question` (a string is analysed here); ``qt`` overrides its type.
     None when no unit reaches the scorer's threshold (or every unit names a conflict)."""
-    qt = qt or analyze(question)
+    asked = as_question(question)
+    qt = qt or asked.type
     passages = make_passages(docs, lookup)
     units = make_units(passages, by_sentence=qt.kind in ("list", "other", "yesno"))
     if not units:
         return None, []
     scorer = scorer or default_scorer()
-    scored = score_units(qt, question, units, scorer)
+    scored = score_units(qt, asked.text, units, scorer)
     open_units = [s for s in scored if s.rejected is None]
     if not open_units:
         return None, scored
@@ -85,7 +88,7 @@ def best_fact(
         return None, scored
     fact = fact_from(best, qt)
     fact.confidence = confidence
-    fact.lead = sure_lead(best, qt, question)
+    fact.lead = sure_lead(best, qt, asked.text)
     return fact, scored
 
 

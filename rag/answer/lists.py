@@ -19,7 +19,8 @@ from typing import Literal
 from rag.answer.features import Scored
 from rag.answer.typed_spans import Span, find_spans, question_role
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import ABBREVIATIONS, analyze, canon_tokens
+from rag.query.analysis import ABBREVIATIONS, canon_tokens
+from rag.query.question import Question, as_question
 from rag.text import fold
 
 Target = Literal["person", "place", "thing"]
@@ -41,10 +42,11 @@ MAX_ITEMS = 8
 RELATIVE_SCORE = 0.5  # a sentence joins the list when its P is at least this share of the best one's
 
 
-def list_target(question: str) -> Target | None:
+def list_target(question: str | Question) -> Target | None:
     """"person" for "các Phó Giám đốc … là ai", "place" for "ở những huyện nào"; None otherwise
     (one item asked, or a list of things - techniques, tasks - that one sentence lists)."""
-    folded = " ".join(canon_tokens(question))
+    question = as_question(question)
+    folded = " ".join(canon_tokens(question.text))
     m = _PLURAL.search(folded)
     if not m:
         return None
@@ -59,10 +61,11 @@ def list_target(question: str) -> Target | None:
     return None
 
 
-def head_noun(question: str) -> str:
+def head_noun(question: str | Question) -> str:
     """The folded head noun of a plural list of things: "những kỹ thuật mới nào" → "ky thuat moi",
     "các thiết bị gồm những gì" → "thiet bi"; "" when none is asked."""
-    folded = " ".join(canon_tokens(question))
+    question = as_question(question)
+    folded = " ".join(canon_tokens(question.text))
     m = _PLURAL.search(folded)
     w = _THING_WHICH.search(folded, m.end()) if m else None
     if not m or not w:
@@ -70,7 +73,7 @@ def head_noun(question: str) -> str:
     head = folded[m.end() : w.start()].split()
     if head and head[-1] in ("gom", "nhung", "la"):  # "thiết bị gồm những gì"
         head = [t for t in head if t not in ("gom", "nhung", "la")]
-    if len(head) > MAX_HEAD_WORDS or analyze(question).kind in ("date", "quantity", "person"):
+    if len(head) > MAX_HEAD_WORDS or question.type.kind in ("date", "quantity", "person"):
         return ""  # "những thay đổi … vào thời gian nào": "nào" closes another noun, a date is asked
     text = " ".join(head[:3])
     return "" if not text or _NOT_THINGS.match(text) else text
@@ -85,15 +88,16 @@ class Item:
     scored: Scored
 
 
-def collect(question: str, target: Target, scored: list[Scored]) -> list[Item]:
+def collect(question: str | Question, target: Target, scored: list[Scored]) -> list[Item]:
     """The distinct items of ``target`` kind named by the relevant sentences, best sentence first."""
     open_units = [s for s in scored if s.rejected is None]
     if not open_units:
         return []
+    question = as_question(question)
     # things count only as an enumeration after the asked head noun: specific enough to need no score floor
     floor = 0.0 if target == "thing" else open_units[0].score * RELATIVE_SCORE
-    role = question_role(question) if target == "person" else None
-    asked = set(canon_tokens(question))
+    role = question_role(question.text) if target == "person" else None
+    asked = set(canon_tokens(question.text))
     items: list[Item] = []
     seen: set[str] = set()
     head = head_noun(question).split() if target == "thing" else []

@@ -26,7 +26,8 @@ from rag.answer.rendering import Fact, quote_around
 from rag.answer.typed_spans import Span, find_spans
 from rag.answer.scoring import Scorer, default_scorer
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import analyze, extract_entities, match_tokens
+from rag.query.analysis import match_tokens
+from rag.query.question import Question, as_question
 from rag.text import fold
 
 CANDIDATES = 6  # open sentences searched for an operand after the best fact's one
@@ -83,7 +84,7 @@ _NOT_UNITS = frozenset(("phan", "lan", "la", "voi", "sanh", "lieu", "nam", "than
 
 
 def find(
-    question: str,
+    question: str | Question,
     docs: Sequence[Document],
     lookup: Lookup | None,
     scorer: Scorer | None,
@@ -93,14 +94,15 @@ def find(
     """The operand of ``question`` (see the module) in ``want_unit`` (default: the one it asks, see
     :func:`asked_unit`), not the figure at ``avoid`` (document id and offsets in the document of
     the other operand's figure); None with the scored units."""
+    asked = as_question(question)
     scorer = scorer or default_scorer()
-    fact, scored = best_fact(question, docs, lookup, scorer=scorer)
+    fact, scored = best_fact(asked, docs, lookup, scorer=scorer)
     units: list[tuple[Unit, float, Span | None]] = [(fact.unit, fact.confidence, fact.span)] if fact is not None else []
     units += [(s.unit, s.score if s.confidence is None else s.confidence, None) for s in scored if s.rejected is None][:CANDIDATES]
-    want = asked_unit(question) if want_unit is None else want_unit
-    named = [e for e in extract_entities(question) if e.kind in ("facility", "place", "name")]
+    want = asked_unit(asked.text) if want_unit is None else want_unit
+    named = [e for e in asked.entities if e.kind in ("facility", "place", "name")]
     anchors = [fold(e.text).lower() for e in named]
-    words = {t for t in match_tokens(measure_of(question) or question) if not _YEAR.fullmatch(t)} - set(analyze(question).qwords) - _NOT_MEASURE
+    words = {t for t in match_tokens(measure_of(asked.text) or asked.text) if not _YEAR.fullmatch(t)} - set(asked.type.qwords) - _NOT_MEASURE
     best: tuple[tuple[float, ...], Unit, Span, float] | None = None
     seen: set[tuple[str, int, int]] = set()
     for rank, (unit, confidence, preferred) in enumerate(units):
@@ -120,7 +122,7 @@ def find(
     if best is None:
         return None, scored
     _, unit, span, confidence = best
-    op = compute.operand(span.text, span.unit, unit.sentence, unit.passage.title, question)
+    op = compute.operand(span.text, span.unit, unit.sentence, unit.passage.title, asked.text)
     if op is None:
         return None, scored
     found = Fact(unit, span, [quote_around(unit.passage.text, unit.sent_start, unit.sent_end, span)], confidence, 1.0, confidence, True)

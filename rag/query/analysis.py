@@ -592,8 +592,8 @@ def _keywords(question: str, english: bool, accented: bool, entities: list[Entit
 _TWO_FACT_PATTERNS = _CUE["comparisons"]
 
 
-def analyze(question: str) -> QuestionType:
-    """Analyse one question."""
+def analyze(question: str, parts: int | None = None) -> QuestionType:
+    """Analyse one question; ``parts``: how many :func:`split_question` gives it, when already known."""
     question = unicodedata.normalize("NFC", question)
     english = looks_english(question)
     accented = has_diacritics(question)
@@ -609,7 +609,7 @@ def analyze(question: str) -> QuestionType:
     entities = extract_entities(question, english)
     kw, kwf, wts = _keywords(question, english, accented, entities)
     qk = _quantity_kind(folded_q, english) if kind == "quantity" else None
-    two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or len(split_question(question)) >= 2
+    two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or (len(split_question(question)) if parts is None else parts) >= 2
     toks = words(question)
     breaks = [k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() != "" for k in range(len(toks))]
     measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())

@@ -11,6 +11,9 @@ A :class:`~rag.retrieval.filters.SearchFilter` (``search_filter``, or the ``sear
 restricts every list to the allowed documents' chunks inside its retriever (FAISS ID selector,
 BM25 over the allowed rows), before fusion: a filtered search still returns ``k`` passages.
 
+``invoke`` takes a plain string (the LangChain contract) or an analysed
+:class:`~rag.query.question.Question`, whose restored form is then used instead of restoring it again.
+
 A question naming a year or a period ("năm 2024", "quý I/2024", "năm nay") adds ``period_boost``
 to the fused score of passages of that period (:mod:`rag.retrieval.period`): a preference, not a filter.
 """
@@ -21,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -36,6 +39,7 @@ from rag.index.faiss.sparse import bm25_top_k
 from rag.index.records import ChunkRecord
 from rag.lang.english import looks_english
 from rag.query.analysis import analyze
+from rag.query.question import Question
 from rag.retrieval.filters import SearchFilter
 from rag.retrieval.period import PassagePeriods, asked_years, boosted, newest_year
 from rag.text import collapse_whitespace, has_diacritics, tokenize, tokenize_folded
@@ -119,6 +123,7 @@ class HybridRetriever(BaseRetriever):
     """Search an :class:`IndexStore` with dense, BM25 or both (``mode``)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
+    accepts_question: ClassVar[bool] = True  # invoke/search take a Question as well as a str
 
     store: Any
     embeddings: Any
@@ -148,25 +153,29 @@ class HybridRetriever(BaseRetriever):
             max_query_chars=settings.max_question_chars,
         )
 
-    def clean_query(self, query: str) -> str:
-        """The query with whitespace collapsed; a :class:`QueryError` when empty or too long."""
-        query = collapse_whitespace(query)
+    def clean_query(self, query: str | Question) -> str:
+        """The query (a Question's text) with whitespace collapsed; a :class:`QueryError` when empty or too long."""
+        query = collapse_whitespace(query.text if isinstance(query, Question) else query)
         if not query:
             raise QueryError("Câu hỏi trống / the question is empty")
         if len(query) > self.max_query_chars:
             raise QueryError(f"Câu hỏi quá dài / the question is longer than {self.max_query_chars} characters")
         return query
 
-    def restore_query(self, query: str) -> str | None:
+    def restore_query(self, query: str | Question) -> str | None:
         """``query`` with its accents restored when it has none and is not English; else None.
 
         None also when the store has no restorer (Milvus: restoration is off there) or nothing changed.
+        A Question that already carries its restored form gets it back without restoring again.
         """
+        text = query.text if isinstance(query, Question) else query
         restorer = getattr(self.store, "restorer", None) if self.restore else None
-        if restorer is None or has_diacritics(query) or looks_english(query):
+        if restorer is None or has_diacritics(text) or looks_english(text):
             return None
-        restored = restorer.restore(query)
-        return restored if restored != query else None
+        if isinstance(query, Question) and query.restored is not None:
+            return query.restored
+        restored = restorer.restore(text)
+        return restored if restored != text else None
 
     def restricted(self, search_filter: SearchFilter | None) -> HybridRetriever:
         """This retriever with every search restricted by ``search_filter`` (a copy; self unchanged)."""
@@ -194,11 +203,12 @@ class HybridRetriever(BaseRetriever):
             cache[search_filter] = rows
         return cache[search_filter]
 
-    def search(self, query: str, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
-        """Ranked passages for ``query`` with per-stage timings in milliseconds.
+    def search(self, query: str | Question, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
+        """Ranked passages for ``query`` (a string or a Question) with per-stage timings in milliseconds.
 
         ``search_filter`` (default: the retriever's own) restricts them to some documents.
         """
+        asked = query
         query = self.clean_query(query)
         k = k or self.k
         timings: dict[str, float] = {}
@@ -210,7 +220,8 @@ class HybridRetriever(BaseRetriever):
             if allowed is not None and not len(allowed):
                 return SearchResult([], timings, None)
         t = time.perf_counter()
-        restored = self.restore_query(query) if self.mode != "bm25" else None
+        # a Question restored as searched (the same text) keeps its restored form
+        restored = self.restore_query(asked if isinstance(asked, Question) and asked.text == query else query) if self.mode != "bm25" else None
         timings["restore"] = elapsed_ms(t)
         rankings: dict[str, list[int]] = {}
         similarity: dict[int, float] = {}  # chunk id -> cosine, for the dense list's passages
@@ -296,7 +307,7 @@ class HybridRetriever(BaseRetriever):
         ids = bm25_top_k(getattr(self.store, name), LEXICAL[name](query), fetch, allowed)[0].tolist()
         return name, ids, time.perf_counter()
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+    def _get_relevant_documents(self, query: str | Question, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         return [self.to_document(hit) for hit in self.search(query).hits]
 
     def _dates_and_source(self, doc_id: str) -> tuple[list[str], str]:

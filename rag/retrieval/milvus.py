@@ -18,6 +18,7 @@ from rag.embeddings.query_cache import query_vector
 from rag.index.milvus.schema import bm25_text, in_filter
 from rag.retrieval.filters import SearchFilter
 from rag.index.records import ChunkRecord
+from rag.query.question import Question
 from rag.retrieval.hybrid import Hit, HybridRetriever, SearchResult, elapsed_ms, reciprocal_rank_fusion, report_words, retriever_weights
 from rag.retrieval.period import asked_years, newest_year
 from rag.text import tokenize, tokenize_folded
@@ -37,8 +38,8 @@ class MilvusRetriever(HybridRetriever):
     fusion: Literal["server", "client"] = "server"
     _doc_meta: dict[str, tuple[str, list[str], str]] = PrivateAttr(default_factory=dict)  # doc id → hash, dates, source
 
-    def search(self, query: str, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
-        query = self.clean_query(query)
+    def search(self, query: str | Question, k: int | None = None, search_filter: SearchFilter | None = None) -> SearchResult:
+        query = self.clean_query(query)  # a Question's text: restoration is off on Milvus
         k = k or self.k
         fetch = max(self.fetch_k, k)
         timings: dict[str, float] = {}
