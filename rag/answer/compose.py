@@ -36,7 +36,7 @@ from rag.answer.extractive import (
     render_fact,
 )
 from rag.answer.rendering import quote_around
-from rag.answer import compute, derive, lists, operands
+from rag.answer import compute, derive, in_sentence, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
 from rag.query.analysis import analyze, canon, extract_entities, match_tokens, split_question, words
@@ -307,6 +307,9 @@ def _answer_computed(
         direct, _ = best_fact(question, search(question), lookup, scorer=scorer)
         if direct is not None and direct.span is not None and _states(p.op, direct.span):
             return None
+    one = in_sentence.answer(question, p, search(question), lookup, scorer)  # both figures in one sentence
+    if one is not None:
+        return one
     questions = _operand_questions(question, p)
     if questions is None:
         return None

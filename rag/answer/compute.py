@@ -47,6 +47,10 @@ _CHANGE = re.compile(
 _CHANGE_ASKED = re.compile(
     rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
 )
+# a change or an excess asked: "tăng bao nhiêu", "giảm mấy phần trăm", "vượt kế hoạch bao nhiêu"
+_CHANGE_OR_EXCESS = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'] + _LEX.cues['change_exceed'])})(?![\w])(?:\s+\w+){{0,2}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+)  # at most two words between, as the question analysis: "tặng bằng khen cho bao nhiêu" typed bare is no change
 _WHICH = _cue("compute_which")
 # "A và B, bệnh viện nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
 _WHICH_MORE = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w]).*(?<![\w])({alternation(_LEX.cues['compute_more'])})(?![\w])")
@@ -85,7 +89,7 @@ def plan(question: str) -> Plan | None:
     """The computation ``question`` asks for, or None for a question answered by one figure."""
     q = " ".join(question.split())
     folded = fold(q).lower()
-    change = _CHANGE.search(folded)
+    change = next((m for m in _CHANGE.finditer(folded) if _typed_change(q, m)), None)
     if change:  # folding keeps offsets: positions in ``folded`` are positions in ``q``
         m = _BASELINE_CUE.search(folded, change.start(3))
         if m:
@@ -116,6 +120,24 @@ def plan(question: str) -> Plan | None:
             rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
             return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
     return None
+
+
+# the change verbs as a report writes them: a typed "tặng" (awards) or "tầng" folds to "tang" too
+_CHANGE_WRITTEN = frozenset(w.lower() for w in _LEX.changes)
+
+
+def _typed_change(q: str, m: re.Match[str]) -> bool:
+    """The change verb matched in the folded question is one as typed: "tăng", or "tang" typed
+    without accents (ambiguous, taken as the change), not "tặng bằng khen cho bao nhiêu"."""
+    typed = q[m.start(1) : m.end(1)].lower()
+    return typed == m.group(1) or typed in _CHANGE_WRITTEN
+
+
+def asks_change(question: str) -> bool:
+    """The question asks for a change ("tăng bao nhiêu", "giảm bao nhiêu phần trăm", "vượt bao
+    nhiêu"): its answer is a change, stated or computed, never the level it changes."""
+    q = " ".join(question.split())
+    return any(_typed_change(q, m) for m in _CHANGE_OR_EXCESS.finditer(fold(q).lower()))
 
 
 def level_question(text: str) -> str:
@@ -178,11 +200,13 @@ class Result:
 _SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":"}
 
 
-def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False) -> Result:
-    """``a op b`` when the figures agree in unit and period; else a declined Result saying why."""
+def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False, across_periods: bool = False) -> Result:
+    """``a op b`` when the figures agree in unit and period; else a declined Result saying why.
+    ``across_periods``: the two figures are of two periods on purpose (a change, "năm 2024 cao
+    hơn năm 2023 bao nhiêu"), checked by the caller; only their units must agree."""
     if a.unit != b.unit and a.unit and b.unit:
         return Result(False, reason=f"hai số liệu khác đơn vị ({a.written} {a.unit}, {b.written} {b.unit}), không tính được")
-    if op != "change":
+    if op != "change" and not across_periods:
         if a.years and b.years and a.years.isdisjoint(b.years):
             return Result(False, reason=f"hai số liệu thuộc hai kỳ khác nhau (năm {', '.join(sorted(a.years))} và năm {', '.join(sorted(b.years))}), không tính được")
         if a.part_year != b.part_year and a.unit != "%":  # a count over 9 months is not a year's; a rate may be compared
@@ -203,13 +227,14 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
     elif op == "change" and percent and a.unit != "%":
         if b.value == 0:
             return Result(False, reason="số liệu của kỳ gốc bằng 0, không tính được phần trăm")
-        value, decimals = a.value / b.value * 100 - 100, 2
+        value, decimals = (a.value - b.value) / b.value * 100, 2
     else:
         value = a.value - b.value
     result = format_number(value, decimals)
-    if op == "share" or op == "change" and percent and a.unit != "%":
-        expr = f"{a.written} : {b.written} × 100" + (" − 100" if op == "change" else "")
-        unit_shown = "%"
+    if op == "share":
+        expr, unit_shown = f"{a.written} : {b.written} × 100", "%"
+    elif op == "change" and percent and a.unit != "%":  # the change over the earlier figure, in per cent
+        expr, unit_shown = f"({a.written} − {b.written}) : {b.written} × 100", "%"
     elif op == "compare":
         hi, lo = (a, b) if a.value >= b.value else (b, a)
         expr = f"{hi.written} − {lo.written}"
@@ -403,6 +428,6 @@ _TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
 
 
 __all__ = [
-    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_previous", "combine", "computations", "level_question",
+    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_change", "asks_previous", "combine", "computations", "level_question",
     "operand", "plan", "previous", "previous_level", "stated_changes",
 ]
