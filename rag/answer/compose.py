@@ -341,7 +341,8 @@ def _answer_computed(
             parts.append(PartAnswer(q, f"{q.rstrip('?').strip()}: {NOT_FOUND}", True))
         else:
             numbers = citer.cite(got.fact)
-            parts.append(PartAnswer(q, render_fact(got.fact, numbers), False, numbers))
+            shown = replace(got.fact, lead=False) if p.op == "change" else got.fact  # a change asked: no level in bold
+            parts.append(PartAnswer(q, render_fact(shown, numbers), False, numbers))
     weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]

@@ -66,6 +66,7 @@ _PART_YEAR = _cue("part_year")
 _FIGURE = re.compile(rf"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:{alternation(tuple(_LEX.number_scales))}))?")
 
 
+_SCALES = frozenset(fold(w).lower() for w in _LEX.number_scales)
 _PERCENT_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['percent'])})(?![\w])|%")
 
 
@@ -179,7 +180,8 @@ def operand(span_text: str, unit: str, sentence: str, title: str = "", asked: st
     value = parse_number(written)
     if value is None:
         return None
-    unit_word = "%" if written.endswith("%") else (fold(unit).lower().split() or [""])[0]
+    counted = [w for w in fold(unit).lower().split() if w not in _SCALES]  # "nghin mui": the scale is the figure's
+    unit_word = "%" if written.endswith("%") else (counted or [""])[0]
     baselines = _spans(_BASELINE, fold(sentence).lower())  # "tăng 3% so với năm 2022": 2022 is no year of the figure
     stated = [m.group() for m in _YEAR.finditer(sentence) if not any(a <= m.start() < b for a, b in baselines)]
     years = frozenset(stated) or frozenset(_YEAR.findall(title)) or frozenset(_YEAR.findall(asked))
@@ -345,7 +347,7 @@ class Computation:
     constants: tuple[str, ...] = ()  # the per-cent factor and base ("100"): written, never quoted
 
 
-_NUM = r"\d+(?:[.,]\d+)*\s*%?"
+_NUM = rf"\d+(?:[.,]\d+)*(?:\s*%|\s+(?:{alternation(tuple(_LEX.number_scales))})(?![\w]))?"  # "95,25%", "14 nghìn"
 _OPERAND = rf"\(?\s*{_NUM}\s*\)?"  # a number, maybe opening or closing a parenthesis: "(100 + 8,7)"
 _EXPR = re.compile(rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*:/÷]\s*{_OPERAND})+)\s*=\s*\**\s*({_NUM})")
 _TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")

@@ -175,7 +175,7 @@ def pick(figures: Sequence[Dated], asked: Asked, want: str, words: frozenset[str
     any), each the one whose clause says most of the question's ``words``; None when the sentence
     lacks a figure of either period, a Pair with a reason when units or measures disagree."""
     def unit_of(d: Dated) -> str:
-        return "%" if d.span.text.endswith("%") else (d.span.unit.split() or [""])[0]
+        return _operand(d).unit
 
     current = [d for d in figures if d.period.years == asked.current] if asked.current else []
     if not asked.current:  # "so với cùng kỳ năm 2023" alone: the later of the sentence's periods
