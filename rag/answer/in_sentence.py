@@ -70,6 +70,7 @@ class Dated:
     span: Span
     period: Period
     clause: str  # from the figure before it (or the last ";" after that) to its unit words
+    measure: frozenset[str]  # what it counts beyond its unit noun: "lượt khám ngoại trú" → kham, ngoai, tru
 
 
 def periods(text: str, start: int, end: int) -> list[Period]:
@@ -117,8 +118,17 @@ def dated_figures(text: str, start: int, end: int) -> list[Dated]:
         if period is not None:
             cut = figures[i - 1].end if i else start
             cut = max(cut, text.rfind(";", cut, sp.start) + 1)
-            out.append(Dated(sp, period, text[cut : sp.end]))
+            stop = min([end, *(f.start for f in figures[i + 1 : i + 2]), *(p.start for p in found if p.start >= sp.end)])
+            tail = re.split(r"[,;.:()]", text[sp.end : stop], maxsplit=1)[0]
+            words = " ".join(_unit_words(sp).split()[1:]) + " " + tail
+            out.append(Dated(sp, period, text[cut : sp.end], frozenset(analyze(words).keywords_folded)))
     return out
+
+
+def _unit_words(span: Span) -> str:
+    """The span's unit; none for a table cell under a period column ("Năm 2023: 212.480"): it
+    counts what its row names, not its header."""
+    return "" if span.header and _SPAN_YEAR.search(span.header) else span.unit
 
 
 def _period_before(text: str, span: Span, found: list[Period]) -> Period | None:
@@ -190,7 +200,7 @@ def pick(figures: Sequence[Dated], asked: Asked, want: str, words: frozenset[str
     if not baseline:
         return None
     if want:
-        fits = [d for d in current if unit_of(d) == want], [d for d in baseline if unit_of(d) == want]
+        fits = [d for d in current if unit_of(d) in (want, "")], [d for d in baseline if unit_of(d) in (want, "")]  # "": a bare figure
         if not fits[0] or not fits[1]:
             a, b = (fits[0] or current)[0], (fits[1] or baseline)[0]
             return Pair(a, b, f"hai số liệu khác đơn vị ({a.span.text}, {b.span.text}), không tính được") if fits[0] or fits[1] else None
@@ -201,7 +211,7 @@ def pick(figures: Sequence[Dated], asked: Asked, want: str, words: frozenset[str
         b = baseline[0]
         return Pair(a, b, f"hai số liệu khác đơn vị ({a.span.text}, {b.span.text}), không tính được")
     b = max(same_unit, key=lambda d: (_said(d, words), -d.span.start))
-    if len(a.span.unit.split()) > 1 and len(b.span.unit.split()) > 1 and a.span.unit != b.span.unit:
+    if a.measure and b.measure and not (a.measure <= b.measure or b.measure <= a.measure):
         return Pair(a, b, f"hai số liệu không cùng chỉ tiêu ({a.span.text}, {b.span.text}), không tính được")
     part_a = a.period.part_year if not a.period.same_months else b.period.part_year
     part_b = b.period.part_year if not b.period.same_months else a.period.part_year
@@ -275,7 +285,7 @@ def answer(question: str, p: compute.Plan, docs: Sequence[Document], lookup: Loo
 
 def _operand(d: Dated) -> compute.Operand:
     """The figure as an operand of its paired period (not every year its sentence names)."""
-    op = compute.operand(d.span.text, d.span.unit, "")
+    op = compute.operand(d.span.text, _unit_words(d.span), "")
     assert op is not None  # a quantity span always holds a figure
     return replace(op, years=d.period.years, part_year=d.period.part_year)
 
