@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from rag.answer.numbers import decimals_of, format_number, parse_number
@@ -134,6 +135,7 @@ def _typed_change(q: str, m: re.Match[str]) -> bool:
     return typed == m.group(1) or typed in _CHANGE_WRITTEN
 
 
+@lru_cache(maxsize=512)  # asked once per candidate span
 def asks_change(question: str) -> bool:
     """The question asks for a change ("tăng bao nhiêu", "giảm bao nhiêu phần trăm", "vượt bao
     nhiêu"): its answer is a change, stated or computed, never the level it changes."""

@@ -199,16 +199,15 @@ def pick(figures: Sequence[Dated], asked: Asked, want: str, words: frozenset[str
     ]
     if not baseline:
         return None
-    if want:
-        fits = [d for d in current if unit_of(d) in (want, "")], [d for d in baseline if unit_of(d) in (want, "")]  # "": a bare figure
-        if not fits[0] or not fits[1]:
-            a, b = (fits[0] or current)[0], (fits[1] or baseline)[0]
-            return Pair(a, b, f"hai số liệu khác đơn vị ({a.span.text}, {b.span.text}), không tính được") if fits[0] or fits[1] else None
-        current, baseline = fits
+    if want:  # the figures in the asked unit ("": a bare figure, a table cell)
+        in_unit = [d for d in current if unit_of(d) in (want, "")]
+        if not in_unit:
+            return None  # the sentence has no figure of the asked measure for the later period
+        current = in_unit
     a = max(current, key=lambda d: (_said(d, words), -d.span.start))
-    same_unit = [d for d in baseline if unit_of(d) == unit_of(a)]
+    same_unit = [d for d in baseline if unit_of(d) in (unit_of(a), "")]
     if not same_unit:
-        b = baseline[0]
+        b = max(baseline, key=lambda d: (_said(d, words), -d.span.start))
         return Pair(a, b, f"hai số liệu khác đơn vị ({a.span.text}, {b.span.text}), không tính được")
     b = max(same_unit, key=lambda d: (_said(d, words), -d.span.start))
     if a.measure and b.measure and not (a.measure <= b.measure or b.measure <= a.measure):
@@ -231,7 +230,8 @@ def stated(unit: Unit, want: str, percent: bool) -> Span | None:
     for sp in find_spans("quantity", unit.passage.text, unit.sent_start, unit.sent_end):
         if not sp.change or fold(sp.text).lower().split()[0] not in _CHANGE_VERBS:
             continue  # "bằng 110%" is a level against another, no change
-        if sp.text.endswith("%") == (percent or want == "%") and (not want or want == "%" or want in sp.unit.split()[:1]):
+        op = compute.operand(sp.text, sp.unit, "")
+        if op is not None and (op.unit == "%") == (percent or want == "%") and (not want or op.unit in (want, "")):
             return sp
     return None
 
@@ -266,15 +266,15 @@ def answer(question: str, p: compute.Plan, docs: Sequence[Document], lookup: Loo
         change = stated(unit, want, p.percent)
         if change is not None:  # the report states the asked change: that is the answer
             return _one_line(question, Fact(unit, change, [_quote(unit, change)], confidence, 1.0, confidence, True), confidence)
-        if pair.reason:
-            declined = declined or (unit, pair, confidence)
+        if pair.reason:  # declined only from the answer's own sentence: another may hold both figures
+            declined = declined or ((unit, pair, confidence) if fact is not None and unit is fact.unit else None)
             continue
         assert pair.current is not None and pair.baseline is not None
         a, b = _operand(pair.current), _operand(pair.baseline)
         unit_text = "điểm phần trăm" if a.unit == "%" else pair.current.span.text[len(a.written) :].strip() if pair.current.span.text.startswith(a.written) else pair.current.span.unit
         result = compute.combine(p.op, a, b, unit_text, p.percent, across_periods=True)
         if not result.ok:
-            declined = declined or (unit, replace(pair, reason=result.reason), confidence)
+            declined = declined or ((unit, replace(pair, reason=result.reason), confidence) if fact is not None and unit is fact.unit else None)
             continue
         return _computed(question, unit, pair, result, confidence)
     if declined is not None:

@@ -180,3 +180,68 @@ def test_a_change_question_with_only_a_level_shows_the_quote_without_a_bold_lead
     assert "**" not in result.text and "95,25%" in result.text
     # the level question itself still bolds the level
     assert _ask("Tỷ lệ bao phủ bảo hiểm y tế của huyện Bình Lộc năm 2023 là bao nhiêu?", LEVEL_ONLY).text.startswith("**95,25%**")
+
+
+def test_figures_of_other_periods_than_the_asked_ones_are_not_used():
+    sentence = "Số lượt khám ngoại trú tại Bệnh viện Đa khoa huyện Bình Lộc tăng từ 352.900 lượt năm 2021 lên 401.220 lượt năm 2023."
+    result = _ask("Số lượt khám ngoại trú của Bệnh viện Đa khoa huyện Bình Lộc năm 2023 tăng bao nhiêu so với năm 2022?", sentence)
+    assert not any(p.computed for p in result.parts) and "352.900" not in " ".join(p.computed or "" for p in result.parts)
+
+
+def test_a_change_against_the_same_period_takes_the_sentence_other_period():
+    sentence = "6 tháng đầu năm 2023, Trạm Y tế xã Bình Lộc tiêm 1.350 mũi (cùng kỳ năm 2022: 1.180 mũi)."
+    result = _ask("Số mũi tiêm của Trạm Y tế xã Bình Lộc 6 tháng đầu năm 2023 tăng bao nhiêu so với cùng kỳ?", sentence)
+    assert result.parts[-1].computed == "1.350 − 1.180 = 170"
+
+
+# -- end to end: a tiny library ingested, asked through the real answer chain ---------------------
+
+LIBRARY = {
+    "binhloc_kham.txt": (
+        "Báo cáo hoạt động khám chữa bệnh năm 2023 của Bệnh viện Đa khoa huyện Bình Lộc",
+        "Năm 2023, Bệnh viện Đa khoa huyện Bình Lộc duy trì 180 giường bệnh kế hoạch.\n"
+        "Số lượt khám ngoại trú tại Bệnh viện Đa khoa huyện Bình Lộc tăng từ 383.605 lượt năm 2022 lên 401.220 lượt năm 2023.\n"
+        "Bệnh viện đã triển khai bệnh án điện tử tại tất cả các khoa lâm sàng.",
+    ),
+    "tanhoa_tiem.txt": (
+        "Tổng kết tiêm chủng mở rộng năm 2023 huyện Tân Hòa",
+        "Năm 2023, tỷ lệ tiêm chủng đầy đủ của huyện Tân Hòa đạt 95,25%, tăng 1,45% so với năm 2022.\n"
+        "Huyện Tân Hòa tổ chức 12 buổi truyền thông về tiêm chủng tại các xã vùng sâu.",
+    ),
+}
+TABLE = """<html><head><title>Thống kê sốt xuất huyết huyện Sơn Khê 2022–2023</title></head><body>
+<h1>Thống kê sốt xuất huyết huyện Sơn Khê 2022–2023</h1>
+<table><tr><th>Chỉ tiêu</th><th>Năm 2022</th><th>Năm 2023</th></tr>
+<tr><td>Số ca sốt xuất huyết huyện Sơn Khê</td><td>1.240</td><td>1.980</td></tr>
+<tr><td>Số ổ dịch được xử lý</td><td>31</td><td>46</td></tr></table></body></html>"""
+
+
+@pytest.fixture
+def chain(tmp_path, make_settings, embeddings):
+    from rag import build_answer_chain, load_retriever
+    from rag.ingest.local import ingest
+
+    folder = tmp_path / "library"
+    folder.mkdir()
+    for name, (title, body) in LIBRARY.items():
+        (folder / name).write_text(f"{title}\n{body}", encoding="utf-8")
+    (folder / "sonkhe_sxh.html").write_text(TABLE, encoding="utf-8")
+    settings = make_settings()
+    report = ingest([folder], settings, embeddings=embeddings)
+    assert not report.errors, report.errors
+    return build_answer_chain(settings, load_retriever(settings))
+
+
+def test_the_answer_chain_computes_a_change_from_one_sentence_and_a_table_row(chain):
+    visits = chain.invoke({"question": "Số lượt khám ngoại trú của Bệnh viện Đa khoa huyện Bình Lộc năm 2023 tăng bao nhiêu so với năm 2022?"})
+    assert not visits.abstained
+    assert visits.answer.startswith("- Tính từ số liệu trích dẫn (năm 2023, năm 2022): 401.220 − 383.605 = **17.615** lượt [1]")
+    assert [p.computed for p in visits.parts] == [None, "401.220 − 383.605 = 17.615"]
+    assert "tăng từ 383.605 lượt năm 2022 lên 401.220 lượt năm 2023" in visits.citations[0].quote
+
+    cases = chain.invoke({"question": "Số ca sốt xuất huyết huyện Sơn Khê năm 2023 tăng bao nhiêu phần trăm so với năm 2022?"})
+    assert cases.parts[-1].computed == "(1.980 − 1.240) : 1.240 × 100 = 59,68"  # 740 / 1.240 = 0,5967…
+    assert "1.980" in cases.citations[0].quote and "1.240" in cases.citations[0].quote
+
+    stated = chain.invoke({"question": "Tỷ lệ tiêm chủng đầy đủ của huyện Tân Hòa năm 2023 tăng bao nhiêu phần trăm?"})
+    assert stated.answer.startswith("**tăng 1,45%** — ") and not any(p.computed for p in stated.parts)
