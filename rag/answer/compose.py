@@ -353,7 +353,7 @@ def _answer_computed(
         computed = PartAnswer(question, head, True)
     else:
         (a, b), fa = _one_report_period(first, second), first.fact
-        unit_text = "điểm phần trăm" if a.unit == "%" else _unit_text(fa.span, a.written) if fa.span else ""
+        unit_text = "điểm phần trăm" if a.unit == "%" else compute.unit_after(fa.span.text, a.written) if fa.span else ""
         result = compute.combine(p.op, a, b, unit_text, p.percent)
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
@@ -370,12 +370,6 @@ def _answer_computed(
     # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
     unanswered = first is None or second is None or len(weak) == 2
     return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
-
-
-def _unit_text(span: Span, written: str) -> str:
-    """The unit words after the figure in its span ("khoảng 1.120 bác sĩ" → "bác sĩ")."""
-    i = span.text.find(written)
-    return span.text[i + len(written) :].strip() if i >= 0 else span.unit
 
 
 def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Operand, compute.Operand]:

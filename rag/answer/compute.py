@@ -191,6 +191,12 @@ def operand(span_text: str, unit: str, sentence: str, title: str = "", asked: st
     return Operand(written, value, unit_word, years, part_year)
 
 
+def unit_after(span_text: str, written: str) -> str:
+    """The unit words after the figure in its span ("khoảng 401.220 lượt người bệnh" → "lượt người bệnh")."""
+    i = span_text.find(written)
+    return span_text[i + len(written) :].strip() if i >= 0 else ""
+
+
 @dataclass(frozen=True)
 class Result:
     """A computation, or the reason it was declined (``ok`` False, ``reason`` in Vietnamese)."""
@@ -433,5 +439,5 @@ _TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
 
 __all__ = [
     "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_change", "asks_previous", "combine", "computations", "level_question",
-    "operand", "plan", "previous", "previous_level", "stated_changes",
+    "operand", "plan", "previous", "previous_level", "stated_changes", "unit_after",
 ]

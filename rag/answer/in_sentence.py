@@ -175,8 +175,8 @@ class Pair:
     """The figure of the later period and the one of the earlier, or why the sentence's figures
     of the two periods cannot be compared (``reason``)."""
 
-    current: Dated | None = None
-    baseline: Dated | None = None
+    current: Dated
+    baseline: Dated
     reason: str = ""
 
 
@@ -220,7 +220,7 @@ def pick(figures: Sequence[Dated], asked: Asked, want: str, words: frozenset[str
 
 
 def _said(d: Dated, words: frozenset[str]) -> int:
-    """How many of the question's words the figure's clause says."""
+    """How many of the question's words the figure's clause says (ranks the figures of a period)."""
     return len(words & set(match_tokens(d.clause)))
 
 
@@ -253,7 +253,7 @@ def answer(question: str, p: compute.Plan, docs: Sequence[Document], lookup: Loo
     named = [e for e in extract_entities(question) if e.kind in ("facility", "place", "name")]
     units = [(fact.unit, fact.confidence)] if fact is not None else []
     units += [(s.unit, s.confidence or s.score) for s in scored if s.rejected is None][:CANDIDATES]
-    declined: tuple[Unit, Pair, float] | None = None
+    declined: tuple[Unit, Pair, float] | None = None  # from the answer's own sentence only: another may hold both figures
     seen: set[tuple[str, int]] = set()
     for unit, confidence in units:
         key = (unit.passage.doc_id, unit.passage.start + unit.sent_start)
@@ -265,21 +265,18 @@ def answer(question: str, p: compute.Plan, docs: Sequence[Document], lookup: Loo
             continue
         change = stated(unit, want, p.percent)
         if change is not None:  # the report states the asked change: that is the answer
-            return _one_line(question, Fact(unit, change, [_quote(unit, change)], confidence, 1.0, confidence, True), confidence)
-        if pair.reason:  # declined only from the answer's own sentence: another may hold both figures
-            declined = declined or ((unit, pair, confidence) if fact is not None and unit is fact.unit else None)
-            continue
-        assert pair.current is not None and pair.baseline is not None
-        a, b = _operand(pair.current), _operand(pair.baseline)
-        unit_text = "điểm phần trăm" if a.unit == "%" else pair.current.span.text[len(a.written) :].strip() if pair.current.span.text.startswith(a.written) else pair.current.span.unit
-        result = compute.combine(p.op, a, b, unit_text, p.percent, across_periods=True)
-        if not result.ok:
-            declined = declined or ((unit, replace(pair, reason=result.reason), confidence) if fact is not None and unit is fact.unit else None)
-            continue
-        return _computed(question, unit, pair, result, confidence)
+            return _one_line(Fact(unit, change, [_quote(unit, change)], confidence, 1.0, confidence, True), confidence)
+        result = None
+        if not pair.reason:
+            a, b = _operand(pair.current), _operand(pair.baseline)
+            unit_text = "điểm phần trăm" if a.unit == "%" else compute.unit_after(pair.current.span.text, a.written)
+            result = compute.combine(p.op, a, b, unit_text, p.percent, across_periods=True)
+            if result.ok:
+                return _computed(question, unit, pair, result, confidence)
+        if declined is None and fact is not None and unit is fact.unit:
+            declined = (unit, replace(pair, reason=pair.reason or (result.reason if result else "")), confidence)
     if declined is not None:
-        unit, pair, confidence = declined
-        return _declined(question, unit, pair, confidence)
+        return _declined(question, *declined)
     return None
 
 
@@ -296,13 +293,13 @@ def _quote(unit: Unit, span: Span) -> tuple[int, int]:
 
 def _quote_both(unit: Unit, pair: Pair) -> tuple[int, int]:
     """The sentence, or for a long one the words around both figures."""
-    assert pair.current is not None and pair.baseline is not None
     a, b = sorted((pair.current.span, pair.baseline.span), key=lambda s: s.start)
     qs, qe = _quote(unit, a)
     return min(qs, a.start), max(qe, b.end)
 
 
-def _one_line(question: str, fact: Fact, confidence: float) -> ComposedAnswer:
+def _one_line(fact: Fact, confidence: float) -> ComposedAnswer:
+    """The stated change in bold and its sentence, cited."""
     citer = Citations()
     line = render_fact(fact, citer.cite(fact))
     return ComposedAnswer(line, False, citer.refs, [], [], confidence)
@@ -311,7 +308,6 @@ def _one_line(question: str, fact: Fact, confidence: float) -> ComposedAnswer:
 def _computed(question: str, unit: Unit, pair: Pair, result: compute.Result, confidence: float) -> ComposedAnswer:
     """"- Tính từ số liệu trích dẫn (năm 2024, năm 2023): 250.000 − 212.480 = **37.520** lượt [1]"
     and the sentence quoted (no bold: both figures are levels, the change is the answer)."""
-    assert pair.current is not None and pair.baseline is not None
     fact = Fact(unit, pair.current.span, [_quote_both(unit, pair)], confidence, 1.0, confidence, False)
     citer = Citations()
     numbers = citer.cite(fact)
@@ -330,7 +326,6 @@ def _lower_initial(text: str) -> str:
 
 def _declined(question: str, unit: Unit, pair: Pair, confidence: float) -> ComposedAnswer:
     """The reason it is not computed, and the sentence quoted (no bold lead)."""
-    assert pair.current is not None and pair.baseline is not None
     fact = Fact(unit, pair.current.span, [_quote_both(unit, pair)], confidence, 1.0, confidence, False)
     citer = Citations()
     numbers = citer.cite(fact)
