@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from rag.answer.candidates import Unit, contains_run, lookup_text
 from rag.answer.cells import cell_fit
+from rag.answer.compute import asks_change
 from rag.answer.qualifiers import preference_doubt
 from rag.answer.typed_spans import NUMBER, Span, folded_lower, person_spans, place_spans, role_matches
 from rag.lang import alternation, load_lexicon
@@ -267,7 +268,9 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
         if qk == "percent":
             if not is_pct:
                 return False, 0.0
-        elif qk == "change":
+            if not span.change and asks_change(question):
+                pref -= 0.5  # "tăng bao nhiêu phần trăm": the stated change, not the rate it changes
+        elif qk == "change" or asks_change(question):  # "vượt kế hoạch bao nhiêu": an excess is a change too
             if not span.change:
                 pref -= 0.5
         else:
@@ -302,7 +305,7 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
         pref += preference_doubt(question, qt, span, unit)
         if span.in_parens:
             pref -= 0.35
-        if span.comparison and qk not in ("change",):
+        if span.comparison and qk != "change" and not asks_change(question):  # "tăng 1,2% so với …" answers a change
             pref -= 0.1
     elif span.kind == "person":
         if q_role is not None and span.roles:

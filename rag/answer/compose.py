@@ -36,7 +36,7 @@ from rag.answer.extractive import (
     render_fact,
 )
 from rag.answer.rendering import quote_around
-from rag.answer import compute, derive, lists, operands
+from rag.answer import compute, derive, in_sentence, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
 from rag.answer.scoring import Scorer
 from rag.query.analysis import canon, extract_entities, match_tokens, words
@@ -322,6 +322,9 @@ def _answer_computed(
         direct, _ = best_fact(question, search(question.text), lookup, scorer=scorer)
         if direct is not None and direct.span is not None and _states(p.op, direct.span):
             return None
+    one = in_sentence.answer(question.text, p, search(question.text), lookup, scorer)  # both figures in one sentence
+    if one is not None:
+        return one
     questions = _operand_questions(p)
     if questions is None:
         return None
@@ -353,7 +356,8 @@ def _answer_computed(
             parts.append(PartAnswer(q.text, f"{q.text.rstrip('?').strip()}: {NOT_FOUND}", True))
         else:
             numbers = citer.cite(got.fact)
-            parts.append(PartAnswer(q.text, render_fact(got.fact, numbers), False, numbers))
+            shown = replace(got.fact, lead=False) if p.op == "change" else got.fact  # a change asked: no level in bold
+            parts.append(PartAnswer(q.text, render_fact(shown, numbers), False, numbers))
     weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]
@@ -364,7 +368,7 @@ def _answer_computed(
         computed = PartAnswer(question.text, head, True)
     else:
         (a, b), fa = _one_report_period(first, second), first.fact
-        unit_text = "điểm phần trăm" if a.unit == "%" else _unit_text(fa.span, a.written) if fa.span else ""
+        unit_text = "điểm phần trăm" if a.unit == "%" else compute.unit_after(fa.span.text, a.written) if fa.span else ""
         result = compute.combine(p.op, a, b, unit_text, p.percent)
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
@@ -381,12 +385,6 @@ def _answer_computed(
     # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
     unanswered = first is None or second is None or len(weak) == 2
     return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
-
-
-def _unit_text(span: Span, written: str) -> str:
-    """The unit words after the figure in its span ("khoảng 1.120 bác sĩ" → "bác sĩ")."""
-    i = span.text.find(written)
-    return span.text[i + len(written) :].strip() if i >= 0 else span.unit
 
 
 def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Operand, compute.Operand]:

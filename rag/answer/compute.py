@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 from rag.answer.numbers import decimals_of, format_number, parse_number
@@ -47,6 +48,10 @@ _CHANGE = re.compile(
 _CHANGE_ASKED = re.compile(
     rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,3}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
 )
+# a change or an excess asked: "tăng bao nhiêu", "giảm mấy phần trăm", "vượt kế hoạch bao nhiêu"
+_CHANGE_OR_EXCESS = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'] + _LEX.cues['change_exceed'])})(?![\w])(?:\s+\w+){{0,2}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+)  # at most two words between, as the question analysis: "tặng bằng khen cho bao nhiêu" typed bare is no change
 _WHICH = _cue("compute_which")
 # "A và B, bệnh viện nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
 _WHICH_MORE = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w]).*(?<![\w])({alternation(_LEX.cues['compute_more'])})(?![\w])")
@@ -62,6 +67,7 @@ _PART_YEAR = _cue("part_year")
 _FIGURE = re.compile(rf"\d+(?:[.,]\d+)*(?:\s*%)?(?:\s+(?:{alternation(tuple(_LEX.number_scales))}))?")
 
 
+_SCALES = frozenset(fold(w).lower() for w in _LEX.number_scales)
 _PERCENT_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['percent'])})(?![\w])|%")
 
 
@@ -85,7 +91,7 @@ def plan(question: str) -> Plan | None:
     """The computation ``question`` asks for, or None for a question answered by one figure."""
     q = " ".join(question.split())
     folded = fold(q).lower()
-    change = _CHANGE.search(folded)
+    change = next((m for m in _CHANGE.finditer(folded) if _typed_change(q, m)), None)
     if change:  # folding keeps offsets: positions in ``folded`` are positions in ``q``
         m = _BASELINE_CUE.search(folded, change.start(3))
         if m:
@@ -116,6 +122,25 @@ def plan(question: str) -> Plan | None:
             rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
             return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
     return None
+
+
+# the change verbs as a report writes them: a typed "tặng" (awards) or "tầng" folds to "tang" too
+_CHANGE_WRITTEN = frozenset(w.lower() for w in _LEX.changes)
+
+
+def _typed_change(q: str, m: re.Match[str]) -> bool:
+    """The change verb matched in the folded question is one as typed: "tăng", or "tang" typed
+    without accents (ambiguous, taken as the change), not "tặng bằng khen cho bao nhiêu"."""
+    typed = q[m.start(1) : m.end(1)].lower()
+    return typed == m.group(1) or typed in _CHANGE_WRITTEN
+
+
+@lru_cache(maxsize=512)  # asked once per candidate span
+def asks_change(question: str) -> bool:
+    """The question asks for a change ("tăng bao nhiêu", "giảm bao nhiêu phần trăm", "vượt bao
+    nhiêu"): its answer is a change, stated or computed, never the level it changes."""
+    q = " ".join(question.split())
+    return any(_typed_change(q, m) for m in _CHANGE_OR_EXCESS.finditer(fold(q).lower()))
 
 
 def level_question(text: str) -> str:
@@ -157,12 +182,19 @@ def operand(span_text: str, unit: str, sentence: str, title: str = "", asked: st
     value = parse_number(written)
     if value is None:
         return None
-    unit_word = "%" if written.endswith("%") else (fold(unit).lower().split() or [""])[0]
+    counted = [w for w in fold(unit).lower().split() if w not in _SCALES]  # "nghin mui": the scale is the figure's
+    unit_word = "%" if written.endswith("%") else (counted or [""])[0]
     baselines = _spans(_BASELINE, fold(sentence).lower())  # "tăng 3% so với năm 2022": 2022 is no year of the figure
     stated = [m.group() for m in _YEAR.finditer(sentence) if not any(a <= m.start() < b for a, b in baselines)]
     years = frozenset(stated) or frozenset(_YEAR.findall(title)) or frozenset(_YEAR.findall(asked))
     part_year = bool(_PART_YEAR.search(fold(sentence).lower()) or _PART_YEAR.search(fold(title).lower()))
     return Operand(written, value, unit_word, years, part_year)
+
+
+def unit_after(span_text: str, written: str) -> str:
+    """The unit words after the figure in its span ("khoảng 401.220 lượt người bệnh" → "lượt người bệnh")."""
+    i = span_text.find(written)
+    return span_text[i + len(written) :].strip() if i >= 0 else ""
 
 
 @dataclass(frozen=True)
@@ -178,11 +210,13 @@ class Result:
 _SYMBOL = {"difference": "−", "change": "−", "sum": "+", "ratio": ":"}
 
 
-def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False) -> Result:
-    """``a op b`` when the figures agree in unit and period; else a declined Result saying why."""
+def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool = False, across_periods: bool = False) -> Result:
+    """``a op b`` when the figures agree in unit and period; else a declined Result saying why.
+    ``across_periods``: the two figures are of two periods on purpose (a change, "năm 2024 cao
+    hơn năm 2023 bao nhiêu"), checked by the caller; only their units must agree."""
     if a.unit != b.unit and a.unit and b.unit:
         return Result(False, reason=f"hai số liệu khác đơn vị ({a.written} {a.unit}, {b.written} {b.unit}), không tính được")
-    if op != "change":
+    if op != "change" and not across_periods:
         if a.years and b.years and a.years.isdisjoint(b.years):
             return Result(False, reason=f"hai số liệu thuộc hai kỳ khác nhau (năm {', '.join(sorted(a.years))} và năm {', '.join(sorted(b.years))}), không tính được")
         if a.part_year != b.part_year and a.unit != "%":  # a count over 9 months is not a year's; a rate may be compared
@@ -203,13 +237,14 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
     elif op == "change" and percent and a.unit != "%":
         if b.value == 0:
             return Result(False, reason="số liệu của kỳ gốc bằng 0, không tính được phần trăm")
-        value, decimals = a.value / b.value * 100 - 100, 2
+        value, decimals = (a.value - b.value) / b.value * 100, 2
     else:
         value = a.value - b.value
     result = format_number(value, decimals)
-    if op == "share" or op == "change" and percent and a.unit != "%":
-        expr = f"{a.written} : {b.written} × 100" + (" − 100" if op == "change" else "")
-        unit_shown = "%"
+    if op == "share":
+        expr, unit_shown = f"{a.written} : {b.written} × 100", "%"
+    elif op == "change" and percent and a.unit != "%":  # the change over the earlier figure, in per cent
+        expr, unit_shown = f"({a.written} − {b.written}) : {b.written} × 100", "%"
     elif op == "compare":
         hi, lo = (a, b) if a.value >= b.value else (b, a)
         expr = f"{hi.written} − {lo.written}"
@@ -320,7 +355,7 @@ class Computation:
     constants: tuple[str, ...] = ()  # the per-cent factor and base ("100"): written, never quoted
 
 
-_NUM = r"\d+(?:[.,]\d+)*\s*%?"
+_NUM = rf"\d+(?:[.,]\d+)*(?:\s*%|\s+(?:{alternation(tuple(_LEX.number_scales))})(?![\w]))?"  # "95,25%", "14 nghìn"
 _OPERAND = rf"\(?\s*{_NUM}\s*\)?"  # a number, maybe opening or closing a parenthesis: "(100 + 8,7)"
 _EXPR = re.compile(rf"(?<![\w.,])({_OPERAND}(?:\s*[-+−–×x*:/÷]\s*{_OPERAND})+)\s*=\s*\**\s*({_NUM})")
 _TERM = re.compile(rf"({_NUM})|([-+−–×x*:/÷])")
@@ -403,6 +438,6 @@ _TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
 
 
 __all__ = [
-    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_previous", "combine", "computations", "level_question",
-    "operand", "plan", "previous", "previous_level", "stated_changes",
+    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_change", "asks_previous", "combine", "computations", "level_question",
+    "operand", "plan", "previous", "previous_level", "stated_changes", "unit_after",
 ]

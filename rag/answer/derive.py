@@ -54,7 +54,7 @@ def answer_previous(
         op = compute.operand(span.text, span.unit, unit.sentence, unit.passage.title)
         if op is None:
             continue
-        unit_text = "%" if op.unit == "%" else span.text[span.text.find(op.written) + len(op.written) :].strip()
+        unit_text = "%" if op.unit == "%" else compute.unit_after(span.text, op.written)
         result = compute.previous(op, change, unit_text)
         if not result.ok:
             declined = declined or result.reason

@@ -110,7 +110,7 @@ def find(
         if key_u in seen:
             continue
         seen.add(key_u)
-        if confidence < scorer.threshold and not _names_subject(unit, named):
+        if confidence < scorer.threshold and not names_subject(unit, named):
             continue  # a weak sentence must name the asked unit itself (a stronger one the scorer vouched for)
         for span in _figures(unit, avoid):
             op = compute.operand(span.text, span.unit, unit.sentence)
@@ -129,7 +129,7 @@ def find(
     return Found(found, op, confidence, confidence < scorer.threshold), scored
 
 
-def _names_subject(unit: Unit, named: list) -> bool:
+def names_subject(unit: Unit, named: list) -> bool:
     """Every unit the question names is in the sentence, the one before it, or the title."""
     p = unit.passage
     context = " ".join(match_tokens(" ".join((unit.sentence, p.text[unit.prev_start or 0 : unit.prev_end or 0], p.title))))
@@ -167,4 +167,4 @@ def _near(unit: Unit, span: Span, anchors: list[str]) -> float:
     return 0.0
 
 
-__all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of"]
+__all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of", "names_subject"]

@@ -12,6 +12,7 @@ from langchain_core.documents import Document
 
 from rag.answer.candidates import Unit
 from rag.answer.checks import span_ok, unit_satisfies
+from rag.answer.compute import asks_change
 from rag.answer.features import Scored
 from rag.answer.typed_spans import Span, question_role
 from rag.query.analysis import QuestionType, canon, words
@@ -126,7 +127,8 @@ def sure_lead(scored: Scored, qt: QuestionType, question: str) -> bool:
     about its measure, unit or role (a preference from :func:`span_ok` under ``LEAD_DOUBT``: a percentage
     for a count, a change, a rate, a figure in brackets; its distance to the keywords is no doubt), and
     for a quantity question that names a measure, a span whose unit is that measure ("bao nhiêu trẻ"
-    is not answered in bold by "dưới 1 tuổi")."""
+    is not answered in bold by "dưới 1 tuổi"); for a change asked ("tăng bao nhiêu phần trăm",
+    "vượt bao nhiêu"), a stated change, never the level."""
     span = scored.span
     if span is None or scored.span_in_prev:
         return False
@@ -134,6 +136,8 @@ def sure_lead(scored: Scored, qt: QuestionType, question: str) -> bool:
     acceptable, preference = span_ok(qt, question, span, scored.unit, q_role)
     if not acceptable or preference < LEAD_DOUBT:
         return False
+    if span.kind == "quantity" and not span.change and asks_change(question):
+        return False  # "tăng bao nhiêu": the level it changes is no answer to bold
     if span.kind == "quantity" and qt.units and qt.measure != "ordinal":
         return unit_satisfies(span.unit, span.before, qt.units) and bool(span.unit)
     return True

@@ -81,8 +81,8 @@ def test_a_change_asked_in_per_cent_is_computed_from_the_two_years():
     now = _op("286.500 lượt", "luot", "Năm 2024 điều trị nội trú 286.500 lượt.")
     before = _op("265.000 lượt", "luot", "Năm 2023 điều trị nội trú 265.000 lượt.")
     result = compute.combine("change", now, before, "lượt", percent=True)
-    assert result.computed == "286.500 : 265.000 × 100 − 100 = 8,11"  # 286.500 / 265.000 = 1,0811…
-    assert compute.computations(result.computed)[0].operands == ("286.500", "265.000")  # × 100 is no operand
+    assert result.computed == "(286.500 − 265.000) : 265.000 × 100 = 8,11"  # 21.500 / 265.000 = 0,0811…
+    assert compute.computations(result.computed)[0].operands == ("286.500", "265.000", "265.000")  # × 100 is no operand
     assert compute.plan("Năm 2024 tỉnh điều trị nội trú tăng bao nhiêu phần trăm so với năm 2023?").percent
 
 
@@ -90,9 +90,9 @@ def test_the_number_faithfulness_metric_counts_a_checked_computation_only():
     from eval import metrics as M
 
     cited = ["Năm 2024 điều trị nội trú 286.500 lượt.", "Năm 2023 điều trị nội trú 265.000 lượt."]
-    good = "286.500 : 265.000 × 100 − 100 = 8,11"
+    good = "(286.500 − 265.000) : 265.000 × 100 = 8,11"
     assert M.unsupported_numbers(f"Tính: {good.replace('8,11', '**8,11**')}% [1][2]", cited, [good]) == []
-    wrong = "286.500 : 265.000 × 100 − 100 = 9,11"
+    wrong = "(286.500 − 265.000) : 265.000 × 100 = 9,11"
     assert "9,11" in M.unsupported_numbers(f"Tính: {wrong}% [1][2]", cited, [wrong])
 
 
