@@ -36,9 +36,10 @@ QuantityKind = Literal["count", "percent", "change", "rate"]
 _WORD = re.compile(r"\d+(?:[.,/]\d+)*%?|[^\W\d_]+")
 
 
-def words(text: str) -> list[tuple[str, int, int]]:
+@functools.lru_cache(maxsize=8192)  # pure; the scorer re-reads the same passages and sentences for every span
+def words(text: str) -> tuple[tuple[str, int, int], ...]:
     """(token as typed, start, end) for every word/number token of ``text``."""
-    return [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
+    return tuple((m.group(), m.start(), m.end()) for m in _WORD.finditer(text))
 
 
 _ROMAN_VALUES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10, "XI": 11, "XII": 12}
