@@ -15,7 +15,8 @@ inference, sits at the mean of the known values); the answer model on each quest
 (its unit P and margin over the runner-up, label: that unit is correct); and the abstention
 threshold is the one with the most right decisions among those whose answered questions of the
 fitting data reach the stated precision. ``--check`` refits and fails when the result differs from the shipped file;
-``--cv K`` prints K-fold cross-validated figures instead (:func:`cross_validate`).
+``--cv K`` prints K-fold cross-validated figures instead (:func:`cross_validate`): right decisions,
+answered precision, coverage, abstention precision and recall at each fold's threshold, and AUC.
 """
 
 from __future__ import annotations
@@ -229,8 +230,8 @@ def fit(precision: float = PRECISION, examples: list[Example] | None = None, emb
 
 def cross_validate(k: int = 5, precision: float = PRECISION, examples: list[Example] | None = None) -> dict[str, float]:
     """``k``-fold cross-validation grouped by question (each question's units in one fold): the
-    held-out right decisions (right answers + abstentions on unanswerable questions, over all
-    questions), abstention recall, and the answer model's AUC on held-out best units."""
+    answer model's AUC on held-out best units and, at each fold's own threshold, the held-out
+    decisions (:func:`decision_stats`)."""
     from sklearn.metrics import roc_auc_score
 
     from rag.answer.similarity import embedder_for
@@ -239,7 +240,7 @@ def cross_validate(k: int = 5, precision: float = PRECISION, examples: list[Exam
     examples = collect() if examples is None else examples
     embedder = embedder_for(get_embeddings())
     order = np.random.default_rng(SEED).permutation(len(examples))
-    right = unanswerable = abstained_right = 0
+    decisions: list[tuple[bool, bool, bool]] = []  # (answered, answered right, answerable) per question
     confidence: list[float] = []
     correct: list[int] = []
     for fold in range(k):
@@ -250,25 +251,34 @@ def cross_validate(k: int = 5, precision: float = PRECISION, examples: list[Exam
         for e in test:
             probs = scorer.unit.probabilities(e.rows())
             best, runner_up = _top_two(probs, e.vetoed)
-            unanswerable += not e.answerable
             if best is None:
-                right += not e.answerable
-                abstained_right += not e.answerable
+                decisions.append((False, False, e.answerable))
                 continue
             c = scorer.confidence(e.scored[best].features, probs[best], runner_up)
             ok = bool(e.labels[best])
             confidence.append(c)
             correct.append(int(ok))
-            if c >= scorer.threshold:
-                right += ok
-            else:
-                right += not e.answerable
-                abstained_right += not e.answerable
+            answered = c >= scorer.threshold
+            decisions.append((answered, answered and ok, e.answerable))
+    return {"questions": len(examples), **decision_stats(decisions), "answer_auc": round(float(roc_auc_score(correct, confidence)), 4)}
+
+
+def decision_stats(decisions: Sequence[tuple[bool, bool, bool]]) -> dict[str, float]:
+    """What (answered, answered right, answerable) decisions give: right decisions (right answers
+    + abstentions on unanswerable questions, over all questions), answered precision, coverage
+    (share answered), and abstention precision (abstentions that were on unanswerable questions)
+    and recall (unanswerable questions abstained on)."""
+    n = max(1, len(decisions))
+    answered = [d for d in decisions if d[0]]
+    abstained = [d for d in decisions if not d[0]]
+    abstained_right = sum(1 for d in abstained if not d[2])
+    unanswerable = sum(1 for d in decisions if not d[2])
     return {
-        "questions": len(examples),
-        "right_decisions": round(right / len(examples), 4),
+        "right_decisions": round((sum(d[1] for d in answered) + abstained_right) / n, 4),
+        "answered_precision": round(sum(d[1] for d in answered) / max(1, len(answered)), 4),
+        "coverage": round(len(answered) / n, 4),
+        "abstention_precision": round(abstained_right / max(1, len(abstained)), 4),
         "abstention_recall": round(abstained_right / max(1, unanswerable), 4),
-        "answer_auc": round(float(roc_auc_score(correct, confidence)), 4),
     }
 
 

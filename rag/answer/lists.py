@@ -19,22 +19,23 @@ from typing import Literal
 from rag.answer.features import Scored
 from rag.answer.typed_spans import Span, find_spans, question_role
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import ABBREVIATIONS, canon_tokens
+from rag.query.analysis import ABBREVIATIONS, canon, canon_tokens, words
 from rag.query.question import Question, as_question
-from rag.text import fold
+from rag.text import fold, has_diacritics
 
 Target = Literal["person", "place", "thing"]
 
 _LEX = load_lexicon()
-_PLURAL = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_plural'])})(?![\w])")
 _UNIT_NOUN = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_units'])})(?![\w])")
 _PERSON_ASKED = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_persons'])})(?![\w])")
 _WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w])")
-_THING_WHICH = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_things_which'])})(?![\w])")
 _ENUMERATION = re.compile(rf"(?<![\w])(?:{alternation(_LEX.cues['list_enumeration'])})(?![\w])\s*:?|:")
 _NOT_THINGS = re.compile(rf"(?:{alternation(_LEX.cues['list_not_things'])})(?![\w])")
+_CLAUSE_BREAK = re.compile(r"[,;:.!?()]")
+_LIST_LINKS = ("gom", "bao", "la")  # "thiết bị (bao) gồm những gì", "… là những gì": no part of the head
 _ITEM_SPLIT = re.compile(r"\s*(?:[,;]|(?<![\w])(?:và|hoặc|va|hoac)(?![\w]))\s*")
-MAX_HEAD_WORDS = 6  # "những <head noun> nào": more words between them is no head noun
+MAX_HEAD_WORDS = 4  # "những <head noun> nào": more words between them is a clause, not a head noun
+MAX_LINKED_HEAD_WORDS = 6  # "các <head noun …> gồm những gì": the link marks where the head ends
 MAX_ITEM_WORDS = 12  # an enumerated item longer than this is a clause, not a name
 ENUMERATION_REACH = 40  # characters after the head noun in which "như", "gồm", "về" open its enumeration
 
@@ -42,41 +43,70 @@ MAX_ITEMS = 8
 RELATIVE_SCORE = 0.5  # a sentence joins the list when its P is at least this share of the best one's
 
 
-def list_target(question: str | Question) -> Target | None:
-    """"person" for "các Phó Giám đốc … là ai", "place" for "ở những huyện nào"; None otherwise
-    (one item asked, or a list of things - techniques, tasks - that one sentence lists)."""
-    question = as_question(question)
-    folded = " ".join(canon_tokens(question.text))
-    m = _PLURAL.search(folded)
-    if not m:
+def list_target(asked: str | Question) -> Target | None:
+    """"person" for "các Phó Giám đốc … là ai", "place" for "ở những huyện nào", "thing" for
+    "những kỹ thuật mới nào"; None otherwise (no plural marker, or one item asked)."""
+    question = as_question(asked).text
+    markers = _plural_markers(question)
+    if not markers:
         return None
-    after = folded[m.end() :]
+    after = " ".join(canon(t) for t, _, _ in words(question)[markers[0] + 1 :])
     if _PERSON_ASKED.search(after):
         return "person"
-    w = _WHICH.search(after)
-    if w and _UNIT_NOUN.search(after[: w.start()]):
+    head, closer = _plural_head(question)
+    if head and _WHICH.fullmatch(closer) and _UNIT_NOUN.search(" ".join(canon(t) for t in head)):
         return "place"
-    if head_noun(question):
+    if head_noun(asked):
         return "thing"
     return None
 
 
-def head_noun(question: str | Question) -> str:
+def head_noun(asked: str | Question) -> str:
     """The folded head noun of a plural list of things: "những kỹ thuật mới nào" → "ky thuat moi",
     "các thiết bị gồm những gì" → "thiet bi"; "" when none is asked."""
-    question = as_question(question)
-    folded = " ".join(canon_tokens(question.text))
-    m = _PLURAL.search(folded)
-    w = _THING_WHICH.search(folded, m.end()) if m else None
-    if not m or not w:
-        return ""
-    head = folded[m.end() : w.start()].split()
-    if head and head[-1] in ("gom", "nhung", "la"):  # "thiết bị gồm những gì"
-        head = [t for t in head if t not in ("gom", "nhung", "la")]
-    if len(head) > MAX_HEAD_WORDS or question.type.kind in ("date", "quantity", "person"):
+    question = as_question(asked)
+    head = [canon(t) for t in _plural_head(question.text)[0]]
+    if not head or question.type.kind in ("date", "quantity", "person"):
         return ""  # "những thay đổi … vào thời gian nào": "nào" closes another noun, a date is asked
     text = " ".join(head[:3])
-    return "" if not text or _NOT_THINGS.match(text) else text
+    return "" if _NOT_THINGS.match(text) else text
+
+
+def _plural_markers(question: str) -> list[int]:
+    """Token positions of the plural markers "những", "các" (in an accented question as written:
+    "nhưng" *but* folds the same)."""
+    accented = has_diacritics(question)
+    return [
+        i
+        for i, (t, _, _) in enumerate(words(question))
+        if canon(t) in _LEX.cues["list_plural"] and (not accented or t.lower() in _LEX.cues["list_plural_written"])
+    ]
+
+
+def _plural_head(question: str) -> tuple[list[str], str]:
+    """The words (as written) of the noun phrase a plural marker opens and "nào"/"gì" closes in
+    the same clause, and the closing word (folded): "những kỹ thuật mới nào"; "các thiết bị gồm
+    những gì" → "thiết bị" (a linked form: the head may run longer, up to MAX_LINKED_HEAD_WORDS).
+    None for "trong các bệnh viện, bệnh viện nào …" (the comma ends the plural: one of them is
+    asked) or "các đơn vị đã nhận được giải thưởng nào" (a clause, not a noun phrase)."""
+    toks = words(question)
+    accented = has_diacritics(question)
+    for i in _plural_markers(question):
+        for j in range(i + 1, len(toks)):
+            if _CLAUSE_BREAK.search(question[toks[j - 1][2] : toks[j][1]]):
+                break
+            f, raw = canon(toks[j][0]), toks[j][0].lower()
+            if f not in _LEX.cues["list_things_which"] or (accented and raw not in _LEX.qword_accented.get(f, {raw})):
+                continue
+            head = [t for t, _, _ in toks[i + 1 : j]]
+            linked = len(head) >= 2 and canon(head[-1]) in _LEX.cues["list_plural"] and canon(head[-2]) in _LIST_LINKS
+            if linked:  # "… gồm những gì", "… là những gì", "… bao gồm những gì"
+                while head and canon(head[-1]) in (*_LIST_LINKS, *_LEX.cues["list_plural"]):
+                    head.pop()
+            if head and len(head) <= (MAX_LINKED_HEAD_WORDS if linked else MAX_HEAD_WORDS):
+                return head[:3], f
+            break
+    return [], ""
 
 
 @dataclass(frozen=True)
@@ -88,24 +118,26 @@ class Item:
     scored: Scored
 
 
-def collect(question: str | Question, target: Target, scored: list[Scored]) -> list[Item]:
+def collect(analysed: str | Question, target: Target, scored: list[Scored]) -> list[Item]:
     """The distinct items of ``target`` kind named by the relevant sentences, best sentence first."""
     open_units = [s for s in scored if s.rejected is None]
     if not open_units:
         return []
-    question = as_question(question)
+    question = as_question(analysed).text
     # things count only as an enumeration after the asked head noun: specific enough to need no score floor
     floor = 0.0 if target == "thing" else open_units[0].score * RELATIVE_SCORE
-    role = question_role(question.text) if target == "person" else None
-    asked = set(canon_tokens(question.text))
+    role = question_role(question) if target == "person" else None
+    asked = set(canon_tokens(question))
     items: list[Item] = []
     seen: set[str] = set()
-    head = head_noun(question).split() if target == "thing" else []
+    head = head_noun(analysed).split() if target == "thing" else []
+    # an accented question's head noun is matched as written ("chi" of "những chi nào" is not "chỉ")
+    written = " ".join(_plural_head(question)[0][: len(head)]).lower() if head and has_diacritics(question) else None
     for s in open_units:
         if s.score < floor:
             break
         u = s.unit
-        found = _enumerated(u.passage.text, u.sent_start, u.sent_end, head) if target == "thing" else find_spans(target, u.passage.text, u.sent_start, u.sent_end)
+        found = _enumerated(u.passage.text, u.sent_start, u.sent_end, head, written) if target == "thing" else find_spans(target, u.passage.text, u.sent_start, u.sent_end)
         for span in found:
             if role is not None and span.roles and not any(_same_role(role, r) for r in span.roles):
                 continue
@@ -119,13 +151,15 @@ def collect(question: str | Question, target: Target, scored: list[Scored]) -> l
     return items
 
 
-def _enumerated(text: str, start: int, end: int, head: list[str]) -> list[Span]:
-    """The items a sentence enumerates after the head noun: from the first ":" after it, else the
-    first "như", "gồm", "về" a few words after it, else right after it ("… kỹ thuật mới như: phẫu
+def _enumerated(text: str, start: int, end: int, head: list[str], written: str | None = None) -> list[Span]:
+    """The items a sentence enumerates after the head noun (folded; when ``written`` is given, only
+    where the sentence writes it so, lower-cased): from the first ":" after it, else the first
+    "như", "gồm", "về" a few words after it, else right after it ("… kỹ thuật mới như: phẫu
     thuật robot …, thay van …, phẫu thuật nội soi …" → three items); none when fewer than two."""
     sentence = text[start:end]
     folded = fold(sentence).lower()  # folding keeps offsets
-    m = re.search(rf"(?<![\w]){re.escape(' '.join(head))}(?![\w])", folded) if head else None
+    found = re.finditer(rf"(?<![\w]){re.escape(' '.join(head))}(?![\w])", folded) if head else iter(())
+    m = next((m for m in found if written is None or sentence[m.start() : m.end()].lower() == written), None)
     if m is None:
         return []
     pos = m.end()

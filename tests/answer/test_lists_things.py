@@ -65,3 +65,39 @@ def test_a_list_of_things_gathers_every_sentence_deduplicated_and_cites_each():
     assert all(line.rstrip().endswith("]") for line in lines)
     cited = {c.doc.metadata["doc_id"] for c in result.citations}
     assert cited == {"d0", "d1"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Nhưng bệnh viện đã triển khai kỹ thuật nào?",  # "nhưng" (but) is no plural marker
+        "Trong các trạm y tế của huyện, trạm nào được công nhận đạt chuẩn?",  # the comma ends the plural: one of them
+        "Các đơn vị đã nhận được giải thưởng nào năm ngoái?",  # a clause between the marker and "nào", no noun phrase
+        "Bệnh viện tỉnh thuộc hạng nào?",  # no plural marker
+    ],
+)
+def test_questions_for_one_thing_are_no_list(question):
+    assert lists.list_target(question) is None
+
+
+def test_an_accent_less_question_keeps_its_folded_plural():
+    assert lists.list_target("benh vien trien khai nhung ky thuat moi nao") == "thing"
+    assert lists.list_target("dich bung phat o nhung xa nao") == "place"
+
+
+def test_an_accented_head_noun_matches_only_as_written():
+    # "những chi nào" (branches): "chỉ" and "chị" fold to "chi" but are other words
+    sentence = "Hội chỉ có ba nhóm: nhóm A, nhóm B và nhóm C."
+    assert lists._enumerated(sentence, 0, len(sentence), ["chi"], "chi") == []
+    assert [s.text for s in lists._enumerated(sentence, 0, len(sentence), ["chi"])] == ["nhóm A", "nhóm B", "nhóm C"]  # folded: any
+
+
+def test_an_accented_list_question_does_not_fire_on_a_homograph():
+    docs = [
+        Document(
+            page_content="Hội Chữ thập đỏ tỉnh Cây Gạo chỉ hoạt động ở ba nơi: xã Tân An, xã Bình Yên, xã Hòa Lạc. Hội có chi hội Tân An.",
+            metadata={"doc_id": "d0", "title": "Hội Chữ thập đỏ tỉnh Cây Gạo", "start": 0, "ranks": {"dense": 1}},
+        )
+    ]
+    result = answer_extractive("Hội Chữ thập đỏ tỉnh Cây Gạo có những chi nào?", docs=docs)
+    assert "\n- " not in result.text and not result.text.startswith("- ")  # no list of the places "chỉ" enumerates
