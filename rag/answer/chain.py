@@ -18,7 +18,7 @@ Public JSON shape (``Answer.to_json_dict``)::
      "citations": [{"n", "doc_id", "title", "text", "start", "end", "quote", "quote_start",
                     "quote_end", "score"}],
      "latency_ms", "backend", "fallback_reason", "confidence",
-     "parts": [{"question", "answer", "abstained", "citations", "computed"}]}
+     "parts": [{"question", "answer", "abstained", "citations", "computed", "not_found"}]}
 
 For every citation ``text == doc_text[start:end]``, ``quote`` is a substring of ``text`` and
 ``doc_text[quote_start:quote_end] == quote``.
@@ -72,6 +72,7 @@ class Part(BaseModel):
     abstained: bool
     citations: list[int] = Field(default_factory=list)  # the ``n`` of the citations it uses
     computed: str | None = None  # "250.000 − 212.480 = 37.520": computed from the cited operands
+    not_found: bool = False  # the reports do not answer this part (shown as "không tìm thấy")
 
 
 class Answer(BaseModel):
@@ -255,7 +256,7 @@ class AnswerChain(RunnableSerializable[Any, Answer]):
             backend="extractive",
             confidence=round(ext.confidence, 4),
             parts=[
-                Part(question=p.question, answer=p.text, abstained=p.abstained, citations=p.citations, computed=p.computed)
+                Part(question=p.question, answer=p.text, abstained=p.abstained, citations=p.citations, computed=p.computed, not_found=p.not_found)
                 for p in getattr(ext, "parts", [])
             ],
         )

@@ -241,8 +241,8 @@ def _compose(
     answered: list[PartAnswer] = []
     for part, fact in zip(parts, facts):
         if fact is None:
-            line = f"{part.text.rstrip('?').strip()}: {NOT_FOUND}"
-            answered.append(PartAnswer(part.text, line, True))
+            answered.append(PartAnswer.missing(part.text, NOT_FOUND))
+            line = answered[-1].text
         else:
             numbers = citer.cite(fact)
             line = render_fact(fact, numbers)
@@ -353,7 +353,7 @@ def _answer_computed(
     parts: list[PartAnswer] = []
     for q, got in zip(questions, (first, second)):
         if got is None:
-            parts.append(PartAnswer(q.text, f"{q.text.rstrip('?').strip()}: {NOT_FOUND}", True))
+            parts.append(PartAnswer.missing(q.text, NOT_FOUND))
         else:
             numbers = citer.cite(got.fact)
             shown = replace(got.fact, lead=False) if p.op == "change" else got.fact  # a change asked: no level in bold

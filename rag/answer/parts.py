@@ -21,6 +21,12 @@ class PartAnswer:
     abstained: bool
     citations: list[int] = field(default_factory=list)  # the ``[n]`` of the answer's citations it uses
     computed: str | None = None  # "250.000 − 212.480 = 37.520": a figure computed from cited operands
+    not_found: bool = False  # the reports do not answer this part (its line is the not-found line, no reason)
+
+    @classmethod
+    def missing(cls, question: str, not_found_line: str) -> PartAnswer:
+        """A part the reports do not answer: "<its question>: <not-found line>", marked as such."""
+        return cls(question, f"{question.rstrip('?').strip()}: {not_found_line}", True, not_found=True)
 
 
 @dataclass

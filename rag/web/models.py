@@ -75,6 +75,7 @@ class PartModel(BaseModel):
     abstained: bool
     citations: list[int] = Field(default_factory=list, description="The n of the citations this part uses")
     computed: str | None = Field(None, description="A figure computed from the cited operands: “250.000 − 212.480 = 37.520”")
+    not_found: bool = Field(False, description="The reports do not answer this part (a UI shows “không tìm thấy”)")
 
 
 class DocumentMeta(BaseModel):

@@ -337,7 +337,7 @@ def render_parts(answer_parts: Sequence[Any], citations: Iterable[Any] = (), tur
         abstained = bool(field(part, "abstained"))
         kind = " hdyt-part-computed" if computed else " hdyt-part-notfound" if abstained else ""
         lines = [re.sub(r"^-\s+", "", line) for line in text.splitlines() if line.strip()]
-        if abstained and not computed and (not lines or lines[0].endswith(NOT_FOUND_PART_SUFFIX)):
+        if field(part, "not_found"):
             body = f'<p class="hdyt-p hdyt-part-a hdyt-part-none">{esc(PART_NOT_FOUND)}</p>'
         else:
             # .hdyt-p: the page's "copy answer" gathers these paragraphs
@@ -350,9 +350,6 @@ def render_parts(answer_parts: Sequence[Any], citations: Iterable[Any] = (), tur
         )
         blocks.append(f'<div class="hdyt-part{kind}"><div class="hdyt-part-q">{esc_md(question)}</div>{body}{badge}</div>')
     return '<div class="hdyt-parts">' + "".join(blocks) + "</div>"
-
-
-NOT_FOUND_PART_SUFFIX = "trong các báo cáo hiện có."  # the end of rag.answer's NOT_FOUND line
 
 
 def _titles(citations: Iterable[Any]) -> dict[int, str]:

@@ -36,7 +36,8 @@ def test_widget_shows_each_part_in_order_and_marks_the_missing_one(widget_parts_
     api = httpx.post(widget_parts_server.url + "/api/ask", json={"question": QUESTION}, timeout=90).json()
     assert len(api["parts"]) == 2 and not any(p["abstained"] for p in api["parts"]), api
     missing = httpx.post(widget_parts_server.url + "/api/ask", json={"question": WITH_A_MISSING_PART}, timeout=90).json()
-    assert len(missing["parts"]) == 2 and missing["parts"][1]["abstained"], missing
+    assert len(missing["parts"]) == 2 and missing["parts"][1]["abstained"] and missing["parts"][1]["not_found"], missing
+    assert [p["not_found"] for p in api["parts"]] == [False, False]
     page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="vi-VN")
     try:
         page.set_default_timeout(60_000)
@@ -69,7 +70,7 @@ def test_widget_shows_each_part_in_order_and_marks_the_missing_one(widget_parts_
             block = blocks.nth(i)
             assert block.locator(".part-q").inner_text() == part["question"]
             marked = "notfound" in (block.get_attribute("class") or "")
-            assert marked == part["abstained"]
+            assert marked == part["abstained"] == part["not_found"]
             if marked:
                 assert block.locator(".part-a").inner_text() == "không tìm thấy" and block.locator("button.cite").count() == 0
         assert "86" in blocks.nth(0).inner_text()

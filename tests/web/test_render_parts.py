@@ -42,9 +42,9 @@ def test_each_part_is_its_own_block_computed_first_with_its_arithmetic_marked():
 def test_a_part_not_found_says_so_and_a_declined_computation_keeps_its_reason():
     parts = [
         {"question": "Số giường của B", "answer": "Số giường của B: Không tìm thấy thông tin này trong các báo cáo hiện có.",
-         "abstained": True, "citations": [], "computed": None},
+         "abstained": True, "citations": [], "computed": None, "not_found": True},
         {"question": "A hơn B bao nhiêu", "answer": "Không tính: hai số liệu khác đơn vị (12 giuong, 3 ca), không tính được.",
-         "abstained": True, "citations": [], "computed": None},
+         "abstained": True, "citations": [], "computed": None, "not_found": False},
     ]
     missing, declined = _blocks(render_parts(parts))
     assert "hdyt-part-notfound" in missing and ">không tìm thấy<" in missing and "Không tìm thấy thông tin" not in missing

@@ -215,7 +215,6 @@
   // A compound question's parts (or a computed comparison's operands and result), each its own block,
   // as rag.web.render.render_parts shows them on the chat page: the computed result first, a part
   // the reports do not answer marked "không tìm thấy" instead of its long not-found line.
-  var NOT_FOUND_PART_SUFFIX = "trong các báo cáo hiện có."; // the end of rag.answer's not-found line
   function partsNode(answerParts, byN, onCite) {
     var box = el("div", "parts");
     var ordered = answerParts.filter(function (p) { return p.computed; })
@@ -226,7 +225,7 @@
       var lines = String(part.answer || "").split("\n")
         .filter(function (l) { return l.trim(); })
         .map(function (l) { return l.replace(/^-\s+/, "").trim(); });
-      if (part.abstained && !part.computed && (!lines.length || lines[0].slice(-NOT_FOUND_PART_SUFFIX.length) === NOT_FOUND_PART_SUFFIX)) {
+      if (part.not_found) {
         block.appendChild(el("div", "part-a part-none", "không tìm thấy"));
       } else {
         lines.forEach(function (line) {
