@@ -217,3 +217,16 @@ def test_an_index_with_half_the_files_opens_without_them(library, make_settings,
     store = open_index(settings.index_dir, mmap=True)
     assert store.sentence_vectors is None
     store.close()
+
+
+def test_fill_reads_block_by_block_and_the_first_segment_wins(tmp_path, monkeypatch):
+    monkeypatch.setattr("rag.index.faiss.sentences.FILL_BLOCK", 2)
+    first, second = np.full((3, 4), 0.5, np.float32), np.full((2, 4), -0.5, np.float32)
+    for name, keys, vectors in (("a", [1, 2, 3], first), ("b", [3, 4], second)):
+        (tmp_path / name).mkdir()
+        SentenceRows.build(np.array(keys, dtype=np.uint64), vectors).save(tmp_path / name)
+    stored = SentenceVectors([SegmentSentences.open(tmp_path / n, True) for n in ("a", "b")])
+    out = np.zeros((5, 4), np.float16)
+    have = stored.fill(np.array([4, 9, 3, 1, 2], dtype=np.uint64), out)
+    assert have.tolist() == [True, False, True, True, True]
+    assert out[:, 0].tolist() == [-0.5, 0.0, 0.5, 0.5, 0.5]  # key 3: the base segment's row

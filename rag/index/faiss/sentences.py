@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 KEYS = "sentence_keys.npy"
 VECTORS = "sentence_vectors.npy"
+FILL_BLOCK = 65536  # keys looked up at once when a write carries a segment's rows over
 
 
 def sentence_context(title: str, sentence: str) -> str:
@@ -120,19 +121,27 @@ class SentenceVectors:
     def __len__(self) -> int:
         return sum(len(s) for s in self.segments)
 
-    def find(self, keys: np.ndarray) -> dict[int, np.ndarray]:
-        """Position in ``keys`` -> float32 vector, for the keys some segment holds."""
-        found: dict[int, np.ndarray] = {}
-        for segment in self.segments:
-            hit, vectors = segment.find(keys)
-            for i, vector in zip(hit.tolist(), vectors):
-                found.setdefault(i, vector)
-        return found
+    def fill(self, keys: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Write into ``out[i]`` the stored vector of ``keys[i]``, for the keys some segment holds;
+        returns which. Block by block, so that a merge of a large index never holds more than
+        ``out`` and one block of float32 rows."""
+        have = np.zeros(len(keys), dtype=bool)
+        for start in range(0, len(keys), FILL_BLOCK):
+            block = keys[start : start + FILL_BLOCK]
+            for segment in self.segments:
+                hit, vectors = segment.find(block)
+                new = ~have[start + hit]
+                out[start + hit[new]] = vectors[new]
+                have[start + hit[new]] = True
+        return have
 
     def lookup(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        """Text -> its stored vector, for the texts some segment holds (the rest are absent)."""
-        found = self.find(text_keys(texts))
-        return {texts[i]: vector for i, vector in found.items()}
+        """Text -> its stored vector (float32), for the texts some segment holds (the rest are absent)."""
+        if not self.segments:
+            return {}
+        out = np.zeros((len(texts), self.segments[0].rows.shape[1]), dtype=np.float32)
+        have = self.fill(text_keys(texts), out)
+        return {texts[i]: out[i] for i in np.flatnonzero(have).tolist()}
 
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -155,11 +164,8 @@ def segment_rows(
             texts[context] = texts.get(context, False) or bool(new)
     ordered = list(texts)
     keys = text_keys(ordered)
-    vectors = np.zeros((len(ordered), dim), dtype=np.float16)
-    have = np.zeros(len(ordered), dtype=bool)
-    if previous is not None:
-        for i, vector in previous.find(keys).items():
-            vectors[i], have[i] = vector, True
+    vectors = np.zeros((len(ordered), dim), dtype=np.float16)  # at 10^6 chunks ~2.2 GB, beside the passages' own
+    have = previous.fill(keys, vectors) if previous is not None else np.zeros(len(ordered), dtype=bool)
     todo = [i for i, text in enumerate(ordered) if not have[i] and texts[text]]
     if todo and encode is not None:
         vectors[todo] = np.asarray(encode([ordered[i] for i in todo]), dtype=np.float16)
