@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(500, gt=50, description="Target passage length in characters")
     overlap_chars: int = Field(120, ge=0, description="Overlap between consecutive passages")
     title_prefix: bool = Field(True, description="Embed and BM25-index each passage under its document title")
+    sentence_vectors: bool = Field(True, description="Embed every passage's sentences at ingest and store them with the index (float16: about 2.2 MB per 1,000 passages, a quarter more index; ingest embeds 2-3 sentences per passage beside it, about x2 the embedding time), so answers look candidate sentences up instead of embedding them; off for huge indexes (answers then embed them at ask time)")
     dense_index: Literal["auto", "flat", "hnsw", "ivf"] = Field("auto", description="FAISS index type; auto = exact flat below the threshold, IVF above (see rag/index/faiss/dense.py)")
     approx_threshold: int = Field(200_000, gt=0, description="Chunk count from which 'auto' switches to approximate search")
     merge_at: int | None = Field(None, ge=0, description="Delta + deleted chunks from which a FAISS write merges everything into a new base segment; unset = a quarter of the base, between 1,024 and 16,384 (0 merges on every write)")

@@ -6,8 +6,10 @@ rewrites the base. What changes is decided by :mod:`rag.ingest.plan`, shared wit
 
 Parsing overlaps embedding: files are parsed in a background thread (:func:`rag.ingest.plan.parse_ahead`)
 while the passages of those already parsed are embedded, in groups; the write transaction then
-finds their vectors ready (:class:`EmbeddedAhead`). Nothing is written before that transaction, so
-a crash at any point leaves the previous generation live.
+finds their vectors ready (:class:`EmbeddedAhead`). The same pass embeds each new chunk's sentences
+in their answer context (``sentence_vectors``, :mod:`rag.index.faiss.sentences`), stored with the
+segment so that answers look them up instead of running the model. Nothing is written before that
+transaction, so a crash at any point leaves the previous generation live.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rag.config import Settings
 from rag.errors import DocumentError, IndexStoreError
 from rag.index.faiss.dense import choose_kind
 from rag.index.faiss.generations import LEXICAL, live_generation, read_manifest, write_lock
+from rag.index.faiss.sentences import SentenceRows, chunk_sentences, segment_rows
 from rag.index.faiss.sparse import Collection, collection_after
 from rag.index.faiss.store import IndexStore, open_index
 from rag.index.faiss.writer import GenerationData, build_manifest, write_delta_generation, write_generation
@@ -35,8 +38,8 @@ from rag.ingest.report import IngestReport
 log = logging.getLogger(__name__)
 
 MERGE_MIN_CHUNKS, MERGE_MAX_CHUNKS, MERGE_SHARE = 1024, 16384, 4  # see merge_at
-# passages embedded together while later files parse: enough for length-sorted batches to pad
-# little, few enough that the first group starts early
+# texts (passages and their sentences) embedded together while later files parse: enough for
+# length-sorted batches to pad little, few enough that the first group starts early
 EMBED_GROUP = 128
 
 
@@ -70,8 +73,9 @@ class EmbeddedAhead:
     """The ingest's embedder, with the passages of parsed documents encoded while later files parse.
 
     :meth:`consume` embeds, group by group, the chunks of every document the live index does not
-    hold in this version; ``encode_passages`` then looks vectors up by the passage's indexed text
-    and encodes whatever it was not given before (the plan is made again under the write lock, so
+    hold in this version, and their sentences' contexts (with ``sentence_vectors``) in the same
+    model calls; ``encode_passages`` and ``encode_sentences`` then look vectors up by text and
+    encode whatever they were not given before (the plan is made again under the write lock, so
     a document another writer changed meanwhile is still embedded, just later).
     """
 
@@ -79,33 +83,48 @@ class EmbeddedAhead:
         self.model_id, self.dim = embeddings.model_id, embeddings.dim
         self._embeddings, self._settings = embeddings, settings
         self._vectors: dict[str, np.ndarray] = {}
+        self._sentences: dict[str, np.ndarray] = {}  # float16, as stored: 6-7 per passage
 
     def consume(self, documents: Iterable[LoadedDocument], known: Mapping[str, DocumentEntry] | None) -> dict[str, LoadedDocument]:
         """Every document of ``documents`` by id, in their order; embeds those ``known`` (the live
         index's entries) does not hold with the same content hash (``known`` None: none ahead)."""
         s = self._settings
         loaded: dict[str, LoadedDocument] = {}
-        group: list[str] = []
+        passages: list[str] = []
+        sentences: list[str] = []
         for doc in documents:
             loaded[doc.doc_id] = doc
             if known is None or ((entry := known.get(doc.doc_id)) is not None and entry.content_hash == doc.content_hash):
                 continue
             chunks = chunk_document(doc.doc_id, doc.title, doc.text, s.chunk_chars, s.overlap_chars)
-            group.extend(indexed_text(c.title, c.text, s.title_prefix) for c in chunks)
-            if len(group) >= EMBED_GROUP:
-                self._embed(group)
-                group = []
-        self._embed(group)
+            passages.extend(indexed_text(c.title, c.text, s.title_prefix) for c in chunks)
+            if s.sentence_vectors:
+                sentences.extend(t for c in chunks for t in chunk_sentences(c.title, c.text))
+            if len(passages) + len(sentences) >= EMBED_GROUP:
+                self._embed(passages, sentences)
+                passages, sentences = [], []
+        self._embed(passages, sentences)
         return loaded
 
-    def _embed(self, texts: list[str]) -> None:
-        new = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if new:
-            self._vectors.update(zip(new, self._embeddings.encode_passages(new)))
+    def _embed(self, passages: list[str], sentences: Sequence[str] = ()) -> None:
+        """Encode, in one model call, the passages and sentence contexts not encoded yet."""
+        new = [t for t in dict.fromkeys(passages) if t not in self._vectors]
+        new_sentences = [t for t in dict.fromkeys(sentences) if t not in self._sentences]
+        batch = list(dict.fromkeys(new + [t for t in new_sentences if t not in self._vectors]))
+        if batch:
+            self._vectors.update(zip(batch, self._embeddings.encode_passages(batch)))
+        self._sentences.update((t, np.asarray(self._vectors[t], dtype=np.float16)) for t in new_sentences)
+        for t in set(batch) - set(new):  # a sentence is kept as float16 only (unless it is a passage too)
+            del self._vectors[t]
 
     def encode_passages(self, texts: list[str], show_progress: bool = False, **_: object) -> np.ndarray:
         self._embed(texts)
         return np.stack([self._vectors[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float32)
+
+    def encode_sentences(self, texts: list[str]) -> np.ndarray:
+        """float16 vectors of sentence contexts (:func:`rag.index.faiss.sentences.chunk_sentences`)."""
+        self._embed([], texts)
+        return np.stack([self._sentences[t] for t in texts]) if texts else np.zeros((0, self.dim), np.float16)
 
 
 def _live_entries(index_dir: Path, settings: Settings, model_id: str, rebuild: bool) -> Mapping[str, DocumentEntry] | None:
@@ -312,7 +331,8 @@ def _append(
         vectors.append(embeddings.encode_passages(texts, show_progress=progress))
     reused = np.concatenate([np.asarray(kept_rows, dtype=np.int64), np.full(len(new_chunks), -1, dtype=np.int64)])
     previous = old.delta.path if old.delta is not None else None
-    delta = GenerationData(documents, chunks, np.concatenate(vectors), previous=previous, reused=reused)
+    sentences = _sentence_rows(old, chunks, (reused < 0).tolist(), settings, embeddings)
+    delta = GenerationData(documents, chunks, np.concatenate(vectors), previous=previous, reused=reused, sentences=sentences)
     entries = {d: e for d, e in known.items() if d in plan and plan[d] is None}
     for doc, doc_chunks in zip(fresh, fresh_chunks):
         entries[doc.doc_id] = DocumentEntry(
@@ -380,9 +400,22 @@ def _assemble(
         vectors[source < 0] = new_vectors
     # The previous base segment's files are reused only when its chunks were cut the same way;
     # chunks that come from its delta are new rows there (their vectors are taken, not recomputed).
+    sentences = _sentence_rows(old, chunks, (source < 0).tolist(), settings, embeddings)
     if old is None or not same_chunking(old.manifest, settings):
-        return GenerationData(documents, chunks, vectors), len(fresh)
+        return GenerationData(documents, chunks, vectors, sentences=sentences), len(fresh)
     reused_base = np.where(source < old.manifest.base_rows, source, -1)
-    return GenerationData(documents, chunks, vectors, previous=old.path, reused=reused_base), len(fresh)
+    return GenerationData(documents, chunks, vectors, previous=old.path, reused=reused_base, sentences=sentences), len(fresh)
+
+
+def _sentence_rows(old: IndexStore | None, chunks: Sequence[Chunk], fresh: Sequence[bool], settings: Settings, embeddings) -> SentenceRows | None:
+    """The sentence vectors of a segment of ``chunks``: kept chunks' from ``old``, ``fresh`` ones'
+    embedded (None with ``sentence_vectors`` off). An embedder without ``encode_sentences`` (Ray's
+    precomputed vectors) embeds none: answers then embed those sentences at ask time."""
+    if not settings.sentence_vectors:
+        return None
+    encode = getattr(embeddings, "encode_sentences", None)
+    dim = embeddings.dim if embeddings is not None else old.manifest.dim
+    previous = old.sentence_vectors if old is not None else None
+    return segment_rows([(c.title, c.text) for c in chunks], fresh, previous, encode, dim)
 
 

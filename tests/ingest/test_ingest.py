@@ -257,6 +257,7 @@ def _report_folder(folder, n: int, bad_at: int | None = None):
 
 def test_parsing_overlaps_embedding_and_the_index_equals_a_sequential_build(make_settings, embeddings, tmp_path, monkeypatch):
     from rag.config import Settings
+    from rag.index.faiss.sentences import chunk_sentences
     from rag.index.records import indexed_text
     from rag.ingest.chunking import chunk_document
     from rag.ingest.loaders import load_document
@@ -287,7 +288,9 @@ def test_parsing_overlaps_embedding_and_the_index_equals_a_sequential_build(make
     reference = embeddings.encode_passages(expected)
     vectors = np.asarray(store.vectors()[[r.chunk_id for r in records]])
     assert np.min(np.sum(vectors * reference, axis=1)) > 0.99999  # batch padding changes float rounding only
-    assert sorted(t for texts, _ in watched.calls for t in texts) == sorted(set(expected))  # each distinct passage once
+    # each distinct passage and sentence context once, in the same calls (rag/index/faiss/sentences.py)
+    sentences = {t for r in records for t in chunk_sentences(r.title, r.text)}
+    assert sorted(t for texts, _ in watched.calls for t in texts) == sorted(set(expected) | sentences)
 
 
 def test_only_changed_documents_are_embedded_ahead(make_settings, embeddings, tmp_path):
@@ -299,5 +302,6 @@ def test_only_changed_documents_are_embedded_ahead(make_settings, embeddings, tm
     watched = _Watched(embeddings)
     report = ingest([folder], settings, embeddings=watched)
     assert report.updated == ["bc_03"] and report.embedded_chunks == 1
-    assert [texts for texts, _ in watched.calls] == [[f"{title}\n{title}\n{line}"]]  # title prefix, then the file's text
+    # the passage (title prefix, then the file's text), then its two sentences (lines) under the title
+    assert [texts for texts, _ in watched.calls] == [[f"{title}\n{title}\n{line}", f"{title}\n{title}", f"{title}\n{line}"]]
     assert "4.321" in " ".join(r.text for r in open_index(settings.index_dir).all_chunks())

@@ -6,7 +6,8 @@ Layout of an index directory::
       CURRENT            name of the live generation (replaced atomically with os.replace)
       .lock              held by writers so two ingests never interleave
       gen-<time>-<rand>/ manifest.json, documents.sqlite, chunks.sqlite, vectors.npy, dense.faiss,
-                         bm25/, bm25_folded/, restore.npz (diacritic restorer counts, rag/query/restore.py)
+                         bm25/, bm25_folded/, restore.npz (diacritic restorer counts, rag/query/restore.py),
+                         sentence_keys.npy + sentence_vectors.npy (optional, rag/index/faiss/sentences.py)
                          and, after incremental changes: delta/ (the same files but the two first),
                          deleted.npy, bm25_segments.json
 

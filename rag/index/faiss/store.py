@@ -6,15 +6,15 @@ the next generation hard-links the base files, lists the base chunks that no lon
 ``deleted.npy`` and puts the chunks added since in a small *delta* segment (exact flat FAISS
 index, BM25 scored with the whole generation's counts, see :class:`rag.index.faiss.sparse.Collection`),
 so the cost follows the change, not the library. Delta chunk ids follow the base's; searches merge
-both segments and skip deleted chunks.
+both segments and skip deleted chunks. Each segment may also hold the vectors of its chunks'
+sentences (:mod:`rag.index.faiss.sentences`), looked up by the answer scorer through
+:attr:`IndexStore.sentence_vectors`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
-import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -24,49 +24,12 @@ import numpy as np
 from rag.errors import IndexStoreError
 from rag.index.faiss.dense import dense_top_k, excluding, load_dense
 from rag.index.faiss.generations import CURRENT, DELETED, DELTA, LEXICAL, SEGMENT_STATS, live_generation, read_manifest
+from rag.index.faiss.rows import VectorRows
+from rag.index.faiss.sentences import SegmentSentences, SentenceVectors
 from rag.index.faiss.sparse import Collection, SegmentedBM25, load_bm25
 from rag.index.records import ChunkRecord, DocumentRecord, indexed_text
 from rag.query.restore import FILENAME as RESTORER_FILE
 from rag.query.restore import SyllableRestorer, for_segments
-
-
-class VectorRows:
-    """Scattered rows of a ``.npy`` matrix, read with ``os.pread``: ``rows_of[ids]``.
-
-    Approximate search ends by reading the exact vectors of a few dozen candidates per query
-    (:func:`rag.dense.dense_top_k`). Through a memory map every such read would fault in, and keep
-    resident, the pages around it (a million chunks: a 1.5 GB file, touched all over); a plain
-    read leaves them to the page cache.
-    """
-
-    def __init__(self, path: Path) -> None:
-        with open(path, "rb") as fh:
-            version = np.lib.format.read_magic(fh)
-            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, fortran, self.dtype = read_header(fh)
-            self.offset = fh.tell()
-        if len(shape) != 2 or fortran:
-            raise ValueError(f"expected a C-ordered matrix, got shape {shape}")
-        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
-        self.row_bytes = self.shape[1] * self.dtype.itemsize
-        if path.stat().st_size < self.offset + self.shape[0] * self.row_bytes:
-            raise ValueError(f"truncated: {self.shape[0]} rows of {self.row_bytes} bytes announced, file is shorter")
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __len__(self) -> int:
-        return self.shape[0]
-
-    def __getitem__(self, rows: Sequence[int] | np.ndarray) -> np.ndarray:
-        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
-        for i, row in enumerate(np.asarray(rows, dtype=np.int64).tolist()):
-            if not 0 <= row < self.shape[0]:
-                raise IndexError(f"row {row} out of range 0..{self.shape[0] - 1}")
-            out[i] = np.frombuffer(os.pread(self._fd, self.row_bytes, self.offset + row * self.row_bytes), dtype=self.dtype)
-        return out
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            os.close(self._fd)
 
 
 class Segment:
@@ -97,6 +60,7 @@ class Segment:
                 f"corrupt index at {directory}: chunk counts disagree (store {self.rows}, vectors "
                 f"{len(self.vector_rows)}, faiss {self.dense.ntotal if self.dense is not None else '-'})"
             )
+        self.sentences = SegmentSentences.open(directory, mmap)  # optional: None falls back to the model
 
     def records(self, local_ids: Sequence[int]) -> dict[int, ChunkRecord]:
         """Records by global id for local ids (queried in batches under SQLite's parameter limit)."""
@@ -145,6 +109,8 @@ class Segment:
     def close(self) -> None:
         self.db.close()
         self.vector_rows.close()
+        if self.sentences is not None:
+            self.sentences.close()
 
 
 class IndexStore:
@@ -207,6 +173,13 @@ class IndexStore:
         return for_segments(
             [(s.path / RESTORER_FILE, lambda s=s: (indexed_text(c.title, c.text, prefix) for c in s.all_chunks())) for s in self._segments()]
         )
+
+    @functools.cached_property
+    def sentence_vectors(self) -> SentenceVectors | None:
+        """The stored vectors of the candidate sentences of every segment (:mod:`rag.index.faiss.sentences`);
+        None when no segment has them."""
+        parts = [s.sentences for s in self._segments() if s.sentences is not None]
+        return SentenceVectors(parts) if parts else None
 
     def dense_search(self, vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Chunk ids and cosine scores of the ``k`` nearest live passages of both segments.

@@ -25,7 +25,8 @@ from rag.config import Settings
 from rag.index.faiss.dense import build_dense_index, choose_kind, load_dense, save_dense, update_dense_index
 from rag.index.faiss.generations import CURRENT, DELETED, DELTA, DOCUMENTS, LEXICAL, MANIFEST, SEGMENT_STATS, read_manifest, write_manifest
 from rag.index.faiss.sparse import TOKENIZERS, add_binary_vocabulary, add_impacts, build_bm25, load_tokens, save_bm25, tokenize_corpus
-from rag.index.faiss.store import VectorRows
+from rag.index.faiss.rows import VectorRows
+from rag.index.faiss.sentences import SentenceRows
 from rag.index.records import Chunk, DocumentEntry, DocumentRecord, Manifest, indexed_text
 from rag.query.restore import FILENAME as RESTORER_FILE
 from rag.query.restore import SyllableRestorer
@@ -35,7 +36,7 @@ from rag.query.restore import SyllableRestorer
 class GenerationData:
     """Everything a segment holds, in chunk-id order.
 
-    ``previous`` and ``reused`` are optional: the segment directory these chunks partly come from
+    ``previous``, ``reused`` and ``sentences`` are optional: the segment directory these chunks partly come from
     and, per chunk, its id there (-1 for a new chunk). With them :func:`write_generation` updates
     that segment's FAISS index and BM25 token cache instead of rebuilding them.
     """
@@ -45,6 +46,7 @@ class GenerationData:
     vectors: np.ndarray
     previous: Path | None = None
     reused: np.ndarray | None = None
+    sentences: SentenceRows | None = None  # the vectors of the chunks' sentences (None: none stored)
 
 
 Lap = Callable[[str], None]
@@ -141,6 +143,8 @@ def _write_segment(
     lap("chunk_store")
     vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
     np.save(directory / "vectors.npy", vectors)
+    if data.sentences is not None:
+        data.sentences.save(directory)
     lap("vectors")
     index = None
     if previous is not None:
