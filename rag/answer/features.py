@@ -20,7 +20,7 @@ from rag.answer.keywords import keyword_groups, make_idf, topic_coverage
 from rag.answer.qualifiers import doubts
 from rag.answer.scoring import SEMANTIC_FEATURES, SEMANTIC_UNITS, EmbedFn, Logistic, Scorer, default_scorer
 from rag.answer.typed_spans import Span, find_spans, question_role
-from rag.index.records import indexed_text
+from rag.index.records import sentence_context
 from rag.query.analysis import QuestionType, canon, match_tokens, words
 
 
@@ -132,8 +132,8 @@ def score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Scor
 
 
 def unit_context(u: Unit) -> str:
-    """What a unit is embedded as: its sentence under its document title (as passages are indexed)."""
-    return indexed_text(u.passage.title.rstrip("…"), u.sentence)
+    """What a unit is embedded as: its sentence under its document title (as stored at ingest)."""
+    return sentence_context(u.passage.title, u.sentence)
 
 
 def add_similarity(question: str, scored: Sequence[Scored], embed: EmbedFn, prescore: Logistic, k: int = SEMANTIC_UNITS) -> None:

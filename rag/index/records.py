@@ -32,6 +32,13 @@ def indexed_text(title: str, text: str, with_title: bool = True) -> str:
     return f"{title}\n{text}" if with_title and title else text
 
 
+def sentence_context(title: str, sentence: str) -> str:
+    """What a candidate sentence is embedded as, at ingest (stored sentence vectors) and by the
+    answer scorer: the sentence under its document title (always, whatever ``title_prefix`` says
+    for passages; a shortened title loses its "…")."""
+    return indexed_text(title.rstrip("…"), sentence)
+
+
 class DocumentEntry(BaseModel):
     """What the manifest records per document (its chunks live in the chunk store)."""
 

@@ -68,3 +68,11 @@ def test_search_then_unit_similarity_embeds_the_question_once(retriever, monkeyp
     UnitEmbedder(embeddings).similarities(question, [docs[0].page_content])
     assert calls == [[question]]
     assert np.allclose(query_vector(embeddings, question), real([question])[0], atol=1e-6)
+
+
+def test_clear_forgets_every_vector():
+    model = _Counting()
+    query_vector(model, "số ca mắc")
+    query_cache.clear()
+    query_vector(model, "số ca mắc")
+    assert model.calls == [["số ca mắc"], ["số ca mắc"]]

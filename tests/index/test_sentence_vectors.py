@@ -25,9 +25,9 @@ from rag.index.faiss.sentences import (
     SentenceVectors,
     chunk_sentences,
     segment_rows,
-    sentence_context,
     text_keys,
 )
+from rag.index.records import sentence_context
 from rag.index.faiss.store import open_index
 from rag.ingest.local import delete_documents, ingest
 

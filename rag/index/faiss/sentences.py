@@ -1,7 +1,7 @@
 """Sentence vectors of a segment, computed at ingest so that answering never runs the model on an indexed sentence.
 
 The answer scorer embeds each candidate unit in its context: its sentence under its document title
-(:func:`sentence_context`, what ``rag.answer.features.unit_context`` builds). Ingest embeds the
+(:func:`rag.index.records.sentence_context`, what ``rag.answer.features.unit_context`` builds). Ingest embeds the
 context of every sentence of every new chunk in the pass that embeds the chunks and stores them with
 the segment:
 
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.index.faiss.rows import VectorRows
-from rag.index.records import indexed_text
+from rag.index.records import sentence_context
 from rag.text import sentence_spans
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,6 @@ log = logging.getLogger(__name__)
 KEYS = "sentence_keys.npy"
 VECTORS = "sentence_vectors.npy"
 FILL_BLOCK = 65536  # keys looked up at once when a write carries a segment's rows over
-
-
-def sentence_context(title: str, sentence: str) -> str:
-    """What a candidate sentence is embedded as: the sentence under its document title (always, as
-    the answer scorer embeds it, whatever ``title_prefix`` says for passages)."""
-    return indexed_text(title.rstrip("…"), sentence)
 
 
 def chunk_sentences(title: str, text: str) -> list[str]:
@@ -181,6 +175,5 @@ __all__ = [
     "SentenceVectors",
     "chunk_sentences",
     "segment_rows",
-    "sentence_context",
     "text_keys",
 ]
