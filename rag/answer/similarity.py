@@ -5,7 +5,7 @@ and out-of-domain wordings; the embedding model that ranked the passages does no
 :class:`UnitEmbedder` takes the question's vector as the retriever embedded it (e5 ``query:`` prefix,
 accents restored when the retriever restored them: the same cached vector,
 :mod:`rag.embeddings.query_cache`) and embeds each unit in its context (``passage:`` + the document
-title + the unit's sentence, :func:`rag.index.records.indexed_text`). A unit's vector is taken,
+title + the unit's sentence, :func:`rag.index.records.sentence_context`). A unit's vector is taken,
 in this order, from the index's stored sentence vectors (computed at ingest for every sentence of
 every chunk, :mod:`rag.index.faiss.sentences`: the retriever's ``store.sentence_vectors``), from an
 LRU by text (a sentence seen by an earlier question), or from the model, batched: an index without
