@@ -110,13 +110,14 @@ def retriever_weights(query: str, restored: bool = False) -> dict[str, float]:
     return {"dense": 1.0, "bm25": 1.0, "bm25_folded": 1.0}
 
 
-def report_words(query: str) -> str:
+def report_words(query: str, analysed: Question | None = None) -> str:
     """What folded BM25 reads for ``query``: an English question as the words a Vietnamese report
     would use (its analysed keywords: glossary translations, names and numbers, folded), any
-    other question as typed."""
+    other question as typed. ``analysed``: the Question of ``query``, whose analysis is reused."""
     if not looks_english(query):
         return query
-    return " ".join(analyze(query).keywords_folded) or query
+    kind = analysed.type if analysed is not None else analyze(query)
+    return " ".join(kind.keywords_folded) or query
 
 
 class HybridRetriever(BaseRetriever):
@@ -221,7 +222,8 @@ class HybridRetriever(BaseRetriever):
                 return SearchResult([], timings, None)
         t = time.perf_counter()
         # a Question restored as searched (the same text) keeps its restored form
-        restored = self.restore_query(asked if isinstance(asked, Question) and asked.text == query else query) if self.mode != "bm25" else None
+        same = asked if isinstance(asked, Question) and asked.text == query else None  # its analysis holds
+        restored = self.restore_query(same or query) if self.mode != "bm25" else None
         timings["restore"] = elapsed_ms(t)
         rankings: dict[str, list[int]] = {}
         similarity: dict[int, float] = {}  # chunk id -> cosine, for the dense list's passages
@@ -234,7 +236,7 @@ class HybridRetriever(BaseRetriever):
         started = time.perf_counter()
         # accented BM25 reads the restored question; folded BM25 the question as typed (the same
         # tokens), an English one in its report words
-        texts = {"bm25": restored or query, "bm25_folded": report_words(query) if "bm25_folded" in lexical else query}
+        texts = {"bm25": restored or query, "bm25_folded": report_words(query, same) if "bm25_folded" in lexical else query}
         pending = [_pool().submit(self._lexical, name, texts[name], fetch, allowed) for name in lexical]
         try:
             if self.mode in ("hybrid", "dense"):
