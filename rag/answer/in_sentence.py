@@ -31,7 +31,7 @@ from rag.answer.extractive import best_fact
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer
 from rag.answer.rendering import Fact, quote_around, render_fact
 from rag.answer.scoring import Scorer, default_scorer
-from rag.answer.spans import dates
+from rag.text.spans import dates
 from rag.answer.typed_spans import Span, find_spans
 from rag.lang import alternation, load_lexicon
 from rag.query.analysis import analyze, extract_entities, match_tokens
@@ -75,7 +75,7 @@ class Dated:
 
 def periods(text: str, start: int, end: int) -> list[Period]:
     """The periods named in ``text[start:end]`` that state a year, in order: the date and period
-    spans (:func:`rag.answer.spans.dates`) and bare years ("2023: 212.480")."""
+    spans (:func:`rag.text.spans.dates`) and bare years ("2023: 212.480")."""
     found: list[tuple[int, int, frozenset[str]]] = []
     for f in dates(text, start, end):
         years = frozenset(_SPAN_YEAR.findall(text[f.start : f.end]))

@@ -3,7 +3,7 @@ roles, facility and place names (offsets within the passage).
 
 The detectors here know the reports' writing ("trên 383.605 lượt người", "Giám đốc Sở Y tế Lê Hồng
 Trung", "Trung tâm Y tế huyện Bình Liêu"); :func:`find_spans` merges them with the generic ones of
-:mod:`rag.answer.spans` (longest first). Scoring reads each span's context: its unit words, the
+:mod:`rag.text.spans` (longest first). Scoring reads each span's context: its unit words, the
 words before it, whether it is a change, in brackets or a comparison, and a person's roles.
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.answer import spans as generic
+from rag.text import spans as generic
 from rag.answer.cells import cell_header
-from rag.answer.spans import Found
+from rag.text.spans import Found
 from rag.lang import alternation, both_cases, load_lexicon
 from rag.query.analysis import MEASURE_UNITS, PROVINCES, SURNAMES, canon, words
 from rag.text import fold
@@ -190,7 +190,7 @@ def quantity_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
 
 def date_spans(text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
     """Dates ("Ngày 5/1/2024", "Chiều 20/6", "tháng 12/2023", "ngày 16 tháng 9"): the one set of
-    date patterns, :func:`rag.answer.spans.dates`; with ``years``, periods and years too ("năm 2025")."""
+    date patterns, :func:`rag.text.spans.dates`; with ``years``, periods and years too ("năm 2025")."""
     end = len(text) if end is None else end
     return [_from_found(f, text, end) for f in generic.dates(text, start, end) if years or f.kind == "date"]
 
@@ -369,7 +369,7 @@ def place_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]
 
 
 def _from_found(f: Found, text: str, end: int) -> Span:
-    """A generic detection (rag.answer.spans) as a :class:`Span` with the context scoring reads."""
+    """A generic detection (rag.text.spans) as a :class:`Span` with the context scoring reads."""
     before = words_before(text, f.start, 8)
     if f.kind in ("number", "range"):
         new_end, unit = (f.end, "%") if text[f.start : f.end].endswith("%") else _unit_after(text, f.end, end)
@@ -388,7 +388,7 @@ def _from_found(f: Found, text: str, end: int) -> Span:
 
 def find_spans(kind: str, text: str, start: int = 0, end: int | None = None, years: bool = False) -> list[Span]:
     """Spans of ``kind`` ("quantity", "date", "person", "place") in ``text[start:end]``: the
-    detectors above and the generic ones of :mod:`rag.answer.spans`, overlaps resolved longest first.
+    detectors above and the generic ones of :mod:`rag.text.spans`, overlaps resolved longest first.
     Without ``years`` (a question asking a year or a period), periods coarser than a month ("năm
     2024", "6 tháng đầu năm 2024") are not dates."""
     end = len(text) if end is None else end

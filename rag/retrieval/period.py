@@ -4,7 +4,7 @@
 to the newest document's year) give the years asked about. A passage is of that period when its
 document's own date (the manifest's first date, as for date filters), its title or its own text
 names one of those years. Dates and
-periods are read with the one set of date patterns, :func:`rag.answer.spans.dates`; only the years
+periods are read with the one set of date patterns, :func:`rag.text.spans.dates`; only the years
 inside the spans it finds are taken, and a bare year of the question ("2023", "nam 2024" typed
 without accents) counts when it stands alone (not "1.234", "28/2023/NQ").
 
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
-from rag.answer.spans import dates
+from rag.text.spans import dates
 from rag.text import fold
 
 _YEAR = re.compile(r"(?<![\d.,/])((?:19|20)\d{2})(?![\d.,/]?\d)")

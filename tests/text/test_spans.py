@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval.span_quality import DATA, load, measure
-from rag.answer import spans as generic
+from rag.text import spans as generic
 from rag.answer.extractive import find_spans
 from tests.lang.test_lexicon import evaluation_texts
 

@@ -1,5 +1,6 @@
-"""Generic answer-span detectors: dates, persons, organisations and places, numbers in words,
-ordinals and ranges, found in report text without relying on the reports' own wording.
+"""Generic span detectors: dates, persons, organisations and places, numbers in words, ordinals and
+ranges, found in report text without relying on the reports' own wording (used by the answerer and
+by retrieval's period filter).
 
 They complement the detectors of :mod:`rag.answer.extractive` (numbers with units, titled
 Vietnamese names, facilities after an administrative head): dates with or without a year
