@@ -414,6 +414,14 @@ def _stages(stages: dict) -> str:
     return ", ".join(one(k, v) for k, v in stages.items())
 
 
+def _serving_questions(serving: dict) -> str:
+    q = serving.get("questions")
+    if not q:  # a run from before the question pool: the gold questions, cycled (their vectors cached)
+        return "asking the gold questions in turn"
+    return (f"each question asked once per server ({q['asked_per_server']} of a pool of {q['pool']} eval questions "
+            "and their accent-less copies: every request embeds its question, none is a cache hit)")
+
+
 def _serving_section(serving: dict | None) -> list[str]:
     """/api/ask under 1, 8, 32 concurrent HTTP clients, answers in the server process or in 2 worker processes
     (bench/serving_bench.py)."""
@@ -424,7 +432,7 @@ def _serving_section(serving: dict | None) -> list[str]:
         "## Serving: `/api/ask` over HTTP, concurrent clients",
         "",
         f"Two `python app.py` over the corpus index (rate limit lifted), taking turns for {serving.get('rounds', 1)} rounds per level; "
-        f"each client its own connection, asking the gold questions in turn; percentiles of the median round. "
+        f"each client its own connection; {_serving_questions(serving)}; percentiles of the median round. "
         f"Query embedding alone in the same run: p50 {_fmt(emb.get('p50'), 1)} ms, "
         f"p95 {_fmt(emb.get('p95'), 1)} ms; load average {_fmt((serving.get('load_before') or [None])[0], 1)} before, "
         f"{_fmt((serving.get('load_after') or [None])[0], 1)} after. `in-process` = `--serve-workers 0` (answers in the "

@@ -3,11 +3,14 @@
 Two ``python app.py`` processes serve the shipped corpus's index (rate limit lifted): one answering
 in its own process (``--serve-workers 0``: one process, the GIL), one with two answer worker
 processes (``--serve-workers 2``, :mod:`rag.answer_workers`). They take turns, round after round at
-each level of concurrency: ``clients`` threads, each with its own HTTP connection, asking the gold
-questions in turn until the round's request count is reached. Reported: requests/s, p50/p95/p99
-latency (median round), errors, the memory of the server and its workers together (resident, peak
-resident, and proportional: shared pages of the mapped index and libraries counted once), and
-workers/in-process ratios (median of the per-round ratios). The query-embedding p50 (one question,
+each level of concurrency: ``clients`` threads, each with its own HTTP connection, asking questions
+in turn until the round's request count is reached. The questions come from
+:func:`bench.synthetic.question_pool` (every eval question and its accent-less copy, more than the
+query-vector cache keeps) and no server is asked the same text twice in a run, so each request embeds
+its question: the figures are those of first-seen questions, not of cache hits. Reported:
+requests/s, p50/p95/p99 latency (median round), errors, the memory of the server and its workers
+together (resident, peak resident, and proportional: shared pages of the mapped index and libraries
+counted once), and workers/in-process ratios (median of the per-round ratios). The query-embedding p50 (one question,
 this process, same model) and the machine's load are recorded in the same run, so every figure can
 be read as a ratio.
 
@@ -16,7 +19,6 @@ Run alone: ``python -m bench.run --only serving [--quick]``.
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import socket
@@ -25,13 +27,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from .common import ROOT, log, pct, summary_ms
 from .latency_bench import build_corpus_index
-from .synthetic import gold_questions
+from .synthetic import question_pool
 
 LEVELS = (1, 8, 32)
 CONFIGS = {"in-process": 0, "workers": 2}  # --serve-workers of each app run
@@ -115,11 +118,11 @@ class AppServer:
         self._log.close()
 
 
-def load(url: str, questions: list[str], clients: int, n_requests: int) -> dict:
-    """``clients`` threads post ``n_requests`` questions in all to ``/api/ask``, each on its own connection."""
+def load(url: str, source: Iterator[str], clients: int, n_requests: int) -> dict:
+    """``clients`` threads post the next ``n_requests`` questions of ``source`` to ``/api/ask``, each
+    thread on its own connection."""
     import httpx
 
-    source = itertools.cycle(questions)
     lock = threading.Lock()
     latencies: list[float] = []
     errors: list[str] = []
@@ -197,27 +200,34 @@ def _merge(rounds: list[dict]) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    questions = gold_questions()
+    pool = question_pool()
     per_client, rounds = (4, 2) if quick else (8, 3)  # requests per client per round (at least 20)
+    warm_up, pool = pool[:32], pool[32:]
     tmp = Path(tempfile.mkdtemp(prefix="hdyt-bench-serving-"))
     try:
         index_dir = tmp / "index"
         log("serving: building the corpus index")
         result: dict = {"build": build_corpus_index(index_dir), "levels": list(LEVELS), "rounds": rounds, "configs": {}}
         log("serving: query embedding p50 in this process")
-        result["embedding"] = embedding_p50(questions)
+        result["embedding"] = embedding_p50(warm_up)
         # both servers up at once, taking turns round after round: a burst of load from elsewhere on a
         # shared machine hits both, and each ratio is the median of the per-round ratios
         result["load_before"] = os.getloadavg()
         with AppServer(index_dir, CONFIGS["in-process"]) as before, AppServer(index_dir, CONFIGS["workers"]) as after:
             servers = {"in-process": before, "workers": after}
-            for server in servers.values():  # every question through every worker: each process has its own caches
-                load(server.url, questions, 8, len(questions) * (2 if quick else 3))
+            for server in servers.values():  # the models loaded in every worker, on questions not timed later
+                load(server.url, iter(warm_up), 8, len(warm_up))
+            # each server asks the same sequence, once through: no question twice (the pool outlasts a run)
+            sources = {name: iter(pool) for name in servers}
+            asked = sum(max(20, c * per_client) for c in LEVELS) * rounds
+            if asked > len(pool):
+                raise RuntimeError(f"the serving run asks {asked} questions per server but the pool has {len(pool)}")
+            result["questions"] = {"pool": len(pool), "asked_per_server": asked}
             runs: dict[str, dict[int, list[dict]]] = {name: {c: [] for c in LEVELS} for name in servers}
             for clients in LEVELS:
                 for r in range(rounds):
                     for name, server in servers.items():
-                        level = load(server.url, questions, clients, max(20, clients * per_client))
+                        level = load(server.url, sources[name], clients, max(20, clients * per_client))
                         level.update(_server_memory_mb(server.proc.pid))
                         runs[name][clients].append(level)
                         log(f"  {name:>9} {clients:>2} clients round {r + 1}: {level['req_per_s']} req/s, "

@@ -358,6 +358,22 @@ def perturbed_queries(queries: np.ndarray, n: int, sigma: float = 0.01, seed: in
     return np.concatenate([q, extra])
 
 
+def question_pool(seed: int = 0) -> list[str]:
+    """Every distinct question text of the eval sets (the shipped gold set, the fitting sets, the new
+    reports' set) and its accent-less copy, in a fixed shuffled order: more texts than the query-vector
+    cache keeps (:data:`rag.embeddings.query_cache.QUERY_CACHE`), so a benchmark cycling through them
+    embeds every question it asks instead of timing cache hits."""
+    import random
+
+    from rag.text import fold
+
+    paths = [ROOT / "eval" / "gold.jsonl", *(ROOT / "eval" / "train").glob("*.jsonl"), ROOT / "eval" / "extra" / "gold.jsonl"]
+    texts = [q for path in paths if path.exists() for q in gold_questions(path)]
+    pool = list(dict.fromkeys(t for q in texts for t in (q, fold(q))))
+    random.Random(seed).shuffle(pool)
+    return pool
+
+
 def gold_questions(path: Path = ROOT / "eval" / "gold.jsonl") -> list[str]:
     import json
 

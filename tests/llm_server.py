@@ -10,7 +10,9 @@ Behaviours: ``("answer", text)`` (SSE when the request asks to stream, JSON othe
 ``("json", text)`` (plain JSON even to a streaming request), ``("endless", None)`` (tokens until
 the client goes), ``("hang", None)`` (nothing until the client goes), ``("status", 500)``,
 ``("bad_json", None)``, ``("bad_sse", None)``, ``("slow", (seconds, text))`` (nothing for ``seconds``,
-then ``text`` as an answer: a model that takes its time; a client that leaves meanwhile ends it).
+then ``text`` as an answer: a model that takes its time; a client that leaves meanwhile ends it),
+``("gated", (event, text))`` (nothing until the test sets the ``threading.Event``, then ``text``: a
+model that answers exactly when the test says, so no test depends on how loaded the machine is).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -98,6 +101,10 @@ class ScriptedLLM:
             seconds, text = arg
             if self._wait_while_connected(h, seconds):
                 self.play(h, body, "answer", text)
+        elif kind == "gated":
+            gate, text = arg
+            if self._wait_while_connected(h, GIVE_UP_S, until=gate.is_set):
+                self.play(h, body, "answer", text)
         else:
             raise ValueError(kind)
 
@@ -123,11 +130,12 @@ class ScriptedLLM:
         except (BrokenPipeError, ConnectionResetError):
             self.closed.set()
 
-    def _wait_while_connected(self, h: BaseHTTPRequestHandler, seconds: float) -> bool:
-        """Say nothing for ``seconds``; False (and ``closed`` set) as soon as the client closes the connection."""
+    def _wait_while_connected(self, h: BaseHTTPRequestHandler, seconds: float, until: Callable[[], bool] = lambda: False) -> bool:
+        """Say nothing for ``seconds`` or until ``until()``; False (and ``closed`` set) as soon as the
+        client closes the connection."""
         conn: socket.socket = h.connection
         end = time.monotonic() + seconds
-        while time.monotonic() < end:
+        while time.monotonic() < end and not until():
             readable, _, _ = select.select([conn], [], [], 0.05)
             if readable:
                 try:

@@ -50,11 +50,25 @@ def idle() -> dict:
 
 MAX_HISTORY_SENT = 10  # earlier turns sent with a question (the answerer uses the last few)
 
-# Answers are computed on these threads, awaited so that "Dừng" cancels the wait at once: a sync
-# generator would keep Gradio's task waiting for the LLM call to end, and Gradio then marks the chat
-# as failed ("Lỗi") over the stopped answer. An abandoned thread finishes its call; its result is dropped.
+# Answers are computed on these threads and awaited beside the session's stop event, so that "Dừng"
+# ends the wait at once and the answering event then returns normally. (Cancelling it with Gradio's
+# ``cancels`` instead lets a cancel that lands between two of Gradio's steps mark the chat as failed,
+# "Lỗi", over the stopped answer.) An abandoned thread finishes its call; its result is dropped.
 _ANSWER_THREADS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="hdyt-answer")
 _END = object()
+_STOPPED = object()
+
+
+async def _unless_stopped(stop: asyncio.Event, fn, *args):
+    """``fn(*args)`` on an answer thread, or :data:`_STOPPED` as soon as ``stop`` is set."""
+    work = asyncio.get_running_loop().run_in_executor(_ANSWER_THREADS, fn, *args)
+    halt = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({work, halt}, return_when=asyncio.FIRST_COMPLETED)
+    halt.cancel()
+    if stop.is_set() or not work.done():  # a result that came with the stop is dropped too
+        work.add_done_callback(lambda f: f.cancelled() or f.exception())  # an abandoned call's error is not news
+        return _STOPPED
+    return work.result()
 
 PLACEHOLDER = (
     '<div class="hdyt-placeholder"><div class="hdyt-placeholder-icon">' + cards.ICON_DOC + "</div>"
@@ -95,14 +109,37 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
 
     # -- chat ----------------------------------------------------------------------------------
 
-    async def respond(question: str, chat: list, pairs: list, turns: list, docs: list | None = None, since: str = "", until: str = ""):
+    stops: dict[str, asyncio.Event] = {}  # session → the stop event of its answer on the way
+
+    async def respond(
+        question: str,
+        chat: list,
+        pairs: list,
+        turns: list,
+        docs: list | None = None,
+        since: str = "",
+        until: str = "",
+        request: gr.Request | None = None,
+    ):
         """Outputs: question box, chat, pairs, turns, sources panel, conversation JSON (saved by the page).
 
-        ``docs``, ``since``, ``until``: the filter controls (documents, a date range), applied inside retrieval."""
+        ``docs``, ``since``, ``until``: the filter controls (documents, a date range), applied inside retrieval.
+        "Dừng" (:func:`stopped`) sets the session's stop event: the answer then ends here without a word
+        more, and the stop handler shows what was stopped."""
         question = (question or "").strip()
         if not question:
             yield (gr.skip(),) * 6
             return
+        session = getattr(request, "session_hash", None) or ""
+        stop = stops[session] = asyncio.Event()
+        try:
+            async for update in _answer(question, chat, pairs, turns, docs, since, until, stop):
+                yield update
+        finally:
+            if stops.get(session) is stop:
+                del stops[session]
+
+    async def _answer(question: str, chat: list, pairs: list, turns: list, docs, since: str, until: str, stop: asyncio.Event):
         chat = list(chat or []) + [
             {"role": "user", "content": render.render_user_message(question)},
             {"role": "assistant", "content": render.render_pending_message()},
@@ -114,9 +151,12 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         try:
             search_filter = SearchFilter.parse(docs, since, until)  # a bad date: its message in the chat
             final = None
-            loop = asyncio.get_running_loop()
-            parts = await loop.run_in_executor(_ANSWER_THREADS, lambda: iter(assistant.stream(question, history, search_filter=search_filter)))
-            while (part := await loop.run_in_executor(_ANSWER_THREADS, next, parts, _END)) is not _END:
+            parts = await _unless_stopped(stop, lambda: iter(assistant.stream(question, history, search_filter=search_filter)))
+            if parts is _STOPPED:
+                return
+            while (part := await _unless_stopped(stop, next, parts, _END)) is not _END:
+                if part is _STOPPED:
+                    return
                 if isinstance(part, str):
                     continue  # word deltas of an answer that is already complete: it is shown whole
                 if getattr(part, "provisional", False):  # extractive first; a verified LLM answer may follow
@@ -130,7 +170,9 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
                 else:
                     final = part
             if final is None:
-                final = await loop.run_in_executor(_ANSWER_THREADS, lambda: assistant.ask(question, history, search_filter=search_filter))
+                final = await _unless_stopped(stop, lambda: assistant.ask(question, history, search_filter=search_filter))
+                if final is _STOPPED:
+                    return
         except QueryError as exc:
             chat[-1] = {"role": "assistant", "content": render.render_error_message(str(exc))}
             yield idle(), chat, pairs, turns, panel(turns), gr.skip()
@@ -149,18 +191,23 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         pairs = list(pairs) + [[question, data.get("answer", "")]]
         yield idle(), chat, pairs, turns, panel(turns), json.dumps(turns, ensure_ascii=False)
 
-    async def regenerate(chat: list, pairs: list, turns: list, docs: list | None = None, since: str = "", until: str = ""):
+    async def regenerate(
+        chat: list, pairs: list, turns: list, docs: list | None = None, since: str = "", until: str = "", request: gr.Request | None = None
+    ):
         """Ask the last question again ("Hỏi lại"), replacing its answer (under the current filter)."""
         if not turns:
             yield (gr.skip(),) * 6
             return
         question = turns[-1]["question"]
-        async for update in respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1], docs, since, until):
+        async for update in respond(question, list(chat)[:-2], list(pairs)[:-1], list(turns)[:-1], docs, since, until, request):
             yield update
 
-    def stopped(chat: list, pairs: list, turns: list):
+    async def stopped(chat: list, pairs: list, turns: list, request: gr.Request | None = None):
         """The stop button: a pending answer becomes a short note (the question can be asked again); an
         extractive answer shown while the LLM's was awaited stays, as the turn's answer, saying it was stopped."""
+        stop = stops.get(getattr(request, "session_hash", None) or "")
+        if stop is not None:
+            stop.set()  # the answering event returns without another update
         chat, turns = list(chat or []), list(turns or [])
         if chat and chat[-1].get("role") == "assistant" and "hdyt-pending" in str(chat[-1].get("content", "")):
             chat[-1] = {"role": "assistant", "content": render.render_error_message("Đã dừng. Bấm “Hỏi lại” để hỏi lại.")}
@@ -342,9 +389,7 @@ def build_ui(assistant, settings: Settings, throttle: FailureThrottle, writes: S
         answered.then(**save)
         redo = again.click(regenerate, [chatbot, pairs, turns, *filters], chat_out, **quiet)
         redo.then(**save)
-        halted = question.stop(
-            stopped, [chatbot, pairs, turns], [chatbot, pairs, turns, conv_json, question], cancels=[asked, answered, redo], api_visibility="private"
-        )
+        halted = question.stop(stopped, [chatbot, pairs, turns], [chatbot, pairs, turns, conv_json, question], api_visibility="private")
         halted.then(**save)
         pick_js = "() => (window.hdytLoad ? window.hdytLoad() : '[]')"
         # on load, a question asked before the saved conversation arrived wins over it

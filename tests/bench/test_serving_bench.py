@@ -32,12 +32,14 @@ def test_load_issues_exactly_n_requests_and_counts_errors():
     thread.start()
     try:
         _Handler.seen = []
-        result = load(f"http://127.0.0.1:{server.server_port}", ["một", "hai", "hỏng"], clients=4, n_requests=30)
+        source = iter(["một", "hai", "hỏng"] * 10 + ["không hỏi"])
+        result = load(f"http://127.0.0.1:{server.server_port}", source, clients=4, n_requests=30)
     finally:
         server.shutdown()
         server.server_close()
     assert result["requests"] == 30 and len(_Handler.seen) == 30
     assert sorted(set(_Handler.seen)) == ["hai", "hỏng", "một"] and _Handler.seen.count("hỏng") == 10  # questions in turn
+    assert list(source) == ["không hỏi"]  # the next run goes on where this one stopped
     assert result["errors"] == 10 and result["error_kinds"] == ["HTTP 500"]
     assert result["clients"] == 4 and result["req_per_s"] > 0
     assert result["p50_ms"] <= result["p95_ms"] <= result["p99_ms"]
@@ -73,3 +75,14 @@ def test_server_memory_counts_the_server_and_its_workers():
     assert family[0] == os.getpid() and sorted(family) == sorted([*before, child.pid])
     assert alone["processes"] == len(before) and both["processes"] == len(before) + 1
     assert both["rss_mb"] > alone["rss_mb"] > 0 and both["pss_mb"] > 0 and both["peak_rss_mb"] >= both["rss_mb"]
+
+
+def test_the_question_pool_outlasts_the_query_cache_and_holds_no_text_twice():
+    from bench.synthetic import question_pool
+    from rag.embeddings.query_cache import QUERY_CACHE
+    from rag.text import fold
+
+    pool = question_pool()
+    assert len(pool) == len(set(pool)) > QUERY_CACHE
+    assert set(map(fold, pool)) <= set(pool)  # every question's accent-less copy is asked too
+    assert question_pool() == pool  # a fixed order: two runs ask the same questions

@@ -10,6 +10,7 @@ button ends the wait for good (no later answer overwrites it) and leaves the inp
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -22,7 +23,6 @@ from tests.web.test_browser import Watch, open_chat, playwright_sync, shot
 QUESTION = "Bệnh viện Bãi Cháy đã khám cho bao nhiêu lượt người năm 2023?"
 OTHER_Q = "Giám đốc Bệnh viện Bãi Cháy là ai?"
 LLM_TIMEOUT = 6.0  # the server's llm_timeout: a hung LLM falls back after this
-SLOW_S = 2.5  # how long the scripted LLM thinks before answering (under LLM_TIMEOUT)
 LAST_BOT = "#hdyt-chat .hdyt-msg.hdyt-bot"
 SHADOW = "document.querySelector('#hdyt-widget').shadowRoot"
 FAILED = "#hdyt-chat [data-testid=status-tracker] .error"  # Gradio's "Lỗi" badge over a component
@@ -121,7 +121,8 @@ def bot(page):
 
 
 def test_page_shows_the_extractive_answer_first_then_the_verified_llm_answer(page, llm_app, llm, faithful):
-    llm.script.append(("slow", (SLOW_S, faithful)))
+    gate = threading.Event()  # the LLM answers once the test has seen the extractive answer
+    llm.script.append(("gated", (gate, faithful)))
     open_chat(page, llm_app.url)
     send(page, QUESTION)
     first = page.locator(f"{LAST_BOT} .hdyt-provisional")
@@ -131,6 +132,7 @@ def test_page_shows_the_extractive_answer_first_then_the_verified_llm_answer(pag
     assert "383.605" in shown and "đang chờ LLM" in shown
     page.locator("#hdyt-src-1-1").wait_for()  # its sources are in the panel already: [1] leads somewhere
     shot(page, "llm_01_extractive_first")
+    gate.set()
     page.locator(f"{LAST_BOT} .hdyt-by-llm").wait_for(timeout=60_000)
     final = bot(page)
     assert llm.answered == [faithful]
@@ -144,15 +146,18 @@ def test_page_shows_the_extractive_answer_first_then_the_verified_llm_answer(pag
 
 @pytest.mark.parametrize(
     ("behaviour", "note"),
-    [(("slow", (SLOW_S, "[1] [2]")), "câu trả lời của LLM không khớp với nguồn"), (("hang", None), "LLM không phản hồi kịp")],
+    [(("gated", "[1] [2]"), "câu trả lời của LLM không khớp với nguồn"), (("hang", None), "LLM không phản hồi kịp")],
     ids=["rejected", "timed-out"],
 )
 def test_page_keeps_the_extractive_answer_and_says_why(page, llm_app, llm, behaviour, note):
-    llm.script.append(behaviour)
+    gate = threading.Event()  # a scripted reply is sent once the test has read the extractive answer
+    kind, text = behaviour
+    llm.script.append((kind, (gate, text)) if kind == "gated" else behaviour)
     open_chat(page, llm_app.url)
     send(page, QUESTION)
     page.locator(f"{LAST_BOT} .hdyt-provisional").wait_for(timeout=60_000)
     provisional = bot(page).locator(".hdyt-p").first.inner_text()
+    gate.set()
     fallback = page.locator(f"{LAST_BOT} .hdyt-fallback")
     fallback.wait_for(timeout=60_000)
     assert fallback.inner_text() == f"Trả lời trích xuất — {note}."
@@ -165,17 +170,20 @@ def test_page_keeps_the_extractive_answer_and_says_why(page, llm_app, llm, behav
 
 
 def test_stop_ends_the_wait_and_no_later_answer_overwrites_it(page, llm_app, llm, faithful):
-    llm.script.append(("slow", (SLOW_S, faithful)))
+    gate = threading.Event()  # the LLM answers only once the stop is on the page, however slow the machine
+    llm.script.append(("gated", (gate, faithful)))
     open_chat(page, llm_app.url)
     send(page, QUESTION)
     page.locator(f"{LAST_BOT} .hdyt-provisional").wait_for(timeout=60_000)
     stop = page.locator("#hdyt-question button", has_text="Dừng")
-    assert stop.is_visible() and page.locator("#hdyt-question button", has_text="Gửi").count() == 0
+    stop.wait_for(timeout=10_000)
+    assert page.locator("#hdyt-question button", has_text="Gửi").count() == 0
     stop.click()
     stopped = page.locator(f"{LAST_BOT} .hdyt-fallback", has_text="đã dừng chờ LLM")
     stopped.wait_for(timeout=30_000)
     answer = bot(page).locator(".hdyt-p").first.inner_text()
     assert "383.605" in answer
+    gate.set()
     wait_until(lambda: llm.answered == [faithful], 30)  # the LLM did answer, after the stop…
     page.wait_for_timeout(2000)
     assert page.locator(f"{LAST_BOT} .hdyt-by-llm").count() == 0  # …and that answer never reached the page
@@ -205,7 +213,8 @@ def test_stop_ends_the_wait_and_no_later_answer_overwrites_it(page, llm_app, llm
 
 
 def test_widget_shows_the_extractive_answer_first_then_the_llm_answer_or_why_not(page, widget_host, llm, faithful):
-    llm.script.extend([("slow", (SLOW_S, faithful)), ("slow", (1.0, "[1] [2]"))])
+    gate = threading.Event()  # the first LLM answer waits until the test has seen the extractive one
+    llm.script.extend([("gated", (gate, faithful)), ("slow", (1.0, "[1] [2]"))])
     asks: list[dict] = []
     replies: list = []  # the responses, read after the fact
     page.on("request", lambda r: asks.append(r.post_data_json) if r.url.endswith("/api/ask") and r.method == "POST" else None)
@@ -220,6 +229,7 @@ def test_widget_shows_the_extractive_answer_first_then_the_llm_answer_or_why_not
     bubble = page.locator("#hdyt-widget .msg.bot").last
     assert "383.605" in bubble.inner_text() and "đang chờ LLM" in bubble.inner_text()
     shot(page, "llm_05_widget_extractive_first")
+    gate.set()
     page.locator("#hdyt-widget .msg.bot .prov", has_text="đã đối chiếu").wait_for(timeout=60_000)
     assert "Bệnh viện Bãi Cháy đã khám cho trên 383.605 lượt người" in bubble.inner_text()
     assert bubble.locator(".prov.provisional").count() == 0 and bubble.locator(".cite").count() >= 1
