@@ -301,14 +301,17 @@ def _measure(
     accented: bool = False,
     english: bool = False,
     breaks: list[bool] | None = None,
+    named: list[bool] | None = None,
 ) -> tuple[str | None, tuple[str, ...]]:
     """The measure noun of a quantity question, if it is a known unit ("bao nhiêu giường" → giường).
 
     ``breaks[k]`` is True when punctuation separates token k from token k-1: a measure noun never
-    lies across it ("bao nhiêu (năm 2023)" has none).
+    lies across it ("bao nhiêu (năm 2023)" has none). ``named[k]``: token k is part of a name
+    (a place, facility or person), never a measure noun ("How many … in Lam Dong": "đồng" is no unit).
     """
     raw_tokens = raw_tokens or folded_tokens
     breaks = breaks or [False] * len(folded_tokens)
+    named = named or [False] * len(folded_tokens)
 
     def typed_as(i: int, folded: str) -> bool:
         if not accented or folded not in _MEASURE_ACCENTED:
@@ -335,7 +338,7 @@ def _measure(
                     window = range(0)
                 for start in window:
                     for n in (3, 2, 1):
-                        if start + n > len(folded_tokens) or any(breaks[start + 1 : start + n]):
+                        if start + n > len(folded_tokens) or any(breaks[start + 1 : start + n]) or any(named[start : start + n]):
                             continue
                         cand = " ".join(folded_tokens[start : start + n])
                         if cand in MEASURE_UNITS and all(typed_as(start + k, folded_tokens[start + k]) for k in range(n)):
@@ -613,7 +616,9 @@ def analyze(question: str, parts: int | None = None) -> QuestionType:
     two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or (len(split_question(question)) if parts is None else parts) >= 2
     toks = words(question)
     breaks = [k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() != "" for k in range(len(toks))]
-    measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
+    # English looks for its measure over five words after "how many", which may reach a name
+    named = [english and any(e.start <= s < e.end for e in entities if e.kind in _NAMED_KINDS) for _, s, _ in toks]
+    measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks, named) if kind == "quantity" else (None, ())
     if qk == "percent":
         measure, units = None, ()
     deputy = bool(_CUE["deputy"].search(folded_q)) and (not accented or "phó" in question.lower())
