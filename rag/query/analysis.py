@@ -20,6 +20,7 @@ from typing import Literal
 
 from rag.lang import alternation, load_lexicon
 from rag.lang.english import looks_english
+from rag.query.english_names import english_facilities
 from rag.text import fold, has_diacritics
 
 _LEX = load_lexicon()
@@ -183,6 +184,7 @@ class Entity:
     start: int = -1  # character offsets in the question
     end: int = -1
     head_start: int = -1  # where its head noun begins ("Bệnh viện" of "Bệnh viện Bãi Cháy", "năm" of "năm 2023")
+    head: str = ""  # an English name's head, written after it, as the reports write it ("trung tam y te huyen")
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
         """Token k follows token k-1 with only spaces between (no comma, period, bracket)."""
         return k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() == ""
 
-    def add(kind: str, i: int, j: int, head: int | None = None) -> None:
+    def add(kind: str, i: int, j: int, head: int | None = None, english_head: str = "") -> None:
         if j <= i or any(k in covered for k in range(i, j)):
             return
         span_text = question[toks[i][1] : toks[j - 1][2]]
@@ -389,7 +391,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
                 (kind == "year" and folded[i - 1] == "nam") or (kind == "place" and folded[i - 1] in ("tinh", "huyen", "tp", "xa"))
             ):
                 head = i - 1
-        entities.append(Entity(kind, span_text, tuple(folded[i:j]), toks[i][1], toks[j - 1][2], toks[head][1]))
+        entities.append(Entity(kind, span_text, tuple(folded[i:j]), toks[i][1], toks[j - 1][2], toks[head][1], english_head))
         covered.update(range(i, j))
 
     # Numbers and years.
@@ -424,6 +426,15 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
                 add("place", i, j)
             nxt = _contains(folded[j:], list(prov))
             i = j + nxt if nxt >= 0 else -1
+
+    # English facility names end with their head ("Chau Thanh District Health Center"); a province
+    # inside the run ("Ha Nam Provincial General Hospital") already names the unit.
+    if english:
+        for fac in english_facilities(raw, folded, [joined(k) for k in range(len(raw))]):
+            name = [r for r in range(fac.start, fac.head_start) if r not in covered]
+            if name and name == list(range(name[0], name[-1] + 1)):
+                add("facility", name[0], name[-1] + 1, english_head=fac.head)
+            covered.update(range(fac.start, fac.end))
 
     # Facility / place names after a head noun.
     i = 0
