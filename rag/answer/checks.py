@@ -172,7 +172,10 @@ _PERIOD_EQUIVALENT = {
 
 
 def _entity_head(question: str, ent) -> str:
-    """The folded head noun typed before an entity ("benh vien" for "Bệnh viện Bãi Cháy")."""
+    """The folded head noun typed before an entity ("benh vien" for "Bệnh viện Bãi Cháy"); an
+    English name's, typed after it, as the reports write it (``Entity.head``)."""
+    if ent.head:
+        return ent.head
     if ent.head_start < 0 or ent.head_start >= ent.start:
         return ""
     return " ".join(canon(t) for t, _, _ in words(question[ent.head_start : ent.start]))

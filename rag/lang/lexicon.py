@@ -66,6 +66,7 @@ class Lexicon:
     glossary: dict[str, str]
     english_markers: frozenset[str]
     english_function_words: frozenset[str]
+    english_facility_heads: frozenset[str]  # English head nouns written after a name ("… Hospital")
     # places and people
     provinces: tuple[tuple[str, ...], ...]
     facility_heads: tuple[str, ...]
@@ -164,6 +165,7 @@ def parse(directory: Path) -> Lexicon:
         glossary={k: _folded(v) for k, v in get("glossary", "terms").items()},
         english_markers=frozenset(get("glossary", "words", "markers")),
         english_function_words=frozenset(get("glossary", "words", "function_words")),
+        english_facility_heads=frozenset(get("glossary", "words", "facility_heads")),
         provinces=tuple(_run(p) for p in get("places", "words", "provinces")),
         facility_heads=_words(get("places", "words", "heads")),
         facility_heads_written=tuple(get("places", "words", "heads_written")),

@@ -20,6 +20,7 @@ from typing import Literal
 
 from rag.lang import alternation, load_lexicon
 from rag.lang.english import looks_english
+from rag.query.english_names import english_facilities
 from rag.text import fold, has_diacritics
 
 _LEX = load_lexicon()
@@ -183,6 +184,7 @@ class Entity:
     start: int = -1  # character offsets in the question
     end: int = -1
     head_start: int = -1  # where its head noun begins ("Bệnh viện" of "Bệnh viện Bãi Cháy", "năm" of "năm 2023")
+    head: str = ""  # an English name's head, written after it, as the reports write it ("trung tam y te huyen")
 
 
 @dataclass(frozen=True)
@@ -301,14 +303,17 @@ def _measure(
     accented: bool = False,
     english: bool = False,
     breaks: list[bool] | None = None,
+    named: list[bool] | None = None,
 ) -> tuple[str | None, tuple[str, ...]]:
     """The measure noun of a quantity question, if it is a known unit ("bao nhiêu giường" → giường).
 
     ``breaks[k]`` is True when punctuation separates token k from token k-1: a measure noun never
-    lies across it ("bao nhiêu (năm 2023)" has none).
+    lies across it ("bao nhiêu (năm 2023)" has none). ``named[k]``: token k is part of a name
+    (a place, facility or person), never a measure noun ("How many … in Lam Dong": "đồng" is no unit).
     """
     raw_tokens = raw_tokens or folded_tokens
     breaks = breaks or [False] * len(folded_tokens)
+    named = named or [False] * len(folded_tokens)
 
     def typed_as(i: int, folded: str) -> bool:
         if not accented or folded not in _MEASURE_ACCENTED:
@@ -335,7 +340,7 @@ def _measure(
                     window = range(0)
                 for start in window:
                     for n in (3, 2, 1):
-                        if start + n > len(folded_tokens) or any(breaks[start + 1 : start + n]):
+                        if start + n > len(folded_tokens) or any(breaks[start + 1 : start + n]) or any(named[start : start + n]):
                             continue
                         cand = " ".join(folded_tokens[start : start + n])
                         if cand in MEASURE_UNITS and all(typed_as(start + k, folded_tokens[start + k]) for k in range(n)):
@@ -376,7 +381,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
         """Token k follows token k-1 with only spaces between (no comma, period, bracket)."""
         return k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() == ""
 
-    def add(kind: str, i: int, j: int, head: int | None = None) -> None:
+    def add(kind: str, i: int, j: int, head: int | None = None, english_head: str = "") -> None:
         if j <= i or any(k in covered for k in range(i, j)):
             return
         span_text = question[toks[i][1] : toks[j - 1][2]]
@@ -386,7 +391,7 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
                 (kind == "year" and folded[i - 1] == "nam") or (kind == "place" and folded[i - 1] in ("tinh", "huyen", "tp", "xa"))
             ):
                 head = i - 1
-        entities.append(Entity(kind, span_text, tuple(folded[i:j]), toks[i][1], toks[j - 1][2], toks[head][1]))
+        entities.append(Entity(kind, span_text, tuple(folded[i:j]), toks[i][1], toks[j - 1][2], toks[head][1], english_head))
         covered.update(range(i, j))
 
     # Numbers and years.
@@ -421,6 +426,15 @@ def extract_entities(question: str, english: bool | None = None) -> list[Entity]
                 add("place", i, j)
             nxt = _contains(folded[j:], list(prov))
             i = j + nxt if nxt >= 0 else -1
+
+    # English facility names end with their head ("Chau Thanh District Health Center"); a province
+    # inside the run ("Ha Nam Provincial General Hospital") already names the unit.
+    if english:
+        for fac in english_facilities(raw, folded, [joined(k) for k in range(len(raw))]):
+            name = [r for r in range(fac.start, fac.head_start) if r not in covered]
+            if name and name == list(range(name[0], name[-1] + 1)):
+                add("facility", name[0], name[-1] + 1, english_head=fac.head)
+            covered.update(range(fac.start, fac.end))
 
     # Facility / place names after a head noun.
     i = 0
@@ -613,7 +627,9 @@ def analyze(question: str, parts: int | None = None) -> QuestionType:
     two = bool(_TWO_FACT_PATTERNS.search(folded_q)) or (len(split_question(question)) if parts is None else parts) >= 2
     toks = words(question)
     breaks = [k > 0 and question[toks[k - 1][2] : toks[k][1]].strip() != "" for k in range(len(toks))]
-    measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks) if kind == "quantity" else (None, ())
+    # English looks for its measure over five words after "how many", which may reach a name
+    named = [english and any(e.start <= s < e.end for e in entities if e.kind in _NAMED_KINDS) for _, s, _ in toks]
+    measure, units = _measure(folded_tokens, raw_tokens, accented, english, breaks, named) if kind == "quantity" else (None, ())
     if qk == "percent":
         measure, units = None, ()
     deputy = bool(_CUE["deputy"].search(folded_q)) and (not accented or "phó" in question.lower())

@@ -176,7 +176,7 @@ def test_abbreviations_expand():
         ("ty le tham gia bhyt cua tinh nghe an", {("place", "nghe an")}),
         ("Trung tâm Y tế khu vực Mai Châu được định hướng gì?", {("facility", "Mai Châu")}),
         ("Giám đốc Sở Y tế Lê Hồng Trung đã đến thăm trạm y tế nào?", {("person", "Lê Hồng Trung")}),
-        ("Who is the director of Bai Chay Hospital?", {("name", "Bai Chay")}),
+        ("Who is the director of Bai Chay Hospital?", {("facility", "Bai Chay")}),
         ("Nghị quyết 128 về thích ứng với dịch Covid-19 ban hành ngày nào?", {("number", "128")}),
         ("Tại Hội thi lần thứ IX bệnh viện đạt bao nhiêu giải?", {("number", "IX")}),
     ],
