@@ -40,6 +40,7 @@ _SPECIALTIES = tuple(sorted((" ".join(p) for p in _phrases("facility_specialties
 # matched as written: reports carry accents, and "sẽ" (will) folds to "se" as "chia sẻ" (share) does
 _PLAN = tuple(dict.fromkeys(tuple(t.lower() for t, _, _ in words(w)) for w in _LEX.spans["plan_markers"]))
 _PLAN_ASKED = _phrases("plan_questions")
+_LEVELS = _phrases("care_levels")
 _ASK = ("bao", "nhieu")
 _CLAUSE_BREAK = re.compile(r"[,;:]")
 MONEY_NOUN_REACH = 8  # a money noun up to this many words before "bao nhiêu" (same clause) asks for money
@@ -160,20 +161,36 @@ def plan_unasked(question: str, unit: Unit) -> bool:
     return _any_run(written, _PLAN) is not None and _any_run(canon_tokens(question), _PLAN_ASKED) is None
 
 
+def other_level(question: str, unit: Unit) -> bool:
+    """The question names a level of the health system ("tuyến xã") that the unit's sentence does
+    not, while the sentence names another ("các bệnh viện tuyến tỉnh đạt 96%"): its figures are
+    another level's."""
+    asked = [lv for lv in _LEVELS if contains_run(canon_tokens(question), lv)]
+    if not asked:
+        return False
+    sentence = list(unit.sent_tokens)
+    named = [lv for lv in _LEVELS if contains_run(sentence, lv)]
+    return bool(named) and not any(lv in named for lv in asked)
+
+
 def doubts(question: str, qt: QuestionType, span: Span | None, unit: Unit) -> dict[str, float]:
     """The scope and qualifier features of a unit's chosen span for a quantity question, and
     whether its sentence is a plan the question does not ask for (any question)."""
     quantity = qt.kind == "quantity"
     money = quantity and asks_money(question, qt)
     part = bool(quantity and span is not None and part_scope(question, span, unit))
-    return {
+    out = {
         "part_scope": float(part),
         "part_of_total": float(part and asks_total(question)),
         "shortage": float(bool(quantity and span is not None and shortage(question, span))),
         "many_places": float(quantity and many_places(question, qt, unit)),
         "money_missing": float(money and (span is None or not is_money(span))),
         "plan_unasked": float(plan_unasked(question, unit)),
+        "other_level": float(other_level(question, unit)),
     }
+    # one reason against the figure, whichever: rare alone, together they weigh in the fit
+    out["any_doubt"] = max(out.values())
+    return out
 
 
 def preference_doubt(question: str, qt: QuestionType, span: Span, unit: Unit) -> float:

@@ -8,7 +8,7 @@ from langchain_core.documents import Document
 
 from rag.answer.candidates import Unit, make_passages, make_units
 from rag.answer.extractive import best_fact
-from rag.answer.qualifiers import asks_money, doubts, is_money, many_places, part_scope, plan_unasked, shortage
+from rag.answer.qualifiers import asks_money, doubts, is_money, many_places, other_level, part_scope, plan_unasked, shortage
 from rag.answer.scoring import Scorer
 from rag.answer.typed_spans import Span, find_spans
 from rag.query.analysis import analyze
@@ -106,3 +106,12 @@ def test_a_target_is_not_what_was_done():
     # the question asks for the plan itself
     assert not plan_unasked("Huyện dự kiến đến năm 2026 có bao nhiêu % trạm đạt chuẩn?", target)
     assert not plan_unasked("What share of stations does the district plan to certify?", target)
+
+
+def test_another_level_of_the_health_system():
+    unit, _ = unit_and_span("Công suất giường bệnh của các bệnh viện tuyến tỉnh đạt 97%, tuyến huyện đạt 85%.", "97%")
+    assert other_level("Công suất giường bệnh tuyến xã là bao nhiêu?", unit)
+    assert not other_level("cong suat giuong benh tuyen huyen la bao nhieu", unit)  # the asked level is named
+    assert not other_level("Công suất giường bệnh là bao nhiêu?", unit)  # no level asked
+    q = "Công suất giường bệnh tuyến xã là bao nhiêu?"
+    assert doubts(q, analyze(q), None, unit)["any_doubt"] == 1.0
