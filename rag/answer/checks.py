@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rag.answer.candidates import Unit, contains_run, lookup_text
+from rag.answer.candidates import Passage, Unit, contains_run, lookup_text
 from rag.answer.cells import cell_fit
 from rag.answer.compute import asks_change
 from rag.answer.qualifiers import preference_doubt
@@ -94,6 +94,21 @@ def check_entities(qt: QuestionType, question: str, unit: Unit) -> str | None:
                 continue
         return f"{ent.kind} {ent.text} not mentioned"
     return None
+
+
+def places_unnamed(qt: QuestionType, passage: Passage) -> str | None:
+    """The places the question names (provinces, districts …) when the passage's whole document
+    names none of them: a report on another place never answers for this one ("Tiền Giang" asked,
+    a report on Nghệ An). One named place is enough, so a comparison of two provinces still reads
+    each one's report. None when some is named, the question names no place, or the document's
+    full text is unknown (a passage alone may leave its province to the rest of the report)."""
+    places = [e for e in qt.entities if e.kind == "place"]
+    if not places or not passage.full_text:
+        return None
+    tokens = match_tokens(passage.title + " " + passage.full_text)
+    if any(contains_run(tokens, _name_tokens(e.text, list(e.tokens))) for e in places):
+        return None
+    return f"the document names none of {', '.join(e.text for e in places)}"
 
 
 SUBJECT_REACH = 0.4  # a named unit starting in the first 40 % of its sentence (at least 40 characters) is its subject
@@ -335,7 +350,7 @@ def span_ok(qt: QuestionType, question: str, span: Span, unit: Unit, q_role=None
 
 
 def is_conflict(issue: str) -> bool:
-    """A named conflict, always a reason not to answer: the sentence states another year, or is
-    about another named unit than the one asked."""
-    return issue.startswith("the sentence is about ") or "the sentence is about another unit" in issue
+    """A named conflict, always a reason not to answer: the sentence states another year, is
+    about another named unit than the one asked, or its document names none of the asked places."""
+    return issue.startswith(("the sentence is about ", "the document names none of ")) or "the sentence is about another unit" in issue
 

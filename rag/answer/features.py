@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from rag.answer.candidates import Unit, contains_run
 from rag.answer.cells import missing_column, other_row
-from rag.answer.checks import check_entities, check_period, is_conflict, span_ok
+from rag.answer.checks import check_entities, check_period, is_conflict, places_unnamed, span_ok
 from rag.answer.keywords import keyword_groups, make_idf, topic_coverage
 from rag.answer.qualifiers import doubts
 from rag.answer.scoring import SEMANTIC_FEATURES, SEMANTIC_UNITS, EmbedFn, Logistic, Scorer, default_scorer
@@ -61,15 +61,18 @@ def score_units(qt: QuestionType, question: str, units: list[Unit], scorer: Scor
     metadata = [u.passage.doc.metadata or {} for u in units]
     known_ranks = any(any(v for v in (md.get("ranks") or {}).values()) for md in metadata)
     known_similarity = any(md.get("similarity") is not None for md in metadata)
+    unnamed: dict[str, str | None] = {}  # per document: the asked places it never names
     out: list[Scored] = []
     for u in units:
         p = u.passage
+        if p.doc_id not in unnamed:
+            unnamed[p.doc_id] = places_unnamed(qt, p)
         coverage, coverage_unit = topic_coverage(topic, idf, u)
         bigram_cov = sum(1 for a, b in bigrams if contains_run(u.tokens, (a, b))) / len(bigrams) if bigrams else 0.0
         in_sentence = sum(1 for e in qt.entities if e.kind != "year" and contains_run(u.sent_tokens, list(e.tokens)))
         entity_issue = check_entities(qt, question, u)
         period_issue = check_period(question, u)
-        rejected = entity_issue if entity_issue and is_conflict(entity_issue) else None
+        rejected = unnamed[p.doc_id] or (entity_issue if entity_issue and is_conflict(entity_issue) else None)
         if rejected is None:  # a table row answers for its own label and its own columns only
             rejected = other_row([e.tokens for e in qt.entities if e.kind != "year"], u.sentence, p.text)
         if rejected is None and qt.kind == "quantity":

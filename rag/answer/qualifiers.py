@@ -37,6 +37,10 @@ _MONEY_NOUNS = tuple(
     (tuple(canon_tokens(w)), tuple(t.lower() for t, _, _ in words(w))) for w in _LEX.spans["money_nouns"]
 )
 _SPECIALTIES = tuple(sorted((" ".join(p) for p in _phrases("facility_specialties")), key=len, reverse=True))
+# matched as written: reports carry accents, and "sẽ" (will) folds to "se" as "chia sẻ" (share) does
+_PLAN = tuple(dict.fromkeys(tuple(t.lower() for t, _, _ in words(w)) for w in _LEX.spans["plan_markers"]))
+_PLAN_ASKED = _phrases("plan_questions")
+_LEVELS = _phrases("care_levels")
 _ASK = ("bao", "nhieu")
 _CLAUSE_BREAK = re.compile(r"[,;:]")
 MONEY_NOUN_REACH = 8  # a money noun up to this many words before "bao nhiêu" (same clause) asks for money
@@ -56,9 +60,8 @@ def asks_money(question: str, qt: QuestionType) -> bool:
         return any(set(u.split()) & _MONEY_UNITS for u in qt.units)
     accented = has_diacritics(question)
     for clause in _CLAUSE_BREAK.split(question):
-        toks = words(clause)
-        folded = [canon(t) for t, _, _ in toks]
-        lower = [t.lower() for t, _, _ in toks]
+        toks = [t for t, _, _ in words(clause)]
+        folded = [canon(t) for t in toks]
         asks = [i for i in range(len(folded) - 1) if tuple(folded[i : i + 2]) == _ASK]
         for a in asks:
             for f, written in _MONEY_NOUNS:
@@ -66,9 +69,20 @@ def asks_money(question: str, qt: QuestionType) -> bool:
                 if not accented and n == 1:
                     continue  # "gia" without accents is also "tham gia", "gia đình"
                 for i in range(max(0, a - MONEY_NOUN_REACH), a - n + 1):
-                    if tuple(folded[i : i + n]) == f and (not accented or tuple(lower[i : i + n]) == written):
+                    if tuple(folded[i : i + n]) == f and (not accented or _written_as_noun(toks, i, written)):
                         return True
     return False
+
+
+def _written_as_noun(tokens: Sequence[str], i: int, written: Sequence[str]) -> bool:
+    """Whether ``tokens[i:]`` spell the money noun ``written`` as a common noun: in lower case
+    ("với giá bao nhiêu"), or capitalised only as a clause's first word that no capitalised word
+    follows ("Giá bao nhiêu …"); "Giá Rai", "Chi Lăng" are place names."""
+    run = tokens[i : i + len(written)]
+    if tuple(run) == tuple(written):
+        return True
+    after = tokens[i + len(written)] if i + len(written) < len(tokens) else ""
+    return i == 0 and tuple(t.lower() for t in run) == tuple(written) and not after[:1].isupper()
 
 
 def is_money(span: Span) -> bool:
@@ -140,18 +154,43 @@ def many_places(question: str, qt: QuestionType, unit: Unit) -> bool:
     return False
 
 
+def plan_unasked(question: str, unit: Unit) -> bool:
+    """The unit's sentence states a plan, a target or a directive ("phấn đấu đến năm 2025 …", "sẽ
+    cử …", "đề nghị …") and the question asks for no plan: a target is not what was done."""
+    written = [t.lower() for t, _, _ in words(unit.sentence)]
+    return _any_run(written, _PLAN) is not None and _any_run(canon_tokens(question), _PLAN_ASKED) is None
+
+
+def other_level(question: str, unit: Unit) -> bool:
+    """The question names a level of the health system ("tuyến xã") that the unit's sentence does
+    not, while the sentence names another ("các bệnh viện tuyến tỉnh đạt 96%"): its figures are
+    another level's."""
+    asked = [lv for lv in _LEVELS if contains_run(canon_tokens(question), lv)]
+    if not asked:
+        return False
+    sentence = list(unit.sent_tokens)
+    named = [lv for lv in _LEVELS if contains_run(sentence, lv)]
+    return bool(named) and not any(lv in named for lv in asked)
+
+
 def doubts(question: str, qt: QuestionType, span: Span | None, unit: Unit) -> dict[str, float]:
-    """The scope and qualifier features of a unit's chosen span for a quantity question."""
+    """The scope and qualifier features of a unit's chosen span for a quantity question, and
+    whether its sentence is a plan the question does not ask for (any question)."""
     quantity = qt.kind == "quantity"
     money = quantity and asks_money(question, qt)
     part = bool(quantity and span is not None and part_scope(question, span, unit))
-    return {
+    out = {
         "part_scope": float(part),
         "part_of_total": float(part and asks_total(question)),
         "shortage": float(bool(quantity and span is not None and shortage(question, span))),
         "many_places": float(quantity and many_places(question, qt, unit)),
         "money_missing": float(money and (span is None or not is_money(span))),
+        "plan_unasked": float(plan_unasked(question, unit)),
+        "other_level": float(other_level(question, unit)),
     }
+    # one reason against the figure, whichever: rare alone, together they weigh in the fit
+    out["any_doubt"] = max(out.values())
+    return out
 
 
 def preference_doubt(question: str, qt: QuestionType, span: Span, unit: Unit) -> float:

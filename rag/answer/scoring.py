@@ -61,6 +61,9 @@ BASE_FEATURES: tuple[str, ...] = (
     "shortage",  # a shortage or need before the figure ("thiếu khoảng …") the question does not ask
     "many_places",  # one district asked, the sentence speaks of several ("tại ba huyện")
     "money_missing",  # money asked ("giá bao nhiêu"), the span is no amount of money
+    "plan_unasked",  # the sentence states a plan or target ("phấn đấu …", "sẽ …"), the question asks none
+    "other_level",  # the question names a level ("tuyến xã"), the sentence only others ("tuyến tỉnh")
+    "any_doubt",  # any of the qualifier doubts above (part_scope … other_level)
     "novelty",  # share of the unit's words that the question does not already contain
     "length",  # log of the unit's length in characters, scaled
     "kind_quantity",

@@ -8,7 +8,7 @@ from langchain_core.documents import Document
 
 from rag.answer.candidates import Unit, make_passages, make_units
 from rag.answer.extractive import best_fact
-from rag.answer.qualifiers import asks_money, doubts, is_money, many_places, part_scope, shortage
+from rag.answer.qualifiers import asks_money, doubts, is_money, many_places, other_level, part_scope, plan_unasked, shortage
 from rag.answer.scoring import Scorer
 from rag.answer.typed_spans import Span, find_spans
 from rag.query.analysis import analyze
@@ -86,3 +86,32 @@ def test_a_shortage_figure_is_not_bolded_as_the_total():
     fact, scored = best_fact("Tỉnh có tổng cộng bao nhiêu điều dưỡng?", [_doc("Toàn tỉnh hiện còn thiếu khoảng 420 điều dưỡng.")], scorer=Scorer.neutral())
     assert scored[0].features["shortage"] == 1.0
     assert fact is None or not fact.lead
+
+
+def test_a_place_named_gia_is_no_money_noun():
+    # "Giá Rai", "Chi Lăng" are places; "giá" in lower case or opening the question still asks money
+    for q in ("Năm 2024 huyện Giá Rai đạt bao nhiêu?", "Giá Rai tiêm cho bao nhiêu?"):
+        assert not asks_money(q, analyze(q)), q
+    for q in ("Giá bao nhiêu một liều vắc xin?", "Mỗi liều vắc xin ở Giá Rai có giá bao nhiêu?"):
+        assert asks_money(q, analyze(q)), q
+
+
+def test_a_target_is_not_what_was_done():
+    target, _ = unit_and_span("Huyện phấn đấu đến năm 2026 có 95% trạm y tế đạt chuẩn.", "95%")
+    future, _ = unit_and_span("Bệnh viện sẽ cử 12 điều dưỡng đi học chuyên sâu.", "12")
+    shared, _ = unit_and_span("Bác sĩ chia sẻ kinh nghiệm với 12 điều dưỡng của khoa.", "12")
+    q = "Hiện nay bao nhiêu % trạm y tế của huyện đạt chuẩn?"
+    assert plan_unasked(q, target) and plan_unasked("Bệnh viện có bao nhiêu điều dưỡng?", future)
+    assert not plan_unasked("Bệnh viện có bao nhiêu điều dưỡng?", shared)  # "chia sẻ" is no "sẽ"
+    # the question asks for the plan itself
+    assert not plan_unasked("Huyện dự kiến đến năm 2026 có bao nhiêu % trạm đạt chuẩn?", target)
+    assert not plan_unasked("What share of stations does the district plan to certify?", target)
+
+
+def test_another_level_of_the_health_system():
+    unit, _ = unit_and_span("Công suất giường bệnh của các bệnh viện tuyến tỉnh đạt 97%, tuyến huyện đạt 85%.", "97%")
+    assert other_level("Công suất giường bệnh tuyến xã là bao nhiêu?", unit)
+    assert not other_level("cong suat giuong benh tuyen huyen la bao nhieu", unit)  # the asked level is named
+    assert not other_level("Công suất giường bệnh là bao nhiêu?", unit)  # no level asked
+    q = "Công suất giường bệnh tuyến xã là bao nhiêu?"
+    assert doubts(q, analyze(q), None, unit)["any_doubt"] == 1.0
