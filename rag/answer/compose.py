@@ -37,7 +37,7 @@ from rag.answer.extractive import (
 )
 from rag.answer.rendering import quote_around
 from rag.answer import compute, derive, in_sentence, lists, operands
-from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
+from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not, without_figures
 from rag.answer.scoring import Scorer
 from rag.query.analysis import canon, extract_entities, match_tokens, words
 from rag.query.question import Question, analyse_question, as_question
@@ -361,7 +361,7 @@ def _answer_computed(
     weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]
-        head = f"Không tính được: thiếu số liệu “{missing.text.rstrip('?').strip()}”."
+        head = f"Không tính được: thiếu số liệu “{without_figures(missing.text)}”."
         computed = PartAnswer(question.text, head, True)
     elif len(weak) == 2:
         head = "Không tính: cả hai số liệu tìm được đều chưa đủ chắc chắn để tính."
@@ -374,7 +374,7 @@ def _answer_computed(
         if result.ok:
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
             if weak:
-                head += f"\n- {_weak_note(*weak[0])}"
+                head += f"\n- {_weak_note(weak[0][0])}"
             computed = PartAnswer(question.text, head, False, cites, result.computed)
         else:
             head = f"Không tính: {result.reason}."
@@ -403,12 +403,10 @@ def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Op
     return a, b
 
 
-def _weak_note(q: Question, got: operands.Found) -> str:
-    """Which operand is the least sure, and why it is used anyway."""
-    return (
-        f"Lưu ý: số liệu “{q.text.rstrip('?').strip()}” kém chắc chắn nhất (độ tin cậy {got.confidence:.2f}".replace(".", ",")
-        + "), được dùng vì đúng đơn vị và kỳ với số liệu kia."
-    )
+def _weak_note(q: Question) -> str:
+    """Which operand is the least sure, and why it is used anyway (no figure of its own: every
+    number of the answer is a cited or computed one)."""
+    return f"Lưu ý: số liệu “{without_figures(q.text)}” kém chắc chắn nhất, được dùng vì đúng đơn vị và kỳ với số liệu kia."
 
 
 def _states(op: compute.Op, span: Span) -> bool:

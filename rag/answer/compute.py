@@ -52,6 +52,10 @@ _CHANGE_ASKED = re.compile(
 _CHANGE_OR_EXCESS = re.compile(
     rf"(?<![\w])({alternation(_LEX.cues['change_verbs'] + _LEX.cues['change_exceed'])})(?![\w])(?:\s+\w+){{0,2}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
 )  # at most two words between, as the question analysis: "tặng bằng khen cho bao nhiêu" typed bare is no change
+# "tăng bao nhiêu" with no "so với": at most two words between, as the question analysis
+_CHANGE_BARE = re.compile(
+    rf"(?<![\w])({alternation(_LEX.cues['change_verbs'])})(?![\w])(?:\s+\w+){{0,2}}?\s+({alternation(_LEX.cues['compute_how_much'])})(?![\w])"
+)
 _WHICH = _cue("compute_which")
 # "A và B, bệnh viện nào nhiều giường hơn?", "which had the higher …": both figures, which is higher
 _WHICH_MORE = re.compile(rf"(?<![\w])({alternation(_LEX.cues['list_which'])})(?![\w]).*(?<![\w])({alternation(_LEX.cues['compute_more'])})(?![\w])")
@@ -121,7 +125,24 @@ def plan(question: str) -> Plan | None:
                 rest = f"{head} có bao nhiêu {' '.join(measure)}"
             rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
             return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
-    return None
+    return _bare_change(q, folded)
+
+
+def _bare_change(q: str, folded: str) -> Plan | None:
+    """"… tăng bao nhiêu" without "so với": a change between the two years the question names
+    ("Năm 2024 … tăng bao nhiêu … năm 2023": the earlier is the baseline), or, naming one year or
+    none, against the period before it that a sentence states with it (baseline left unsaid)."""
+    if _BASELINE_CUE.search(folded):
+        return None  # "So với cùng kỳ, … tăng bao nhiêu": the stated change answers it
+    if not any(_typed_change(q, m) for m in _CHANGE_BARE.finditer(folded)):
+        return None
+    percent = bool(_PERCENT_ASKED.search(folded))
+    years = sorted({m.group() for m in _YEAR.finditer(q)})
+    if len(years) < 2:
+        return Plan("change", q.strip(" ?."), percent=percent)
+    earlier = [(m.start(), m.end()) for m in _ASKED_PERIOD.finditer(folded) if m.group().endswith(years[0])]
+    left = "".join(" " if any(x <= i < y for x, y in earlier) else c for i, c in enumerate(q))  # folding keeps offsets
+    return Plan("change", re.sub(r"\s+([,?.])", r"\1", " ".join(left.split())).strip(" ,?."), baseline=f"năm {years[0]}", percent=percent)
 
 
 # the change verbs as a report writes them: a typed "tặng" (awards) or "tầng" folds to "tang" too
