@@ -369,7 +369,8 @@ def _answer_computed(
     else:
         (a, b), fa = _one_report_period(first, second), first.fact
         unit_text = "điểm phần trăm" if a.unit == "%" else compute.unit_after(fa.span.text, a.written) if fa.span else ""
-        result = compute.combine(p.op, a, b, unit_text, p.percent)
+        # two periods the question itself asks ("A (năm 2024) và B (năm 2023)") are compared as asked
+        result = compute.combine(p.op, a, b, unit_text, p.percent, compute.asked_apart(questions[0].text, questions[1].text))
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
@@ -383,7 +384,7 @@ def _answer_computed(
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f.confidence for f in (first, second) if f is not None)
     # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
-    unanswered = first is None or second is None or len(weak) == 2
+    unanswered = first is None or second is None or len(weak) == 2 or computed.abstained  # declined: not answered
     return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
 
 

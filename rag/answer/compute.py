@@ -280,6 +280,13 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
     return Result(True, f"{expr} = **{result}**{unit_part}", f"{expr} = {result}")
 
 
+def asked_apart(first: str, second: str) -> bool:
+    """Each operand's question names its own year and they differ ("tỷ lệ của A (đến 30/9/2024)",
+    "tỷ lệ của B (năm 2023)"): the two periods are asked, not a mismatch to decline."""
+    a, b = set(_YEAR.findall(first)), set(_YEAR.findall(second))
+    return bool(a and b and a.isdisjoint(b))
+
+
 _PREVIOUS = _cue("compute_previous")
 _POINTS = alternation(_LEX.cues["percent_points"])
 # "tăng 8,7% so với năm 2022", "giảm 18% so với năm 2022", "tăng 1,1 điểm phần trăm so với cùng kỳ năm 2023",
@@ -459,6 +466,6 @@ _TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
 
 
 __all__ = [
-    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_change", "asks_previous", "combine", "computations", "level_question",
+    "Computation", "Operand", "Plan", "Result", "StatedChange", "asked_apart", "asks_change", "asks_previous", "combine", "computations", "level_question",
     "operand", "plan", "previous", "previous_level", "stated_changes", "unit_after",
 ]
