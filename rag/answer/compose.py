@@ -36,7 +36,7 @@ from rag.answer.extractive import (
     render_fact,
 )
 from rag.answer.rendering import quote_around
-from rag.answer import compute, derive, in_sentence, lists, operands
+from rag.answer import compute, derive, excess, in_sentence, lists, operands
 from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not, without_figures
 from rag.answer.scoring import Scorer
 from rag.query.analysis import canon, extract_entities, match_tokens, words
@@ -195,6 +195,9 @@ def _compose(
     derived = derive.answer_previous(question.text, search, lookup, scorer)
     if derived is not None:
         return derived
+    surplus = excess.answer(question.text, search(question.text), lookup, scorer)  # "vượt kế hoạch bao nhiêu"
+    if surplus is not None:
+        return surplus
     computation = compute.plan(question.text)
     if computation is not None:
         computed = _answer_computed(question, computation, search, lookup, scorer)
