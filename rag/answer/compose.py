@@ -387,7 +387,8 @@ def _answer_computed(
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f.confidence for f in (first, second) if f is not None)
     # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
-    unanswered = first is None or second is None or len(weak) == 2 or computed.abstained  # declined: not answered
+    # a declined figure is no answer; a comparison declined still answers with both figures quoted
+    unanswered = first is None or second is None or len(weak) == 2 or computed.abstained and p.op != "compare"
     return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
 
 

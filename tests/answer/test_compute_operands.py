@@ -75,6 +75,9 @@ def test_two_periods_the_question_asks_are_compared_and_a_declined_computation_i
     asked = answer_extractive("So sánh tỷ lệ tham gia bảo hiểm y tế của Vĩnh Phúc (đến 30/6/2025) và Ninh Bình (năm 2024).", docs=docs)
     assert not asked.abstained and asked.parts[-1].computed == "91,2% − 90,6% = 0,6"
     unasked = answer_extractive("So sánh tỷ lệ tham gia bảo hiểm y tế của Vĩnh Phúc và Ninh Bình.", docs=docs)
-    assert unasked.abstained and "kỳ khác nhau" in unasked.parts[-1].text  # declined: not an answer
+    assert not unasked.abstained and "kỳ khác nhau" in unasked.parts[-1].text  # declined, both figures still quoted
+    assert "91,2%" in unasked.text and "90,6%" in unasked.text
+    gap = answer_extractive("Chênh lệch tỷ lệ tham gia bảo hiểm y tế giữa Vĩnh Phúc và Ninh Bình là bao nhiêu?", docs=docs)
+    assert gap.abstained and "kỳ khác nhau" in gap.parts[-1].text  # a figure asked and declined: not an answer
     assert compute.asked_apart("tỷ lệ của A (đến 30/6/2025)", "tỷ lệ của B (năm 2024)")
     assert not compute.asked_apart("tỷ lệ của A năm 2024", "tỷ lệ của B năm 2024")
