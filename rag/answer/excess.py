@@ -83,14 +83,13 @@ def _is_surplus(unit: Unit, span: Span, want: str) -> bool:
 def _result_and_plan(unit: Unit, spans: list[Span], want: str) -> tuple[Span | None, Span | None]:
     """A count of the asked unit the sentence achieved, and the plan's count after it ("kế hoạch
     giao 5.000 ca"), both in one unit; (None, None) when it states no such pair."""
-    counts = [sp for sp in spans if not sp.change and (op := compute.operand(sp.text, sp.unit, "")) is not None and op.unit != "%" and (not want or op.unit == want)]
-    plan = next((sp for sp in counts if _PLAN.search(_clause_before(unit, sp))), None)
+    counts = [(sp, op) for sp in spans if not sp.change and (op := compute.operand(sp.text, sp.unit, "")) is not None]
+    counts = [(sp, op) for sp, op in counts if op.unit != "%" and (not want or op.unit == want)]
+    plan = next(((sp, op) for sp, op in counts if _PLAN.search(_clause_before(unit, sp))), None)
     if plan is None:
         return None, None
-    result = next((sp for sp in reversed(counts) if sp.end <= plan.start and not _PLAN.search(_clause_before(unit, sp))), None)
-    if result is None or compute.operand(result.text, result.unit, "").unit != compute.operand(plan.text, plan.unit, "").unit:  # type: ignore[union-attr]
-        return None, None
-    return result, plan
+    done = [(sp, op) for sp, op in counts if sp.end <= plan[0].start and op.unit == plan[1].unit and not _PLAN.search(_clause_before(unit, sp))]
+    return (done[-1][0], plan[0]) if done else (None, None)
 
 
 def _stated(unit: Unit, span: Span, confidence: float, percent_for_count: bool) -> ComposedAnswer:

@@ -51,7 +51,7 @@ _FILLERS = frozenset(w for f in _LEX.cues["facility_fillers"] for w in f.split()
 _PUNCT = re.compile(r"[,;:.()–-]")
 HEAD_REACH = 6  # tokens before a named place in which a facility head makes it part of a facility's name
 # a bound, not a figure: "dưới 70%", "hơn 86 tỷ" cannot be computed with
-_BOUND = re.compile(rf"^(?:{alternation(tuple(q for q in _LEX.qualifiers if q not in ('khoảng', 'ước', 'xấp xỉ', 'chừng')))})\s", re.IGNORECASE)
+_BOUND = re.compile(rf"^(?:{alternation(_LEX.cues['figure_bounds'])})\s")  # on the folded span
 
 
 def measure_of(text: str) -> str:
@@ -187,7 +187,7 @@ def _figures(unit: Unit, avoid: tuple[str, int, int] | None) -> list[Span]:
     return [
         sp
         for sp in find_spans("quantity", p.text, unit.sent_start, unit.sent_end)
-        if not _YEAR.fullmatch(sp.text) and not sp.change and not _BOUND.match(sp.text)
+        if not _YEAR.fullmatch(sp.text) and not sp.change and not _BOUND.match(fold(sp.text).lower())
         and (p.doc_id, p.start + sp.start, p.start + sp.end) != avoid
     ]
 

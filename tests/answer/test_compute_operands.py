@@ -1,6 +1,6 @@
 """The operands of a computed comparison: another facility of the asked place is no operand, a
-bound ("dưới 70%") is no figure, two periods the question asks are compared, a declined
-computation is not an answer.
+bound ("dưới 70%") is no figure, two periods the question asks are compared, a declined figure
+is not an answer (a declined comparison still quotes both).
 
 Every sentence is written for these tests (no corpus or gold wording); expected figures are
 worked out by hand: 520.400 − 310.250 = 210.150; 88,5 − 81 = 7,5; 91,2 − 90,6 = 0,6.
