@@ -15,6 +15,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from rag.answer.numbers import parse_number
+from rag.lang import alternation, load_lexicon
 from rag.text import collapse_whitespace
 
 __all__ = [
@@ -191,7 +193,9 @@ _MARKER = re.compile(r"\[\d+\]")
 # A number as written: digit groups joined by separators ("383.605", "95,25", "5/1/2024"), not
 # glued to a letter on either side (so "H5N1" is a name, not two numbers).
 _NUMBER = re.compile(r"(?<!\w)\d+(?:[.,/]\d+)*(?![^\W\d_])")
-_OPERAND = r"\d+(?:[.,]\d+)*\s*%?"
+# an operand as the answerer writes it: "383.605", "95,25%", or scaled "14 nghìn", "1,1 triệu"
+_SCALE_WORDS = alternation(tuple(load_lexicon().number_scales))
+_OPERAND = rf"\d+(?:[.,]\d+)*(?:\s*%|\s+(?:{_SCALE_WORDS})(?![\w]))?"
 _OPERATORS = {"+": "+", "-": "-", "−": "-", "–": "-", "×": "*", "x": "*", "*": "*", "/": "/", "÷": "/", ":": "/"}
 _GROUPED = rf"\(?\s*{_OPERAND}\s*\)?"  # an operand, maybe opening or closing a group: "(100 + 8,7)"
 _COMPUTATION = re.compile(
@@ -234,6 +238,15 @@ def parse_vn_number(written: str) -> float:
         raise ValueError(f"not a number in Vietnamese format: {written!r}") from exc
 
 
+def _value(operand: str) -> float:
+    """An operand's value by the answerer's own reader (:func:`rag.answer.numbers.parse_number`:
+    "14 nghìn" = 14000), so the metric checks exactly what the answer computed."""
+    value = parse_number(operand)
+    if value is None:
+        raise ValueError(f"not a number in Vietnamese format: {operand!r}")
+    return float(value)
+
+
 def _evaluate(expression: str) -> float | None:
     """Value of "a op b op c…" with × and / before + and −, groups in parentheses first; None
     for a division by zero or unbalanced parentheses."""
@@ -250,7 +263,7 @@ def _evaluate(expression: str) -> float | None:
     sign, value, op = 1.0, 0.0, None
     for operand, operator in tokens:
         if operand:
-            x = parse_vn_number(operand)
+            x = _value(operand)
             if op is None:
                 value = x
             elif op == "*":
@@ -272,17 +285,22 @@ def _evaluate(expression: str) -> float | None:
 def computation_result(line: str) -> tuple[list[str], str] | None:
     """(operands, result) of the first "a − b = c" in ``line`` whose arithmetic holds, else None.
 
-    Numbers are read in Vietnamese format; the result must equal the computed value rounded to
-    the decimals written in it ("95,25% − 90,1% = 5,2" holds, "7.412 − 1.000 = 6.400" does not).
+    Numbers are read in Vietnamese format by the answerer's reader, scaled ones too ("14 nghìn −
+    9,5 nghìn = 4.500", "1,1 triệu − 900 nghìn = 200 nghìn"); the result must equal the computed
+    value rounded to the decimals written in it, in its scale ("95,25% − 90,1% = 5,2" holds,
+    "7.412 − 1.000 = 6.400" does not).
     """
     for m in _COMPUTATION.finditer(norm(line)):
         left, result = m.group(1), m.group(2)
-        value = _evaluate(left)
-        if value is None:
-            continue
         written = result.rstrip("%").strip()
-        decimals = len(written.split(",", 1)[1]) if "," in written else 0
-        if abs(value - parse_vn_number(result)) <= 0.5 * 10.0 ** -decimals + 1e-9:
+        body, _, scale_word = written.partition(" ")
+        try:
+            value, stated = _evaluate(left), _value(written)
+            unit = _value(f"1 {scale_word}") if scale_word else 1.0  # "4,5 nghìn" is rounded in thousands
+        except ValueError:  # "12.34": no number the answerer writes
+            continue
+        decimals = len(body.split(",", 1)[1]) if "," in body else 0
+        if value is not None and abs(value - stated) <= 0.5 * 10.0 ** -decimals * unit + 1e-9:
             # the per-cent factor and base ("× 100", a final "− 100", "(100 + 8,7)") are no operands
             factorless = re.sub(r"[×x*]\s*100(?![\d.,%])|[−-]\s*100\s*$|(?<=\()\s*100(?=\s*[-+−–])", " ", left)
             operands = [t.group(1).rstrip("%").strip() for t in _TERM.finditer(factorless) if t.group(1)]
@@ -295,10 +313,13 @@ def unsupported_numbers(answer: str, cited: Sequence[str], computed: Sequence[st
 
     A number is also supported when it is the result of one of the ``computed`` lines ("a − b =
     c", marked as computed by the answerer) whose operands all occur in the cited passages and
-    whose arithmetic holds.
+    whose arithmetic holds, or when it is a part of a date or ratio a cited passage writes (a
+    year "2024" of "30/9/2024", "78" of "78/101"): the answer names that period or count.
     """
+    parts = {piece for passage in cited for token in numbers_in(passage) if "/" in token for piece in token.split("/")}
+
     def cited_has(number: str) -> bool:
-        return any(contains_answer(passage, number) for passage in cited)
+        return number in parts or any(contains_answer(passage, number) for passage in cited)
 
     derived: set[str] = set()
     for line in computed:

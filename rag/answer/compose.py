@@ -36,8 +36,8 @@ from rag.answer.extractive import (
     render_fact,
 )
 from rag.answer.rendering import quote_around
-from rag.answer import compute, derive, in_sentence, lists, operands
-from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not
+from rag.answer import compute, derive, excess, in_sentence, lists, operands
+from rag.answer.parts import Citations, ComposedAnswer, PartAnswer, why_not, without_figures
 from rag.answer.scoring import Scorer
 from rag.query.analysis import canon, extract_entities, match_tokens, words
 from rag.query.question import Question, analyse_question, as_question
@@ -195,6 +195,9 @@ def _compose(
     derived = derive.answer_previous(question.text, search, lookup, scorer)
     if derived is not None:
         return derived
+    surplus = excess.answer(question.text, search(question.text), lookup, scorer)  # "vượt kế hoạch bao nhiêu"
+    if surplus is not None:
+        return surplus
     computation = compute.plan(question.text)
     if computation is not None:
         computed = _answer_computed(question, computation, search, lookup, scorer)
@@ -361,7 +364,7 @@ def _answer_computed(
     weak = [(q, got) for q, got in zip(questions, (first, second)) if got is not None and got.weak]
     if first is None or second is None:
         missing = questions[0] if first is None else questions[1]
-        head = f"Không tính được: thiếu số liệu “{missing.text.rstrip('?').strip()}”."
+        head = f"Không tính được: thiếu số liệu “{without_figures(missing.text)}”."
         computed = PartAnswer(question.text, head, True)
     elif len(weak) == 2:
         head = "Không tính: cả hai số liệu tìm được đều chưa đủ chắc chắn để tính."
@@ -369,12 +372,13 @@ def _answer_computed(
     else:
         (a, b), fa = _one_report_period(first, second), first.fact
         unit_text = "điểm phần trăm" if a.unit == "%" else compute.unit_after(fa.span.text, a.written) if fa.span else ""
-        result = compute.combine(p.op, a, b, unit_text, p.percent)
+        # two periods the question itself asks ("A (năm 2024) và B (năm 2023)") are compared as asked
+        result = compute.combine(p.op, a, b, unit_text, p.percent, compute.asked_apart(questions[0].text, questions[1].text))
         cites = parts[0].citations + [n for n in parts[1].citations if n not in parts[0].citations]
         if result.ok:
             head = f"Tính từ hai số liệu trích dẫn: {result.line} {''.join(f'[{n}]' for n in cites)}"
             if weak:
-                head += f"\n- {_weak_note(*weak[0])}"
+                head += f"\n- {_weak_note(weak[0][0])}"
             computed = PartAnswer(question.text, head, False, cites, result.computed)
         else:
             head = f"Không tính: {result.reason}."
@@ -383,7 +387,8 @@ def _answer_computed(
     text = "\n".join(f"- {line}" for line in lines)
     confidence = min(f.confidence for f in (first, second) if f is not None)
     # an operand not found (or none sure): the question is not answered (a figure found is still shown and cited)
-    unanswered = first is None or second is None or len(weak) == 2
+    # a declined figure is no answer; a comparison declined still answers with both figures quoted
+    unanswered = first is None or second is None or len(weak) == 2 or computed.abstained and p.op != "compare"
     return ComposedAnswer(text, unanswered, citer.refs, [], reasons, confidence, parts=[*parts, computed])
 
 
@@ -403,12 +408,10 @@ def _one_report_period(x: operands.Found, y: operands.Found) -> tuple[compute.Op
     return a, b
 
 
-def _weak_note(q: Question, got: operands.Found) -> str:
-    """Which operand is the least sure, and why it is used anyway."""
-    return (
-        f"Lưu ý: số liệu “{q.text.rstrip('?').strip()}” kém chắc chắn nhất (độ tin cậy {got.confidence:.2f}".replace(".", ",")
-        + "), được dùng vì đúng đơn vị và kỳ với số liệu kia."
-    )
+def _weak_note(q: Question) -> str:
+    """Which operand is the least sure, and why it is used anyway (no figure of its own: every
+    number of the answer is a cited or computed one)."""
+    return f"Lưu ý: số liệu “{without_figures(q.text)}” kém chắc chắn nhất, được dùng vì đúng đơn vị và kỳ với số liệu kia."
 
 
 def _states(op: compute.Op, span: Span) -> bool:

@@ -121,7 +121,24 @@ def plan(question: str) -> Plan | None:
                 rest = f"{head} có bao nhiêu {' '.join(measure)}"
             rest = "".join(" " if any(a <= i < b for a, b in _spans(_BETWEEN, fold(rest).lower())) else c for i, c in enumerate(rest))  # "giữa A và B"
             return Plan(op, " ".join(rest.split()))  # type: ignore[arg-type]
-    return None
+    return _bare_change(q, folded)
+
+
+def _bare_change(q: str, folded: str) -> Plan | None:
+    """"… tăng bao nhiêu" without "so với": a change between the two years the question names
+    ("Năm 2024 … tăng bao nhiêu … năm 2023": the earlier is the baseline), or, naming one year or
+    none, against the period before it that a sentence states with it (baseline left unsaid)."""
+    if _BASELINE_CUE.search(folded):
+        return None  # "So với cùng kỳ, … tăng bao nhiêu": the stated change answers it
+    if not any(m.group(1) in _LEX.cues["change_verbs"] and _typed_change(q, m) for m in _CHANGE_OR_EXCESS.finditer(folded)):
+        return None  # no change asked ("vượt kế hoạch bao nhiêu" is a surplus: rag.answer.excess)
+    percent = bool(_PERCENT_ASKED.search(folded))
+    years = sorted({m.group() for m in _YEAR.finditer(q)})
+    if len(years) < 2:
+        return Plan("change", q.strip(" ?."), percent=percent)
+    earlier = [(m.start(), m.end()) for m in _ASKED_PERIOD.finditer(folded) if m.group().endswith(years[0])]
+    left = "".join(" " if any(x <= i < y for x, y in earlier) else c for i, c in enumerate(q))  # folding keeps offsets
+    return Plan("change", re.sub(r"\s+([,?.])", r"\1", " ".join(left.split())).strip(" ,?."), baseline=f"năm {years[0]}", percent=percent)
 
 
 # the change verbs as a report writes them: a typed "tặng" (awards) or "tầng" folds to "tang" too
@@ -257,6 +274,13 @@ def combine(op: Op, a: Operand, b: Operand, unit_text: str = "", percent: bool =
         unit_shown = "lần" if op == "ratio" else unit_text
     unit_part = ("" if unit_shown == "%" else " ") + unit_shown if unit_shown else ""
     return Result(True, f"{expr} = **{result}**{unit_part}", f"{expr} = {result}")
+
+
+def asked_apart(first: str, second: str) -> bool:
+    """Each operand's question names its own year and they differ ("tỷ lệ của A (đến 30/9/2024)",
+    "tỷ lệ của B (năm 2023)"): the two periods are asked, not a mismatch to decline."""
+    a, b = set(_YEAR.findall(first)), set(_YEAR.findall(second))
+    return bool(a and b and a.isdisjoint(b))
 
 
 _PREVIOUS = _cue("compute_previous")
@@ -438,6 +462,6 @@ _TOKEN = re.compile(rf"{_NUM}|[-+−–×x*:/÷()]")
 
 
 __all__ = [
-    "Computation", "Operand", "Plan", "Result", "StatedChange", "asks_change", "asks_previous", "combine", "computations", "level_question",
+    "Computation", "Operand", "Plan", "Result", "StatedChange", "asked_apart", "asks_change", "asks_previous", "combine", "computations", "level_question",
     "operand", "plan", "previous", "previous_level", "stated_changes", "unit_after",
 ]

@@ -118,9 +118,17 @@ class Item:
     scored: Scored
 
 
+# why the answerer ruled a sentence out for naming units other than the asked one: for a list of
+# units asked about one ("A hỗ trợ những trung tâm nào"), those other units are the items
+_OTHER_UNIT = "the sentence is about another unit"
+
+
 def collect(analysed: str | Question, target: Target, scored: list[Scored]) -> list[Item]:
-    """The distinct items of ``target`` kind named by the relevant sentences, best sentence first."""
-    open_units = [s for s in scored if s.rejected is None]
+    """The distinct items of ``target`` kind named by the relevant sentences, best sentence first
+    (for units, also the sentences ruled out only for naming other units: they are the list)."""
+    open_units = sorted(
+        (s for s in scored if s.rejected is None or target == "place" and s.rejected.endswith(_OTHER_UNIT)), key=lambda s: -s.score
+    )
     if not open_units:
         return []
     question = as_question(analysed).text

@@ -26,7 +26,7 @@ from rag.answer.rendering import Fact, quote_around
 from rag.answer.typed_spans import Span, find_spans
 from rag.answer.scoring import Scorer, default_scorer
 from rag.lang import alternation, load_lexicon
-from rag.query.analysis import match_tokens
+from rag.query.analysis import ABBREVIATIONS, canon, canon_tokens, match_tokens, words
 from rag.query.question import Question, as_question
 from rag.text import fold
 
@@ -46,6 +46,12 @@ _UNIT_HEAD = re.compile(
     r"(?<![\w])(cua|tai|o|benh vien|bv|bvdk|trung tam|ttyt|so y te|huyen|tinh|thanh pho|thi xa|xa|phuong|toan tinh|toan nganh|toan quoc|ca nuoc)(?![\w])"
 )
 _NOT_MEASURE = frozenset(("so", "bao", "nhieu", "la", "co", "cua", "nam", "thang", "may"))
+_FACILITY_HEADS = tuple(tuple(h.split()) for h in _LEX.cues["facility_heads"])
+_FILLERS = frozenset(w for f in _LEX.cues["facility_fillers"] for w in f.split())
+_PUNCT = re.compile(r"[,;:.()–-]")
+HEAD_REACH = 6  # tokens before a named place in which a facility head makes it part of a facility's name
+# a bound, not a figure: "dưới 70%", "hơn 86 tỷ" cannot be computed with
+_BOUND = re.compile(rf"^(?:{alternation(_LEX.cues['figure_bounds'])})\s")  # on the folded span
 
 
 def measure_of(text: str) -> str:
@@ -112,6 +118,8 @@ def find(
         seen.add(key_u)
         if confidence < scorer.threshold and not names_subject(unit, named):
             continue  # a weak sentence must name the asked unit itself (a stronger one the scorer vouched for)
+        if other_facility(unit.sentence, asked.text, named):
+            continue  # "Bệnh viện II Lâm Đồng" when "Bệnh viện Đa khoa tỉnh Lâm Đồng" was asked
         for span in _figures(unit, avoid):
             op = compute.operand(span.text, span.unit, unit.sentence)
             if op is None or want and op.unit != want and not (want == "%" and op.unit == "%"):
@@ -136,13 +144,51 @@ def names_subject(unit: Unit, named: list) -> bool:
     return all(" " + " ".join(e.tokens) + " " in f" {context} " for e in named)
 
 
+def other_facility(sentence: str, question: str, named: list) -> bool:
+    """The sentence names a place the question names only inside another facility's name: a
+    facility head a few words before it whose name words the question does not say ("Bệnh viện
+    II Lâm Đồng" for "Bệnh viện Đa khoa tỉnh Lâm Đồng"), and never as the asked one."""
+    asked = set(canon_tokens(question))
+    asked |= {w for t in list(asked) for w in ABBREVIATIONS.get(t, ())}
+    if asked & set(_LEX.cues["general_short"]):
+        asked |= {"da", "khoa"}  # "BVĐK", "BV … ĐK": a general hospital
+    found = words(sentence)
+    toks = [canon(t) for t, _, _ in found]
+    other = False
+    for e in named:
+        run = list(e.tokens)
+        for i in (i for i in range(len(toks) - len(run) + 1) if toks[i : i + len(run)] == run):
+            k = i  # the words before the place, back to a punctuation mark (a name has none)
+            while k > max(0, i - HEAD_REACH) and not _PUNCT.search(sentence[found[k - 1][2] : found[k][1]]):
+                k -= 1
+            name = _facility_words(toks[k:i])
+            if name is None:
+                continue  # the place alone ("tỉnh Lâm Đồng"): no facility's name
+            if not name - _FILLERS <= asked:
+                other = True
+            else:
+                return False  # the asked facility itself
+    return other
+
+
+def _facility_words(before: list[str]) -> set[str] | None:
+    """The name words after the last facility head of ``before`` (tokens), None without a head."""
+    for j in range(len(before) - 1, -1, -1):
+        for head in _FACILITY_HEADS:
+            if tuple(before[j : j + len(head)]) == head:
+                return set(before[j + len(head) :])
+    return None
+
+
 def _figures(unit: Unit, avoid: tuple[str, int, int] | None) -> list[Span]:
-    """The sentence's figures (years and stated changes aside), without the other operand's."""
+    """The sentence's figures (years, stated changes and bounds such as "dưới 70%" aside), without
+    the other operand's."""
     p = unit.passage
     return [
         sp
         for sp in find_spans("quantity", p.text, unit.sent_start, unit.sent_end)
-        if not _YEAR.fullmatch(sp.text) and not sp.change and (p.doc_id, p.start + sp.start, p.start + sp.end) != avoid
+        if not _YEAR.fullmatch(sp.text) and not sp.change and not _BOUND.match(fold(sp.text).lower())
+        and (p.doc_id, p.start + sp.start, p.start + sp.end) != avoid
     ]
 
 
@@ -167,4 +213,4 @@ def _near(unit: Unit, span: Span, anchors: list[str]) -> float:
     return 0.0
 
 
-__all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of", "names_subject"]
+__all__ = ["CANDIDATES", "Found", "asked_unit", "find", "measure_of", "names_subject", "other_facility"]

@@ -6,10 +6,18 @@ Shared by :mod:`rag.answer.compose` (compound questions, computed comparisons, l
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from rag.answer.features import Scored
 from rag.answer.rendering import ExtractiveAnswer, Fact, QuoteRef
+from rag.lang import alternation, load_lexicon
+from rag.text import fold
+
+# a figure of the question with its period word ("năm 2023", "quý II/2024", "1.200 ca" keeps "ca")
+_ASKED_FIGURE = re.compile(
+    rf"(?<![\w])(?:(?:{alternation(load_lexicon().cues['figure_periods'])})\s+)*(?:[ivx]+/)?\d+(?:[.,/]\d+)*%?(?![\w])"
+)
 
 
 @dataclass
@@ -25,8 +33,19 @@ class PartAnswer:
 
     @classmethod
     def missing(cls, question: str, not_found_line: str) -> PartAnswer:
-        """A part the reports do not answer: "<its question>: <not-found line>", marked as such."""
-        return cls(question, f"{question.rstrip('?').strip()}: {not_found_line}", True, not_found=True)
+        """A part the reports do not answer: "<its question>: <not-found line>", marked as such; the
+        question is echoed without its figures ("tập trung ở đâu, 2023" → "tập trung ở đâu"), so
+        the line states no number that could read as an answer."""
+        return cls(question, f"{without_figures(question)}: {not_found_line}", True, not_found=True)
+
+
+def without_figures(question: str) -> str:
+    """``question`` without its numbers and their period words, its punctuation tidied."""
+    spans = [(m.start(), m.end()) for m in _ASKED_FIGURE.finditer(fold(question).lower())]  # folding keeps offsets
+    text = "".join(" " if any(a <= i < b for a, b in spans) else c for i, c in enumerate(question))
+    text = re.sub(r"\s+([,;:?.])", r"\1", " ".join(text.split()))
+    text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)
+    return text.strip(" ,;?.")
 
 
 @dataclass
@@ -65,4 +84,4 @@ def why_not(scored: list[Scored]) -> tuple[str, float | None]:
     return f"confidence {top.confidence or 0.0:.2f} below the threshold ({top.doubt or 'weak match'})", top.confidence or 0.0
 
 
-__all__ = ["Citations", "ComposedAnswer", "PartAnswer", "why_not"]
+__all__ = ["Citations", "ComposedAnswer", "PartAnswer", "why_not", "without_figures"]

@@ -17,6 +17,7 @@ from rag.answer import compute, operands
 from rag.answer.compose import answer_extractive
 from rag.answer.numbers import parse_number
 from rag.answer.operands import asked_unit, measure_of
+from rag.answer.parts import without_figures
 from rag.answer.scoring import default_scorer
 from rag.answer.verify import verify
 
@@ -199,7 +200,8 @@ def test_an_operand_below_the_threshold_is_used_when_unit_and_period_agree_and_n
     weakest = a if ca < cb else b
     result = answer_extractive(question, docs=ONE_SENTENCE, scorer=between)
     assert not result.abstained and result.parts[-1].computed == "9.100 − 6.600 = 2.500"
-    assert f"Lưu ý: số liệu “{weakest}” kém chắc chắn nhất" in result.text
+    assert f"Lưu ý: số liệu “{without_figures(weakest)}” kém chắc chắn nhất" in result.text
+    assert "2024”" not in result.text and "(độ tin cậy" not in result.text  # the note states no number of its own
     both = answer_extractive(question, docs=ONE_SENTENCE, scorer=replace(default_scorer(), threshold=max(ca, cb) + 0.01))
     assert both.abstained and both.parts[-1].computed is None and "chưa đủ chắc chắn" in both.parts[-1].text
 

@@ -245,3 +245,41 @@ def test_the_answer_chain_computes_a_change_from_one_sentence_and_a_table_row(ch
 
     stated = chain.invoke({"question": "Tỷ lệ tiêm chủng đầy đủ của huyện Tân Hòa năm 2023 tăng bao nhiêu phần trăm?"})
     assert stated.answer.startswith("**tăng 1,45%** — ") and not any(p.computed for p in stated.parts)
+
+
+@pytest.mark.parametrize(
+    ("question", "baseline"),
+    [
+        ("Số lượt khám ngoại trú năm 2023 của Bệnh viện Đa khoa huyện Bình Lộc tăng bao nhiêu lượt?", ""),
+        ("Từ năm 2022 đến năm 2023, số lượt khám của huyện Bình Lộc tăng bao nhiêu?", "năm 2022"),
+        ("Số ca mắc sởi của xã Hòa Bình giảm bao nhiêu ca?", ""),
+    ],
+)
+def test_a_change_asked_without_so_voi_is_planned_as_a_change(question, baseline):
+    p = compute.plan(question)
+    assert p is not None and (p.op, p.baseline) == ("change", baseline)
+    if baseline:
+        assert "2022" not in p.left and "2023" in p.left  # the later year is the level's
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ubnd tinh tang bang khen cho bao nhieu tap the",  # "tặng" typed bare, three words before "bao nhiêu"
+        "So với cùng kỳ, số ca năm 2023 của xã Hòa Bình tăng thêm bao nhiêu?",  # the stated change answers it
+    ],
+)
+def test_no_bare_change_is_planned_for_an_award_or_a_change_with_its_baseline_said_first(question):
+    assert compute.plan(question) is None
+
+
+def test_a_bare_change_is_computed_from_one_sentence_or_from_two_years_figures():
+    result = _ask("Số lượt khám ngoại trú của Bệnh viện Đa khoa huyện Bình Lộc năm 2023 tăng bao nhiêu?", VISITS)
+    assert not result.abstained and result.parts[-1].computed == "401.220 − 383.605 = 17.615"
+    docs = _docs(
+        ("Bệnh viện Đa khoa huyện Bình Lộc năm 2023", "Năm 2023, Bệnh viện Đa khoa huyện Bình Lộc khám ngoại trú 401.220 lượt người bệnh."),
+        ("Bệnh viện Đa khoa huyện Bình Lộc năm 2022", "Năm 2022, Bệnh viện Đa khoa huyện Bình Lộc khám ngoại trú 383.605 lượt người bệnh."),
+        OTHER,
+    )
+    result = answer_extractive("Từ năm 2022 đến năm 2023, số lượt khám ngoại trú của Bệnh viện Đa khoa huyện Bình Lộc tăng bao nhiêu lượt?", docs=docs)
+    assert not result.abstained and result.parts[-1].computed == "401.220 − 383.605 = 17.615"

@@ -101,3 +101,16 @@ def test_an_accented_list_question_does_not_fire_on_a_homograph():
     ]
     result = answer_extractive("Hội Chữ thập đỏ tỉnh Cây Gạo có những chi nào?", docs=docs)
     assert "\n- " not in result.text and not result.text.startswith("- ")  # no list of the places "chỉ" enumerates
+
+
+def test_a_list_of_units_one_unit_helps_takes_the_sentence_that_names_only_those_units():
+    text = (
+        "Năm 2024, Bệnh viện tiếp nhận 48.000 lượt khám. Bệnh viện duy trì hỗ trợ chuyên môn cho Trung tâm Y tế huyện Kỳ Anh, "
+        "Trung tâm Y tế huyện Hương Khê và Trung tâm Y tế thị xã Hồng Lĩnh."
+    )
+    docs = [Document(page_content=text, metadata={"doc_id": "d0", "title": "Bệnh viện Sản Nhi Hà Tĩnh sơ kết năm 2024", "start": 0, "end": len(text), "ranks": {"dense": 1}})]
+    result = answer_extractive("Bệnh viện Sản Nhi Hà Tĩnh hỗ trợ chuyên môn cho những trung tâm y tế nào?", docs=docs)
+    assert not result.abstained
+    assert [line.split("**")[1] for line in result.text.splitlines()] == [
+        "Trung tâm Y tế huyện Kỳ Anh", "Trung tâm Y tế huyện Hương Khê", "Trung tâm Y tế thị xã Hồng Lĩnh",
+    ]
