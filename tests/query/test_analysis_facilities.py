@@ -23,6 +23,9 @@ def named(question: str) -> list[tuple[str, str]]:
         ("Bệnh viện Tâm thần Mỹ Đức tiếp nhận bao nhiêu ca?", [("facility", "Mỹ Đức")]),
         ("Bệnh viện Phục hồi chức năng tiếp nhận bao nhiêu bệnh nhân?", [("facility", "Phục hồi chức năng")]),
         ("Bệnh viện Chấn thương Chỉnh hình tỉnh có bao nhiêu khoa?", [("facility", "Chấn thương Chỉnh hình")]),
+        # "Hữu nghị" is a name word, not the end of the name at a lower-case word ("Hữu" alone was the name)
+        ("Bệnh viện Hữu nghị Lạc Việt có bao nhiêu bác sĩ?", [("facility", "Lạc Việt")]),
+        ("Bệnh viện Hữu nghị tiếp nhận bao nhiêu ca?", [("facility", "Hữu nghị")]),
     ],
 )
 def test_facility_entity_runs_over_specialty_and_administrative_words(question, expected):
